@@ -1,0 +1,112 @@
+//! Running our WGSL kernels on burn tensor storage.
+//!
+//! The one way used throughout: a kernel is a [`KernelSource`] whose source is the
+//! complete WGSL module, launched on the burn tensor's own compute client
+//! (`client.launch`). Our dispatches are therefore ordered with burn's work on the
+//! same queue, read burn's buffers in place, and write into buffers burn allocated,
+//! which come back as ordinary burn tensors. No read-back, no extra synchronisation.
+
+use burn::backend::Wgpu;
+use burn::backend::wgpu::{CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous};
+use burn::cubecl::server::{Handle, KernelArguments};
+use burn::cubecl::prelude::KernelId;
+use burn::cubecl::{CubeCount, CubeDim};
+use burn::tensor::{DType, Int, Shape, Tensor};
+use ring_wgpu_shaders::WgslKernel;
+
+use super::GpuError;
+
+/// Dispatches larger than this spill into the y dimension (WebGPU's guaranteed minimum).
+pub(crate) const MAX_GROUPS_PER_DIMENSION: u32 = 65_535;
+
+/// A ring kernel as burn/cubecl sees it.
+struct RingKernel {
+    kernel: WgslKernel,
+}
+
+impl KernelSource for RingKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(self.kernel.source())
+    }
+
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info(self.kernel.file)
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// Workgroup grid for `groups` workgroups: x first, spilling into y.
+pub(crate) fn grid(groups: u32) -> (u32, u32) {
+    let groups = groups.max(1);
+    let x = groups.min(MAX_GROUPS_PER_DIMENSION);
+    (x, groups.div_ceil(x))
+}
+
+/// Launches `kernel` over `groups` workgroups with `buffers` bound in order (binding 0, 1, ...).
+pub(crate) fn launch(like: &CubeTensor, kernel: WgslKernel, groups: u32, buffers: Vec<Handle>) {
+    let (x, y) = grid(groups);
+    let cube_dim = CubeDim::new_1d(kernel.workgroup_size);
+    let mut arguments = KernelArguments::new();
+    for buffer in buffers {
+        arguments = arguments.with_buffer(buffer.binding());
+    }
+    like.client.launch(
+        Box::new(SourceKernel::new(RingKernel { kernel }, cube_dim)),
+        CubeCount::Static(x, y, 1),
+        arguments,
+    );
+}
+
+/// The f32 storage of a 2-D float tensor, contiguous, outside autodiff.
+pub(crate) fn float_storage(tensor: Tensor<2>) -> Result<CubeTensor, GpuError> {
+    let tensor = tensor.without_autodiff();
+    let cube = tensor
+        .try_into_primitive::<Wgpu>()
+        .map_err(|e| GpuError::NotOnWgpu(format!("{e:?}")))?;
+    if cube.dtype != DType::F32 {
+        return Err(GpuError::NotOnWgpu(format!(
+            "ring kernels read f32 similarities, got {:?}",
+            cube.dtype
+        )));
+    }
+    Ok(into_contiguous(cube))
+}
+
+/// Uploads a small plain-old-data block (kernel parameters).
+pub(crate) fn upload<T: bytemuck::Pod>(like: &CubeTensor, value: &T) -> Handle {
+    like.client.create_from_slice(bytemuck::bytes_of(value))
+}
+
+/// A new, uninitialised tensor on `like`'s device.
+pub(crate) fn empty(like: &CubeTensor, shape: [usize; 2], dtype: DType) -> CubeTensor {
+    let bytes = shape[0] * shape[1] * dtype.size();
+    let handle = like.client.empty(bytes.max(4));
+    CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), Shape::from(shape), handle, dtype)
+}
+
+/// Wraps a float primitive back into a burn tensor.
+pub(crate) fn float_tensor(cube: CubeTensor) -> Tensor<2> {
+    Tensor::<2>::from_primitive::<Wgpu>(cube)
+}
+
+/// Wraps an integer primitive back into a burn tensor.
+pub(crate) fn int_tensor(cube: CubeTensor) -> Tensor<2, Int> {
+    Tensor::<2, Int>::from_primitive::<Wgpu>(cube)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grid_spills_into_y() {
+        assert_eq!(grid(0), (1, 1));
+        assert_eq!(grid(7), (7, 1));
+        assert_eq!(grid(65_535), (65_535, 1));
+        assert_eq!(grid(65_536), (65_535, 2));
+        assert_eq!(grid(200_000), (65_535, 4));
+    }
+}

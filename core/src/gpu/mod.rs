@@ -1,0 +1,15 @@
+//! One GPU device for everything: adapter choice, the wgpu device, and burn on top of it.
+
+mod context;
+mod error;
+pub(crate) mod launch;
+mod options;
+
+pub use context::{AdapterSummary, Gpu, KernelLimits};
+#[cfg(not(target_arch = "wasm32"))]
+pub use context::list_adapters;
+pub use error::GpuError;
+pub use options::{BackendChoice, GpuOptions};
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod testing;

@@ -1,0 +1,18 @@
+//! ring-wgpu core: contrastive learning with conditional negative sampling ("Ring",
+//! CNCE, Wu et al., ICLR 2021) on any GPU through wgpu.
+//!
+//! - [`gpu`]: one wgpu device, shared by our WGSL kernels and burn's tensors.
+//! - [`ring`]: ring percentiles and annealing, the WGSL ring kernels (select, mask,
+//!   compact, sample) each with its plain-Rust reference, and the Ring NCE loss.
+//!
+//! Compiles for native targets and for `wasm32-unknown-unknown`; nothing here blocks on
+//! a GPU read-back (reads are `async`).
+
+pub mod gpu;
+pub mod ring;
+
+pub use burn;
+pub use gpu::{AdapterSummary, BackendChoice, Gpu, GpuError, GpuOptions};
+pub use ring::{
+    AnnealPolicy, InnerCut, Pairing, RingBounds, RingError, RingSchedule, RingSpec, RingWindow,
+};

@@ -1,0 +1,100 @@
+//! ring_select: each row's ring boundaries (kernel `shaders/wgsl/ring_select.wgsl`).
+
+use burn::tensor::{DType, Tensor};
+
+use super::bounds::{Pairing, RingBounds, RowRing};
+use super::order::{composite, order_key};
+use super::{RingError, RingParams, RingSpec, RingWindow};
+use crate::gpu::launch;
+
+/// Validates a `rows x cols` similarity matrix for `pairing` and returns the ring window.
+pub(crate) fn check_shape(rows: usize, cols: usize, spec: &RingSpec, pairing: Pairing) -> Result<RingWindow, RingError> {
+    if rows == 0 || cols == 0 {
+        return Err(RingError::Shape(format!("empty similarity matrix ({rows} x {cols})")));
+    }
+    if rows.checked_mul(cols).is_none_or(|n| n > u32::MAX as usize) {
+        return Err(RingError::TooLarge(format!(
+            "{rows} x {cols} similarities exceed 2^32 elements; split the anchors into smaller batches"
+        )));
+    }
+    if pairing == Pairing::SimClr && (rows != cols || rows % 2 != 0 || rows < 2) {
+        return Err(RingError::Shape(format!(
+            "SimCLR pairing needs a square 2B x 2B matrix of both views, got {rows} x {cols}"
+        )));
+    }
+    Ok(spec.window(pairing.pool(cols)))
+}
+
+pub(crate) fn params_for(rows: usize, cols: usize, window: RingWindow, pairing: Pairing) -> RingParams {
+    RingParams {
+        rows: rows as u32,
+        cols: cols as u32,
+        lo: window.lo as u32,
+        hi: window.hi as u32,
+        pair_half: match pairing {
+            Pairing::None => 0,
+            Pairing::SimClr => (rows / 2) as u32,
+        },
+        ..RingParams::default()
+    }
+}
+
+/// Runs ring_select on the GPU: for every row of `sims` (B x N, f32, on the wgpu
+/// backend), the first and last elements of its ring under `spec`. Lazy: nothing is
+/// read back; derive the mask, members or samples from the returned bounds.
+pub fn ring_select(sims: Tensor<2>, spec: &RingSpec, pairing: Pairing) -> Result<RingBounds, RingError> {
+    let [rows, cols] = sims.dims();
+    let window = check_shape(rows, cols, spec, pairing)?;
+    let sims = launch::float_storage(sims)?;
+    let params = params_for(rows, cols, window, pairing);
+    let bounds = launch::empty(&sims, [rows, RowRing::WORDS], DType::U32);
+    let params_buffer = launch::upload(&sims, &params);
+    launch::launch(
+        &sims,
+        ring_wgpu_shaders::RING_SELECT,
+        rows as u32,
+        vec![sims.handle.clone(), bounds.handle.clone(), params_buffer],
+    );
+    Ok(RingBounds { sims, bounds, params, pairing })
+}
+
+/// Plain-Rust reference of ring_select: per row, the pool's composite order keys and
+/// two `select_nth_unstable` calls (O(N) per row, no full sort).
+pub fn select_reference(
+    sims: &[f32],
+    rows: usize,
+    cols: usize,
+    spec: &RingSpec,
+    pairing: Pairing,
+) -> Result<Vec<RowRing>, RingError> {
+    let window = check_shape(rows, cols, spec, pairing)?;
+    if sims.len() != rows * cols {
+        return Err(RingError::Shape(format!("{} similarities for {rows} x {cols}", sims.len())));
+    }
+    let mut keys = Vec::with_capacity(cols);
+    Ok((0..rows)
+        .map(|row| {
+            if window.is_empty() {
+                return RowRing::empty(window.pool as u32);
+            }
+            keys.clear();
+            keys.extend(
+                (0..cols)
+                    .filter(|&col| !pairing.excludes(rows, row, col))
+                    .map(|col| composite(order_key(sims[row * cols + col]), col as u32)),
+            );
+            let first = *keys.select_nth_unstable(window.lo).1;
+            let last = *keys.select_nth_unstable(window.hi - 1).1;
+            let split = |c: u64| ((c >> 32) as u32, c as u32);
+            let (first, last) = (split(first), split(last));
+            RowRing {
+                first,
+                last,
+                upper_similarity: sims[row * cols + first.1 as usize],
+                lower_similarity: sims[row * cols + last.1 as usize],
+                len: window.len() as u32,
+                pool: window.pool as u32,
+            }
+        })
+        .collect())
+}

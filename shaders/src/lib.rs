@@ -1,0 +1,62 @@
+//! WGSL compute kernels of ring-wgpu.
+//!
+//! Every kernel is one `.wgsl` file under `shaders/wgsl/`, completed by prepending
+//! `common.wgsl` (the `RingParams` block, the order key, the random generator): see
+//! [`WgslKernel::source`]. The Rust side of each kernel (launch code and the plain-Rust
+//! reference it is tested against) lives in `ring_wgpu_core::ring`.
+
+/// Definitions shared by every kernel (parameter struct, order key, RNG).
+pub const COMMON: &str = include_str!("../wgsl/common.wgsl");
+
+/// A kernel: its file name and body (without [`COMMON`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WgslKernel {
+    /// File name under `shaders/wgsl/`, e.g. `ring_select.wgsl`.
+    pub file: &'static str,
+    /// The file's text.
+    pub body: &'static str,
+    /// Workgroup size in x (all kernels are 1-D in their workgroup).
+    pub workgroup_size: u32,
+}
+
+impl WgslKernel {
+    /// Complete WGSL module: [`COMMON`] followed by the body. Entry point: `main`.
+    pub fn source(&self) -> String {
+        let mut source = String::with_capacity(COMMON.len() + self.body.len() + 1);
+        source.push_str(COMMON);
+        source.push('\n');
+        source.push_str(self.body);
+        source
+    }
+}
+
+/// Boundary elements of each row's ring (radix select).
+pub const RING_SELECT: WgslKernel = WgslKernel {
+    file: "ring_select.wgsl",
+    body: include_str!("../wgsl/ring_select.wgsl"),
+    workgroup_size: 256,
+};
+
+/// MoCoRing / SimCLR-Ring mask of ring membership.
+pub const RING_MASK: WgslKernel = WgslKernel {
+    file: "ring_mask.wgsl",
+    body: include_str!("../wgsl/ring_mask.wgsl"),
+    workgroup_size: 256,
+};
+
+/// Ring members of each row as a column list.
+pub const RING_COMPACT: WgslKernel = WgslKernel {
+    file: "ring_compact.wgsl",
+    body: include_str!("../wgsl/ring_compact.wgsl"),
+    workgroup_size: 256,
+};
+
+/// IRing: uniform draws with replacement from each row's ring.
+pub const RING_SAMPLE: WgslKernel = WgslKernel {
+    file: "ring_sample.wgsl",
+    body: include_str!("../wgsl/ring_sample.wgsl"),
+    workgroup_size: 256,
+};
+
+/// Every kernel, for validation and warm-up.
+pub const ALL: [WgslKernel; 4] = [RING_SELECT, RING_MASK, RING_COMPACT, RING_SAMPLE];
