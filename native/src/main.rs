@@ -1,1 +1,67 @@
-fn main() {}
+//! `ring-wgpu`: contrastive learning with conditional negative sampling on any GPU.
+
+mod bench_ring;
+mod info;
+
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use ring_wgpu_core::{BackendChoice, Gpu, GpuOptions};
+
+/// Hard-negative ("Ring") contrastive learning on any GPU through wgpu.
+#[derive(Parser, Debug)]
+#[command(name = "ring-wgpu", version, about, long_about = None)]
+struct Cli {
+    #[command(flatten)]
+    gpu: GpuArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which GPU to use (flags override the environment).
+#[derive(Args, Debug, Clone)]
+struct GpuArgs {
+    /// Graphics API: auto, vulkan, metal, dx12, gl.
+    #[arg(long, global = true, env = "WGPU_BACKEND", default_value = "auto")]
+    backend: String,
+    /// Use the adapter whose name contains this text (case-insensitive), e.g. "llvmpipe".
+    #[arg(long, global = true, env = "WGPU_ADAPTER_NAME")]
+    adapter: Option<String>,
+}
+
+impl GpuArgs {
+    fn options(&self) -> Result<GpuOptions> {
+        let backend: BackendChoice = self.backend.parse()?;
+        Ok(GpuOptions { backend, adapter_name: self.adapter.clone().filter(|s| !s.is_empty()) })
+    }
+
+    fn open(&self) -> Result<Gpu> {
+        Ok(Gpu::new_blocking(&self.options()?)?)
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List every adapter, the one chosen, and the limits that bind the Ring kernels.
+    Info,
+    /// Benchmarks (GPU and CPU side by side in one run).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Ring selection (select + mask) on the GPU against the plain-Rust CPU references.
+    Ring(bench_ring::RingBenchArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Info => info::run(&cli.gpu),
+        Command::Bench(BenchCommand::Ring(args)) => bench_ring::run(&cli.gpu, args),
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}

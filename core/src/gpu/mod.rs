@@ -6,7 +6,6 @@ pub(crate) mod launch;
 mod options;
 
 pub use context::{AdapterSummary, Gpu, KernelLimits};
-#[cfg(not(target_arch = "wasm32"))]
 pub use context::list_adapters;
 pub use error::GpuError;
 pub use options::{BackendChoice, GpuOptions};

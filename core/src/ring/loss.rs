@@ -2,7 +2,7 @@
 //! `s = q.k / tau`, averaged over the batch. Gradients flow through burn's autodiff; the
 //! ring mask is a constant (it comes from a selection, which has no gradient).
 
-use burn::tensor::Tensor;
+use burn::tensor::{Int, Tensor};
 
 use super::RingError;
 
@@ -13,41 +13,85 @@ fn check(name: &str, got: [usize; 2], want: [usize; 2]) -> Result<(), RingError>
     Ok(())
 }
 
+/// Which candidates enter each anchor's denominator.
+#[derive(Debug, Clone)]
+pub enum Negatives {
+    /// Every candidate (plain NCE).
+    All,
+    /// MoCoRing / SimCLR-Ring: B x N, 1.0 where the candidate is in the anchor's ring
+    /// (from [`super::RingBounds::mask`]). Entries are multiplicities: 0 leaves the
+    /// candidate out, 1 counts it once, 2 twice.
+    Mask(Tensor<2>),
+    /// IRing: B x k candidate indices per anchor, drawn from its ring (from
+    /// [`super::RingBounds::sample`]); repeated draws count repeatedly.
+    Sampled(Tensor<2, Int>),
+}
+
 /// Ring NCE loss (mean over the B anchors).
 ///
 /// - `q`: anchors, B x D (L2-normalised; tracked by autodiff for training).
 /// - `positives`: each anchor's positive key, B x D.
 /// - `candidates`: negatives, N x D (MoCo queue, memory bank entries, ...).
-/// - `mask`: B x N, 1.0 where the candidate is in the anchor's ring (from
-///   [`super::RingBounds::mask`]); `None` uses every candidate (plain NCE).
+/// - `negatives`: which candidates count for each anchor.
 /// - `temperature`: tau > 0.
 pub fn ring_nce_loss(
     q: Tensor<2>,
     positives: Tensor<2>,
     candidates: Tensor<2>,
-    mask: Option<Tensor<2>>,
+    negatives: Negatives,
     temperature: f64,
 ) -> Result<Tensor<1>, RingError> {
     let [b, d] = q.dims();
     let [n, _] = candidates.dims();
     check("positives", positives.dims(), [b, d])?;
     check("candidates", candidates.dims(), [n, d])?;
-    if let Some(mask) = &mask {
-        check("mask", mask.dims(), [b, n])?;
-    }
     if !(temperature.is_finite() && temperature > 0.0) {
         return Err(RingError::Shape(format!("temperature {temperature} must be a positive number (MoCo uses 0.07)")));
     }
     let positive_logits = (q.clone() * positives).sum_dim(1).div_scalar(temperature);
-    let mut negative_logits = q.matmul(candidates.transpose()).div_scalar(temperature);
-    if let Some(mask) = mask {
-        negative_logits = negative_logits.mask_fill(mask.lower_elem(0.5), f32::NEG_INFINITY);
-    }
+    let all_logits = q.matmul(candidates.transpose()).div_scalar(temperature);
+    let negative_logits = match negatives {
+        Negatives::All => all_logits,
+        Negatives::Mask(mask) => {
+            check("mask", mask.dims(), [b, n])?;
+            // log(multiplicity): 0 for members, -inf for the rest; a constant (no gradient).
+            all_logits + mask.log()
+        }
+        Negatives::Sampled(indices) => {
+            let [rows, k] = indices.dims();
+            if rows != b || k == 0 {
+                return Err(RingError::Shape(format!("sampled indices are [{rows}, {k}], expected [{b}, k > 0]")));
+            }
+            all_logits.gather(1, indices)
+        }
+    };
     let logits = Tensor::cat(vec![positive_logits.clone(), negative_logits], 1);
     // Stable logsumexp; the positive is always finite, so every row has a finite max.
     let max = logits.clone().detach().max_dim(1);
     let log_sum_exp = (logits - max.clone()).exp().sum_dim(1).log() + max;
     Ok((log_sum_exp - positive_logits).mean())
+}
+
+/// [`Negatives`] for [`ring_nce_loss_reference`], on host slices.
+#[derive(Debug, Clone, Copy)]
+pub enum NegativesRef<'a> {
+    /// Every candidate.
+    All,
+    /// B x N multiplicities.
+    Mask(&'a [f32]),
+    /// B x k indices.
+    Sampled(&'a [u32], usize),
+}
+
+impl NegativesRef<'_> {
+    /// (candidate, multiplicity) pairs of row `i` of `n` candidates.
+    fn of_row(&self, i: usize, n: usize) -> Vec<(usize, f64)> {
+        match *self {
+            NegativesRef::All => (0..n).map(|j| (j, 1.0)).collect(),
+            NegativesRef::Mask(mask) => (0..n).filter(|&j| mask[i * n + j] > 0.0).map(|j| (j, mask[i * n + j] as f64)).collect(),
+            NegativesRef::Sampled(indices, k) => indices[i * k..(i + 1) * k].iter().map(|&j| (j as usize, 1.0)).collect(),
+        }
+    }
 }
 
 /// Loss and gradient with respect to `q`, from [`ring_nce_loss_reference`].
@@ -67,7 +111,7 @@ pub fn ring_nce_loss_reference(
     q: &[f32],
     positives: &[f32],
     candidates: &[f32],
-    mask: Option<&[f32]>,
+    negatives: NegativesRef<'_>,
     b: usize,
     n: usize,
     d: usize,
@@ -80,18 +124,18 @@ pub fn ring_nce_loss_reference(
         let qi = &q[i * d..(i + 1) * d];
         let ki = &positives[i * d..(i + 1) * d];
         let pos = dot(qi, ki) / temperature;
-        let ring: Vec<usize> = (0..n).filter(|&j| mask.is_none_or(|m| m[i * n + j] >= 0.5)).collect();
-        let negs: Vec<f64> = ring.iter().map(|&j| dot(qi, &candidates[j * d..(j + 1) * d]) / temperature).collect();
+        let ring = negatives.of_row(i, n);
+        let negs: Vec<f64> = ring.iter().map(|&(j, _)| dot(qi, &candidates[j * d..(j + 1) * d]) / temperature).collect();
         let max = negs.iter().copied().fold(pos, f64::max);
-        let denom = (pos - max).exp() + negs.iter().map(|s| (s - max).exp()).sum::<f64>();
+        let denom = (pos - max).exp() + ring.iter().zip(&negs).map(|(&(_, m), s)| m * (s - max).exp()).sum::<f64>();
         loss += max + denom.ln() - pos;
         let grad = &mut grad_q[i * d..(i + 1) * d];
         let p_pos = (pos - max).exp() / denom;
         for t in 0..d {
             grad[t] += (p_pos - 1.0) * ki[t] as f64;
         }
-        for (&j, s) in ring.iter().zip(&negs) {
-            let p = (s - max).exp() / denom;
+        for (&(j, m), s) in ring.iter().zip(&negs) {
+            let p = m * (s - max).exp() / denom;
             for t in 0..d {
                 grad[t] += p * candidates[j * d + t] as f64;
             }
@@ -129,17 +173,17 @@ mod tests {
         normalised(&mut q, d);
         normalised(&mut k, d);
         normalised(&mut c, d);
-        let mask: Vec<f32> = (0..b * n).map(|i| if i % 3 == 0 { 0.0 } else { 1.0 }).collect();
+        let mask: Vec<f32> = (0..b * n).map(|i| (i % 3) as f32).collect();
         let tau = 0.2;
-        let reference = ring_nce_loss_reference(&q, &k, &c, Some(&mask), b, n, d, tau);
+        let reference = ring_nce_loss_reference(&q, &k, &c, NegativesRef::Mask(&mask), b, n, d, tau);
         let h = 1e-3f32;
         for idx in 0..b * d {
             let mut plus = q.clone();
             plus[idx] += h;
             let mut minus = q.clone();
             minus[idx] -= h;
-            let lp = ring_nce_loss_reference(&plus, &k, &c, Some(&mask), b, n, d, tau).loss;
-            let lm = ring_nce_loss_reference(&minus, &k, &c, Some(&mask), b, n, d, tau).loss;
+            let lp = ring_nce_loss_reference(&plus, &k, &c, NegativesRef::Mask(&mask), b, n, d, tau).loss;
+            let lm = ring_nce_loss_reference(&minus, &k, &c, NegativesRef::Mask(&mask), b, n, d, tau).loss;
             let numeric = (lp - lm) / (2.0 * h as f64);
             assert!(
                 (numeric - reference.grad_q[idx]).abs() < 1e-4,

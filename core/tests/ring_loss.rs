@@ -1,0 +1,166 @@
+//! The Ring NCE loss on the GPU (burn autodiff) against the f64 reference, whose own
+//! gradient is checked against finite differences in the unit tests.
+
+mod common;
+
+use common::*;
+use ring_wgpu_core::burn::tensor::{Int, Tensor, TensorData};
+use ring_wgpu_core::ring::{
+    compact_reference, mask_reference, ring_nce_loss, ring_nce_loss_reference, ring_select, sample_reference, select_reference,
+    similarities, Negatives, NegativesRef, Pairing,
+};
+use ring_wgpu_core::{Gpu, RingSpec};
+
+fn unit_rows(rng: &mut Rng, rows: usize, d: usize) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..rows * d).map(|_| rng.unit()).collect();
+    for row in v.chunks_mut(d) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        row.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+struct Problem {
+    b: usize,
+    n: usize,
+    d: usize,
+    q: Vec<f32>,
+    k: Vec<f32>,
+    queue: Vec<f32>,
+}
+
+fn problem(b: usize, n: usize, d: usize, seed: u64) -> Problem {
+    let mut rng = Rng(seed);
+    Problem { b, n, d, q: unit_rows(&mut rng, b, d), k: unit_rows(&mut rng, b, d), queue: unit_rows(&mut rng, n, d) }
+}
+
+/// Host-side choice of negatives for [`gpu_loss`].
+enum Host<'a> {
+    All,
+    Mask(&'a [f32]),
+    Sampled(&'a [u32], usize),
+}
+
+/// Loss and d loss / d q through burn autodiff on the GPU.
+fn gpu_loss(gpu: &Gpu, p: &Problem, negatives: Host<'_>, tau: f64) -> (f32, Vec<f32>) {
+    let device = gpu.burn_device().clone().autodiff();
+    let q = Tensor::<2>::from_data(TensorData::new(p.q.clone(), [p.b, p.d]), &device).require_grad();
+    let k = Tensor::<2>::from_data(TensorData::new(p.k.clone(), [p.b, p.d]), &device);
+    let queue = Tensor::<2>::from_data(TensorData::new(p.queue.clone(), [p.n, p.d]), &device);
+    let negatives = match negatives {
+        Host::All => Negatives::All,
+        Host::Mask(m) => Negatives::Mask(upload(gpu, m, p.b, p.n)),
+        Host::Sampled(idx, k) => Negatives::Sampled(Tensor::<2, Int>::from_data(
+            TensorData::new(idx.iter().map(|&i| i as i32).collect::<Vec<_>>(), [p.b, k]),
+            gpu.burn_device(),
+        )),
+    };
+    let loss = ring_nce_loss(q.clone(), k, queue, negatives, tau).unwrap();
+    let grads = loss.backward();
+    let grad = q.grad(&grads).expect("q requires grad");
+    let loss = pollster::block_on(loss.into_data_async()).unwrap().convert::<f32>().try_to_vec::<f32>().unwrap()[0];
+    (loss, read_f32(grad))
+}
+
+fn assert_close(what: &str, got: &[f32], want: &[f64], tolerance: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!((g as f64 - w).abs() <= tolerance * (1.0 + w.abs()), "{what}[{i}]: gpu {g}, reference {w}");
+    }
+}
+
+#[test]
+fn loss_and_gradient_match_reference_with_a_ring_mask() {
+    let Some(gpu) = gpu() else { return };
+    for (b, n, d, seed) in [(5, 300, 16, 1u64), (1, 37, 3, 2), (8, 1000, 33, 3)] {
+        let p = problem(b, n, d, seed);
+        // Ring from the anchors' own similarities to the queue.
+        let sims: Vec<f32> = (0..b * n)
+            .map(|i| (0..d).map(|t| p.q[(i / n) * d + t] * p.queue[(i % n) * d + t]).sum())
+            .collect();
+        let rings = select_reference(&sims, b, n, &RingSpec::paper(), Pairing::None).unwrap();
+        let mask = mask_reference(&sims, b, n, &rings, Pairing::None);
+        let tau = 0.07;
+        let (loss, grad) = gpu_loss(gpu, &p, Host::Mask(&mask), tau);
+        let reference = ring_nce_loss_reference(&p.q, &p.k, &p.queue, NegativesRef::Mask(&mask), b, n, d, tau);
+        assert_close("loss", &[loss], &[reference.loss], 1e-4);
+        assert_close("grad", &grad, &reference.grad_q, 1e-4);
+    }
+}
+
+#[test]
+fn full_ring_is_plain_nce_exactly() {
+    let Some(gpu) = gpu() else { return };
+    let p = problem(6, 500, 24, 5);
+    let device = gpu.burn_device();
+    let q = Tensor::<2>::from_data(TensorData::new(p.q.clone(), [p.b, p.d]), device);
+    let queue = Tensor::<2>::from_data(TensorData::new(p.queue.clone(), [p.n, p.d]), device);
+    let bounds = ring_select(similarities(q, queue), &RingSpec::plain_nce(), Pairing::None).unwrap();
+    let mask = read_f32(bounds.mask());
+    assert!(mask.iter().all(|&m| m == 1.0));
+    let (with_mask, grad_with) = gpu_loss(gpu, &p, Host::Mask(&mask), 0.07);
+    let (without, grad_without) = gpu_loss(gpu, &p, Host::All, 0.07);
+    assert_eq!(with_mask.to_bits(), without.to_bits());
+    assert_eq!(grad_with, grad_without);
+    let reference = ring_nce_loss_reference(&p.q, &p.k, &p.queue, NegativesRef::All, p.b, p.n, p.d, 0.07);
+    assert_close("plain NCE loss", &[without], &[reference.loss], 1e-4);
+}
+
+#[test]
+fn gpu_pipeline_similarities_select_mask_loss() {
+    let Some(gpu) = gpu() else { return };
+    let p = problem(4, 4096, 32, 8);
+    let device = gpu.burn_device();
+    let q = Tensor::<2>::from_data(TensorData::new(p.q.clone(), [p.b, p.d]), device);
+    let queue = Tensor::<2>::from_data(TensorData::new(p.queue.clone(), [p.n, p.d]), device);
+    let sims_gpu = similarities(q, queue);
+    let sims = read_f32(sims_gpu.clone());
+    let bounds = ring_select(sims_gpu, &RingSpec::paper(), Pairing::None).unwrap();
+    let mask = read_f32(bounds.mask());
+    // The mask matches the reference on the GPU's own similarities (bit-exact input).
+    let rings = select_reference(&sims, p.b, p.n, &RingSpec::paper(), Pairing::None).unwrap();
+    assert_eq!(mask, mask_reference(&sims, p.b, p.n, &rings, Pairing::None));
+    assert!(mask.iter().filter(|&&m| m == 1.0).count() == p.b * (409 - 40));
+    let (loss, grad) = gpu_loss(gpu, &p, Host::Mask(&mask), 0.07);
+    let reference = ring_nce_loss_reference(&p.q, &p.k, &p.queue, NegativesRef::Mask(&mask), p.b, p.n, p.d, 0.07);
+    assert_close("loss", &[loss], &[reference.loss], 1e-4);
+    assert_close("grad", &grad, &reference.grad_q, 1e-4);
+}
+
+#[test]
+fn loss_rejects_bad_shapes_and_temperatures() {
+    let Some(gpu) = gpu() else { return };
+    let device = gpu.burn_device();
+    let q = Tensor::<2>::zeros([2, 3], device);
+    let k = Tensor::<2>::zeros([2, 4], device);
+    let queue = Tensor::<2>::zeros([5, 3], device);
+    let err = ring_nce_loss(q.clone(), k, queue.clone(), Negatives::All, 0.07).unwrap_err().to_string();
+    assert!(err.contains("positives is [2, 4], expected [2, 3]"), "{err}");
+    let err = ring_nce_loss(q.clone(), q.clone(), queue.clone(), Negatives::All, 0.0).unwrap_err().to_string();
+    assert!(err.contains("temperature"), "{err}");
+    let mask = Tensor::<2>::ones([2, 4], device);
+    assert!(ring_nce_loss(q.clone(), q.clone(), queue.clone(), Negatives::Mask(mask), 0.07).is_err());
+    let indices = Tensor::<2, Int>::zeros([3, 4], device);
+    assert!(ring_nce_loss(q.clone(), q, queue, Negatives::Sampled(indices), 0.07).is_err());
+}
+
+#[test]
+fn iring_sampled_negatives_match_reference() {
+    let Some(gpu) = gpu() else { return };
+    let p = problem(3, 2000, 16, 13);
+    let device = gpu.burn_device();
+    let q = Tensor::<2>::from_data(TensorData::new(p.q.clone(), [p.b, p.d]), device);
+    let bank = Tensor::<2>::from_data(TensorData::new(p.queue.clone(), [p.n, p.d]), device);
+    let sims_gpu = similarities(q, bank);
+    let sims = read_f32(sims_gpu.clone());
+    let bounds = ring_select(sims_gpu, &RingSpec::paper(), Pairing::None).unwrap();
+    let k = 64;
+    let drawn = read_u32(bounds.sample(k, 2024).unwrap());
+    let rings = select_reference(&sims, p.b, p.n, &RingSpec::paper(), Pairing::None).unwrap();
+    let members = compact_reference(&sims, p.b, p.n, &rings, Pairing::None);
+    assert_eq!(drawn, sample_reference(&members, p.b, rings[0].len as usize, k, 2024));
+    let (loss, grad) = gpu_loss(gpu, &p, Host::Sampled(&drawn, k), 0.07);
+    let reference = ring_nce_loss_reference(&p.q, &p.k, &p.queue, NegativesRef::Sampled(&drawn, k), p.b, p.n, p.d, 0.07);
+    assert_close("loss", &[loss], &[reference.loss], 1e-4);
+    assert_close("grad", &grad, &reference.grad_q, 1e-4);
+}
