@@ -1,0 +1,73 @@
+//! The `ring-wgpu` binary end to end (on lavapipe in CI).
+
+use std::process::Command;
+
+fn ring_wgpu() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ring-wgpu"))
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = ring_wgpu().args(args).output().expect("runs");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let (ok, stdout, _) = run(&["--help"]);
+    assert!(ok);
+    for word in ["info", "bench", "--backend", "--adapter"] {
+        assert!(stdout.contains(word), "--help lacks {word}:\n{stdout}");
+    }
+    let (ok, stdout, _) = run(&["bench", "ring", "--help"]);
+    assert!(ok);
+    assert!(stdout.contains("--candidates") && stdout.contains("--upper"), "{stdout}");
+}
+
+#[test]
+fn info_lists_adapters_and_limits() {
+    let (ok, stdout, stderr) = run(&["info"]);
+    assert!(ok, "info failed: {stderr}");
+    assert!(stdout.contains("Chosen:"), "{stdout}");
+    assert!(stdout.contains("invocations per workgroup"), "{stdout}");
+}
+
+#[test]
+fn unknown_adapter_is_a_clear_error() {
+    let (ok, _, stderr) = run(&["--adapter", "no-such-gpu-anywhere", "info"]);
+    assert!(!ok);
+    assert!(stderr.contains("no GPU adapter found") && stderr.contains("--adapter"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn unknown_backend_is_a_clear_error() {
+    let (ok, _, stderr) = run(&["--backend", "cuda", "info"]);
+    assert!(!ok);
+    assert!(stderr.contains("unknown backend `cuda`"), "{stderr}");
+}
+
+#[test]
+fn bench_ring_runs_and_verifies_small_sizes() {
+    let dir = std::env::temp_dir().join(format!("ring-wgpu-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("bench.json");
+    let (ok, stdout, stderr) = run(&[
+        "bench", "ring", "--batch", "8", "--dim", "16", "--candidates", "300,1025", "--iters", "2", "--cpu-iters", "1",
+        "--format", "csv", "--json", json.to_str().unwrap(),
+    ]);
+    assert!(ok, "bench failed: {stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[1].starts_with("8,300,16,27,") && lines[1].ends_with(",true"), "{stdout}");
+    assert!(lines[2].starts_with("8,1025,16,92,"), "{stdout}");
+    let report = std::fs::read_to_string(&json).unwrap();
+    assert!(report.contains("\"verified\": true"), "{report}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn bench_rejects_invalid_percentiles() {
+    let (ok, _, stderr) = run(&["bench", "ring", "--lower", "10", "--upper", "5", "--candidates", "100"]);
+    assert!(!ok);
+    assert!(stderr.contains("must be smaller than u"), "{stderr}");
+}
