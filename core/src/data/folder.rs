@@ -1,0 +1,128 @@
+//! Image folders: `root/<class>/<image>` with JPEG or PNG files, classes sorted by name.
+
+use std::path::{Path, PathBuf};
+
+use image::imageops::FilterType;
+
+use super::{DatasetError, ImageDataset};
+
+fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(|e| DatasetError::io(dir, e))?
+        .map(|e| e.map(|e| e.path()).map_err(|err| DatasetError::io(dir, err)))
+        .collect::<Result<Vec<_>, _>>()?;
+    // Hidden entries (.DS_Store, .git, ...) are not part of the dataset.
+    entries.retain(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')));
+    entries.sort();
+    Ok(entries)
+}
+
+/// Loads `root/<class>/<image>` (JPEG or PNG), resized to `size` x `size` (bilinear) when
+/// `size` is given; without it, every image must have the first image's size.
+///
+/// Errors name the offending file: unreadable or non-image files, empty class folders,
+/// images of the wrong size. Hidden files are ignored.
+pub fn load_image_folder(root: &Path, size: Option<usize>) -> Result<ImageDataset, DatasetError> {
+    if !root.is_dir() {
+        return Err(DatasetError::Missing { path: root.to_path_buf(), hint: "expected a folder laid out as root/<class>/<image>.jpg".into() });
+    }
+    let class_dirs: Vec<PathBuf> = sorted_entries(root)?.into_iter().filter(|p| p.is_dir()).collect();
+    if class_dirs.is_empty() {
+        return Err(DatasetError::NoClasses { path: root.to_path_buf() });
+    }
+    let mut dims: Option<(usize, usize)> = size.map(|s| (s, s));
+    let mut pixels = Vec::new();
+    let mut labels = Vec::new();
+    let mut classes = Vec::new();
+    for (label, class_dir) in class_dirs.iter().enumerate() {
+        classes.push(class_dir.file_name().unwrap_or_default().to_string_lossy().into_owned());
+        let files: Vec<PathBuf> = sorted_entries(class_dir)?.into_iter().filter(|p| p.is_file()).collect();
+        if files.is_empty() {
+            return Err(DatasetError::EmptyClass { path: class_dir.clone() });
+        }
+        for file in files {
+            let bytes = std::fs::read(&file).map_err(|e| DatasetError::io(&file, e))?;
+            let decoded = image::load_from_memory(&bytes)
+                .map_err(|e| DatasetError::NotAnImage { path: file.clone(), reason: e.to_string() })?
+                .to_rgb8();
+            let (w, h) = (decoded.width() as usize, decoded.height() as usize);
+            let (want_h, want_w) = *dims.get_or_insert((h, w));
+            let rgb = if (h, w) == (want_h, want_w) {
+                decoded
+            } else if size.is_some() {
+                image::imageops::resize(&decoded, want_w as u32, want_h as u32, FilterType::Triangle)
+            } else {
+                return Err(DatasetError::Invalid(format!(
+                    "{}: image is {w}x{h}, the first image was {want_w}x{want_h}; pass an image size to resize them all",
+                    file.display()
+                )));
+            };
+            pixels.extend_from_slice(rgb.as_raw());
+            labels.push(label as u32);
+        }
+    }
+    let (height, width) = dims.expect("at least one image");
+    Ok(ImageDataset { name: root.display().to_string(), height, width, pixels, labels, classes })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ring-folder-{tag}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn write_png(path: &Path, w: u32, h: u32, value: u8) {
+        image::RgbImage::from_pixel(w, h, image::Rgb([value, 0, 255 - value])).save(path).unwrap();
+    }
+
+    #[test]
+    fn loads_classes_in_order_and_resizes() {
+        let dir = temp_dir("ok");
+        for (class, value) in [("b_dog", 10u8), ("a_cat", 200)] {
+            std::fs::create_dir_all(dir.join(class)).unwrap();
+            write_png(&dir.join(class).join("1.png"), 8, 8, value);
+            write_png(&dir.join(class).join("2.png"), 16, 12, value);
+        }
+        std::fs::write(dir.join("a_cat").join(".DS_Store"), b"junk").unwrap();
+        let data = load_image_folder(&dir, Some(4)).unwrap();
+        assert_eq!(data.classes, vec!["a_cat", "b_dog"]);
+        assert_eq!(data.labels, vec![0, 0, 1, 1]);
+        assert_eq!((data.height, data.width), (4, 4));
+        assert_eq!(&data.image(0)[..3], &[200, 0, 55]);
+        assert_eq!(&data.image(3)[..3], &[10, 0, 245]);
+        // Without a size, mixed sizes are an error naming the file.
+        let err = load_image_folder(&dir, None).unwrap_err().to_string();
+        assert!(err.contains("2.png") && err.contains("16x12"), "{err}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn bad_folders_are_named() {
+        let dir = temp_dir("bad");
+        assert!(matches!(load_image_folder(&dir, None), Err(DatasetError::NoClasses { .. })));
+        std::fs::create_dir_all(dir.join("cat")).unwrap();
+        std::fs::create_dir_all(dir.join("dog")).unwrap();
+        write_png(&dir.join("cat").join("1.png"), 4, 4, 1);
+        let err = load_image_folder(&dir, None).unwrap_err();
+        assert!(matches!(err, DatasetError::EmptyClass { .. }) && err.to_string().contains("dog"), "{err}");
+        std::fs::write(dir.join("dog").join("notes.txt"), b"not an image").unwrap();
+        let err = load_image_folder(&dir, None).unwrap_err();
+        assert!(err.to_string().contains("notes.txt") && err.to_string().contains("not a readable image"), "{err}");
+        // A truncated JPEG.
+        std::fs::remove_file(dir.join("dog").join("notes.txt")).unwrap();
+        let mut jpeg = Vec::new();
+        image::RgbImage::from_pixel(8, 8, image::Rgb([1, 2, 3]))
+            .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+            .unwrap();
+        std::fs::write(dir.join("dog").join("cut.jpg"), &jpeg[..jpeg.len() / 3]).unwrap();
+        let err = load_image_folder(&dir, None).unwrap_err();
+        assert!(err.to_string().contains("cut.jpg"), "{err}");
+        assert!(matches!(load_image_folder(&dir.join("nope"), None), Err(DatasetError::Missing { .. })));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

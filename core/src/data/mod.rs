@@ -1,0 +1,109 @@
+//! Datasets: images in memory as 8-bit RGB (HWC), with labels and class names.
+//!
+//! Readers for CIFAR-10 / CIFAR-100 binary, STL-10 binary and image folders
+//! (`root/<class>/<image>`, JPEG or PNG), and a built-in synthetic dataset that needs no
+//! download. Bad input (missing, truncated or corrupt files, non-images, empty classes)
+//! is a [`DatasetError`] naming the file and what to do.
+
+mod cifar;
+mod error;
+mod folder;
+mod stl10;
+mod synthetic;
+
+pub use cifar::{load_cifar10, load_cifar100, parse_cifar_records, CifarLabels};
+pub use error::DatasetError;
+pub use folder::load_image_folder;
+pub use stl10::{load_stl10, parse_stl10_images};
+pub use synthetic::{synthetic, SYNTHETIC_CLASSES};
+
+/// Which part of a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// Training images.
+    Train,
+    /// Held-out test images.
+    Test,
+    /// Unlabeled images (STL-10 only).
+    Unlabeled,
+}
+
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Split::Train => "train",
+            Split::Test => "test",
+            Split::Unlabeled => "unlabeled",
+        })
+    }
+}
+
+/// Label of an image without one (STL-10 unlabeled split).
+pub const UNLABELED: u32 = u32::MAX;
+
+/// Images of one size, 8-bit RGB, height x width x 3 each, stored contiguously.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageDataset {
+    /// Short name (`cifar10/train`, `synthetic`, the folder path...).
+    pub name: String,
+    /// Image height in pixels.
+    pub height: usize,
+    /// Image width in pixels.
+    pub width: usize,
+    /// N x H x W x 3 bytes (RGB, row-major).
+    pub pixels: Vec<u8>,
+    /// Class index per image ([`UNLABELED`] when unknown).
+    pub labels: Vec<u32>,
+    /// Class names, indexed by label.
+    pub classes: Vec<String>,
+}
+
+impl ImageDataset {
+    /// Bytes per image.
+    pub fn image_bytes(&self) -> usize {
+        self.height * self.width * 3
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there is no image.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// The pixels of image `i` (H x W x 3).
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = self.image_bytes();
+        &self.pixels[i * n..(i + 1) * n]
+    }
+
+    /// The images at `indices`, in that order.
+    pub fn subset(&self, indices: &[usize]) -> ImageDataset {
+        let mut pixels = Vec::with_capacity(indices.len() * self.image_bytes());
+        for &i in indices {
+            pixels.extend_from_slice(self.image(i));
+        }
+        ImageDataset {
+            name: self.name.clone(),
+            height: self.height,
+            width: self.width,
+            pixels,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            classes: self.classes.clone(),
+        }
+    }
+
+    /// Images per class (unlabeled images are not counted).
+    pub fn class_counts(&self) -> Vec<usize> {
+        let mut counts = vec![0; self.classes.len()];
+        for &label in &self.labels {
+            if let Some(c) = counts.get_mut(label as usize) {
+                *c += 1;
+            }
+        }
+        counts
+    }
+}
