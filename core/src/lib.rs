@@ -1,6 +1,7 @@
 //! ring-wgpu core: contrastive learning with conditional negative sampling ("Ring",
 //! CNCE, Wu et al., ICLR 2021) on any GPU through wgpu.
 //!
+//! - [`augment`]: two-view augmentation on the GPU (crop, flip, colour jitter, grayscale).
 //! - [`data`]: datasets (CIFAR-10/100, STL-10, image folders, synthetic) in memory.
 //! - [`gpu`]: one wgpu device, shared by our WGSL kernels and burn's tensors.
 //! - [`ring`]: ring percentiles and annealing, the WGSL ring kernels (select, mask,
@@ -9,6 +10,7 @@
 //! Compiles for native targets and for `wasm32-unknown-unknown`; nothing here blocks on
 //! a GPU read-back (reads are `async`).
 
+pub mod augment;
 pub mod data;
 pub mod gpu;
 pub mod ring;

@@ -1,18 +1,21 @@
 //! WGSL compute kernels of ring-wgpu.
 //!
-//! Every kernel is one `.wgsl` file under `shaders/wgsl/`, completed by prepending
-//! `common.wgsl` (the `RingParams` block, the order key, the random generator): see
-//! [`WgslKernel::source`]. The Rust side of each kernel (launch code and the plain-Rust
-//! reference it is tested against) lives in `ring_wgpu_core::ring`.
+//! Every kernel is one `.wgsl` file under `shaders/wgsl/`; the ring kernels are completed
+//! by prepending `common.wgsl` (the `RingParams` block, the order key, the random
+//! generator): see [`WgslKernel::source`]. The Rust side of each kernel (launch code and
+//! the plain-Rust reference it is tested against) lives in `ring_wgpu_core::ring` and
+//! `ring_wgpu_core::augment`.
 
 /// Definitions shared by every kernel (parameter struct, order key, RNG).
 pub const COMMON: &str = include_str!("../wgsl/common.wgsl");
 
-/// A kernel: its file name and body (without [`COMMON`]).
+/// A kernel: its file name, the shared definitions it builds on, and its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WgslKernel {
     /// File name under `shaders/wgsl/`, e.g. `ring_select.wgsl`.
     pub file: &'static str,
+    /// Text prepended to the body ([`COMMON`] for the ring kernels, empty otherwise).
+    pub prelude: &'static str,
     /// The file's text.
     pub body: &'static str,
     /// Workgroup size in x (all kernels are 1-D in their workgroup).
@@ -20,10 +23,10 @@ pub struct WgslKernel {
 }
 
 impl WgslKernel {
-    /// Complete WGSL module: [`COMMON`] followed by the body. Entry point: `main`.
+    /// Complete WGSL module: the prelude followed by the body. Entry point: `main`.
     pub fn source(&self) -> String {
-        let mut source = String::with_capacity(COMMON.len() + self.body.len() + 1);
-        source.push_str(COMMON);
+        let mut source = String::with_capacity(self.prelude.len() + self.body.len() + 1);
+        source.push_str(self.prelude);
         source.push('\n');
         source.push_str(self.body);
         source
@@ -33,6 +36,7 @@ impl WgslKernel {
 /// Boundary elements of each row's ring (radix select).
 pub const RING_SELECT: WgslKernel = WgslKernel {
     file: "ring_select.wgsl",
+    prelude: COMMON,
     body: include_str!("../wgsl/ring_select.wgsl"),
     workgroup_size: 256,
 };
@@ -40,6 +44,7 @@ pub const RING_SELECT: WgslKernel = WgslKernel {
 /// MoCoRing / SimCLR-Ring mask of ring membership.
 pub const RING_MASK: WgslKernel = WgslKernel {
     file: "ring_mask.wgsl",
+    prelude: COMMON,
     body: include_str!("../wgsl/ring_mask.wgsl"),
     workgroup_size: 256,
 };
@@ -47,6 +52,7 @@ pub const RING_MASK: WgslKernel = WgslKernel {
 /// Ring members of each row as a column list.
 pub const RING_COMPACT: WgslKernel = WgslKernel {
     file: "ring_compact.wgsl",
+    prelude: COMMON,
     body: include_str!("../wgsl/ring_compact.wgsl"),
     workgroup_size: 256,
 };
@@ -54,9 +60,18 @@ pub const RING_COMPACT: WgslKernel = WgslKernel {
 /// IRing: uniform draws with replacement from each row's ring.
 pub const RING_SAMPLE: WgslKernel = WgslKernel {
     file: "ring_sample.wgsl",
+    prelude: COMMON,
     body: include_str!("../wgsl/ring_sample.wgsl"),
     workgroup_size: 256,
 };
 
+/// Two-view image augmentation (crop, flip, colour jitter, grayscale, normalise).
+pub const AUGMENT: WgslKernel = WgslKernel {
+    file: "augment.wgsl",
+    prelude: "",
+    body: include_str!("../wgsl/augment.wgsl"),
+    workgroup_size: 256,
+};
+
 /// Every kernel, for validation and warm-up.
-pub const ALL: [WgslKernel; 4] = [RING_SELECT, RING_MASK, RING_COMPACT, RING_SAMPLE];
+pub const ALL: [WgslKernel; 5] = [RING_SELECT, RING_MASK, RING_COMPACT, RING_SAMPLE, AUGMENT];

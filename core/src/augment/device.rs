@@ -1,0 +1,106 @@
+//! The dataset resident on the GPU, and the augment launch.
+
+use burn::backend::wgpu::CubeTensor;
+use burn::tensor::{DType, Device, Int, Shape, Tensor, TensorData};
+
+use super::{AugmentSpec, ViewParams};
+use crate::data::ImageDataset;
+use crate::gpu::launch;
+use crate::ring::RingError;
+
+/// Bytes per shard: below every binding-size limit we meet (128 MiB on lavapipe and in
+/// browsers by default).
+const SHARD_BYTES: usize = 64 << 20;
+
+/// A dataset's pixels on the GPU, uploaded once, split into shards that each fit one
+/// storage binding.
+#[derive(Debug, Clone)]
+pub struct DeviceImages {
+    shards: Vec<CubeTensor>,
+    per_shard: usize,
+    len: usize,
+    height: usize,
+    width: usize,
+}
+
+impl DeviceImages {
+    /// Uploads `data`'s pixels to `device`.
+    pub fn upload(data: &ImageDataset, device: &Device) -> Result<Self, RingError> {
+        if data.is_empty() {
+            return Err(RingError::Shape("cannot upload an empty dataset".into()));
+        }
+        let image_bytes = data.image_bytes();
+        let per_shard = (SHARD_BYTES / image_bytes).max(1);
+        let shards = data
+            .pixels
+            .chunks(per_shard * image_bytes)
+            .map(|chunk| {
+                let words: Vec<i32> = chunk
+                    .chunks(4)
+                    .map(|b| {
+                        let mut w = [0u8; 4];
+                        w[..b.len()].copy_from_slice(b);
+                        i32::from_le_bytes(w)
+                    })
+                    .collect();
+                let n = words.len();
+                let tensor = Tensor::<1, Int>::from_data(TensorData::new(words, [n]), device);
+                Ok(tensor.try_into_primitive::<burn::backend::Wgpu>().map_err(|e| crate::gpu::GpuError::NotOnWgpu(format!("{e:?}")))?)
+            })
+            .collect::<Result<Vec<_>, RingError>>()?;
+        Ok(DeviceImages { shards, per_shard, len: data.len(), height: data.height, width: data.width })
+    }
+
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there is no image.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Augments `views` (from [`super::sample_views`]) into a `views.len()` x 3 x size x
+    /// size f32 tensor, each view at its slot. One launch per shard that holds a view.
+    pub fn augment(&self, views: &[ViewParams], spec: &AugmentSpec) -> Result<Tensor<4>, RingError> {
+        let n = views.len();
+        if n == 0 {
+            return Err(RingError::Shape("no views to augment".into()));
+        }
+        if views.iter().any(|v| v.image as usize >= self.len || v.slot as usize >= n) {
+            return Err(RingError::Shape(format!("a view names an image beyond {} or a slot beyond {n}", self.len)));
+        }
+        let first = &self.shards[0];
+        let plane = spec.size * spec.size;
+        let out = launch::empty(first, [n, 3 * plane], DType::F32);
+        for (s, shard) in self.shards.iter().enumerate() {
+            let lo = s * self.per_shard;
+            let local: Vec<ViewParams> = views
+                .iter()
+                .filter(|v| (lo..lo + self.per_shard).contains(&(v.image as usize)))
+                .map(|v| ViewParams { image: v.image - lo as u32, ..*v })
+                .collect();
+            if local.is_empty() {
+                continue;
+            }
+            let images = self.per_shard.min(self.len - lo);
+            let params = spec.launch_params(local.len(), self.height, self.width, images);
+            let views_buffer = shard.client.create_from_slice(bytemuck::cast_slice(&local));
+            launch::launch(
+                shard,
+                ring_wgpu_shaders::AUGMENT,
+                local.len() as u32,
+                vec![shard.handle.clone(), views_buffer, out.handle.clone(), launch::upload(shard, &params)],
+            );
+        }
+        let out = CubeTensor::new_contiguous(
+            out.client.clone(),
+            out.device.clone(),
+            Shape::from([n, 3, spec.size, spec.size]),
+            out.handle,
+            DType::F32,
+        );
+        Ok(Tensor::<4>::from_primitive::<burn::backend::Wgpu>(out))
+    }
+}
