@@ -41,8 +41,9 @@ chromedriver=$(command -v chromedriver || true)
 toolchain=""
 if [ -f "$root/../shared/tools/wasm-toolchain.sh" ]; then
   toolchain=$(bash "$root/../shared/tools/wasm-toolchain.sh")
-else
-  rustup target add wasm32-unknown-unknown >&2 || true
+elif [ ! -d "$(rustc --print sysroot)/lib/rustlib/wasm32-unknown-unknown/lib" ]; then
+  step "adding the wasm32-unknown-unknown target (rustup)"
+  timeout 120 rustup target add wasm32-unknown-unknown || fail "no wasm32-unknown-unknown standard library"
 fi
 cargo_tc=(cargo)
 [ -n "$toolchain" ] && cargo_tc=(cargo "+$toolchain")
@@ -60,7 +61,7 @@ fi
 # --- the test ---------------------------------------------------------------------------------
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export CHROMEDRIVER="$chromedriver"
-export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$web_dir/webdriver.json"
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON="${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$web_dir/webdriver.json}"
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
 # Keep the wasm-bindgen-test output free of colour codes for the CI log.
 export NO_COLOR=1

@@ -5,7 +5,7 @@
 //! colours of different brightness), so colour jitter and grayscale keep the class.
 //! Image i is a pure function of (seed, i).
 
-use std::f32::consts::PI;
+use std::f32::consts::{FRAC_1_SQRT_2, PI};
 
 use super::{DatasetError, ImageDataset};
 
@@ -49,8 +49,8 @@ fn pattern(class: usize, x: f32, y: f32, f: f32, phase: f32, center: (f32, f32),
         1 => (w * x + phase).sin(),
         2 => ((w * x + phase).sin() * (w * y + 1.3 * phase).sin()).signum(),
         3 => {
-            let a = (w * (x + y) * 0.7071 + phase).sin();
-            let b = (w * (y - x) * 0.7071 + phase).sin();
+            let a = (w * (x + y) * FRAC_1_SQRT_2 + phase).sin();
+            let b = (w * (y - x) * FRAC_1_SQRT_2 + phase).sin();
             if a.max(b) > 0.6 { 1.0 } else { -1.0 }
         }
         4 => {
