@@ -4,6 +4,8 @@
 //! - [`augment`]: two-view augmentation on the GPU (crop, flip, colour jitter, grayscale).
 //! - [`data`]: datasets (CIFAR-10/100, STL-10, image folders, synthetic) in memory.
 //! - [`gpu`]: one wgpu device, shared by our WGSL kernels and burn's tensors.
+//! - [`model`]: CIFAR-form ResNets and the projection head (burn).
+//! - [`moco`]: MoCo and MoCoRing training steps (momentum encoder, queue, SGD).
 //! - [`ring`]: ring percentiles and annealing, the WGSL ring kernels (select, mask,
 //!   compact, sample) each with its plain-Rust reference, and the Ring NCE loss.
 //!
@@ -13,6 +15,8 @@
 pub mod augment;
 pub mod data;
 pub mod gpu;
+pub mod model;
+pub mod moco;
 pub mod ring;
 
 pub use burn;

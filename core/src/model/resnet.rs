@@ -1,0 +1,151 @@
+//! ResNets in their CIFAR form (3x3 stem, no max-pool) and the MoCo v2 projection head.
+
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+/// Which backbone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EncoderKind {
+    /// ResNet-18, CIFAR form: widths 64-128-256-512, two basic blocks per stage; 512-d features.
+    ResNet18,
+    /// A small ResNet for browsers and software GPUs: widths 16-32-64, one block per stage;
+    /// 64-d features.
+    Small,
+}
+
+impl EncoderKind {
+    fn stages(self) -> (&'static [usize], usize) {
+        match self {
+            EncoderKind::ResNet18 => (&[64, 128, 256, 512], 2),
+            EncoderKind::Small => (&[16, 32, 64], 1),
+        }
+    }
+
+    /// Width of the pooled features.
+    pub fn feature_dim(self) -> usize {
+        *self.stages().0.last().expect("stages")
+    }
+}
+
+fn conv3x3(inputs: usize, outputs: usize, stride: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([inputs, outputs], [3, 3])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_bias(false)
+        .init(device)
+}
+
+/// A basic residual block: two 3x3 convolutions with batch norm, 1x1 projection shortcut
+/// when the shape changes.
+#[derive(Module, Debug)]
+struct BasicBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    shortcut: Option<Conv2d>,
+    shortcut_bn: Option<BatchNorm>,
+}
+
+impl BasicBlock {
+    fn new(inputs: usize, outputs: usize, stride: usize, device: &Device) -> Self {
+        let projection = stride != 1 || inputs != outputs;
+        BasicBlock {
+            conv1: conv3x3(inputs, outputs, stride, device),
+            bn1: BatchNormConfig::new(outputs).init(device),
+            conv2: conv3x3(outputs, outputs, 1, device),
+            bn2: BatchNormConfig::new(outputs).init(device),
+            shortcut: projection.then(|| {
+                Conv2dConfig::new([inputs, outputs], [1, 1]).with_stride([stride, stride]).with_bias(false).init(device)
+            }),
+            shortcut_bn: projection.then(|| BatchNormConfig::new(outputs).init(device)),
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let out = self.bn2.forward(self.conv2.forward(out));
+        let skip = match (&self.shortcut, &self.shortcut_bn) {
+            (Some(conv), Some(bn)) => bn.forward(conv.forward(x)),
+            _ => x,
+        };
+        relu(out + skip)
+    }
+}
+
+/// A CIFAR-form ResNet backbone: images (B x 3 x H x W) to pooled features (B x F).
+#[derive(Module, Debug)]
+pub struct ResNet {
+    stem: Conv2d,
+    stem_bn: BatchNorm,
+    blocks: Vec<BasicBlock>,
+}
+
+impl ResNet {
+    /// A freshly initialised backbone.
+    pub fn new(kind: EncoderKind, device: &Device) -> Self {
+        let (widths, per_stage) = kind.stages();
+        let mut blocks = Vec::new();
+        let mut inputs = widths[0];
+        for (stage, &width) in widths.iter().enumerate() {
+            for i in 0..per_stage {
+                let stride = if stage > 0 && i == 0 { 2 } else { 1 };
+                blocks.push(BasicBlock::new(inputs, width, stride, device));
+                inputs = width;
+            }
+        }
+        ResNet { stem: conv3x3(3, widths[0], 1, device), stem_bn: BatchNormConfig::new(widths[0]).init(device), blocks }
+    }
+
+    /// Pooled features, B x F.
+    pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        let mut x = relu(self.stem_bn.forward(self.stem.forward(images)));
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        let [b, c, _, _] = x.dims();
+        x.mean_dim(3).mean_dim(2).reshape([b, c])
+    }
+}
+
+/// Backbone plus MoCo v2 projection head (Linear-ReLU-Linear to `projection_dim`),
+/// outputs L2-normalised.
+#[derive(Module, Debug)]
+pub struct ContrastiveNet {
+    /// The backbone.
+    pub backbone: ResNet,
+    hidden: Linear,
+    output: Linear,
+}
+
+/// Rows divided by their L2 norm.
+pub fn l2_normalise(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+    x / norm
+}
+
+impl ContrastiveNet {
+    /// A freshly initialised network.
+    pub fn new(kind: EncoderKind, projection_dim: usize, device: &Device) -> Self {
+        let f = kind.feature_dim();
+        ContrastiveNet {
+            backbone: ResNet::new(kind, device),
+            hidden: LinearConfig::new(f, f).init(device),
+            output: LinearConfig::new(f, projection_dim).init(device),
+        }
+    }
+
+    /// Pooled backbone features (for evaluation), B x F.
+    pub fn features(&self, images: Tensor<4>) -> Tensor<2> {
+        self.backbone.forward(images)
+    }
+
+    /// L2-normalised projections (for the contrastive loss), B x projection_dim.
+    pub fn embed(&self, images: Tensor<4>) -> Tensor<2> {
+        let h = self.backbone.forward(images);
+        l2_normalise(self.output.forward(relu(self.hidden.forward(h))))
+    }
+}
