@@ -3,6 +3,7 @@
 //!
 //! - [`augment`]: two-view augmentation on the GPU (crop, flip, colour jitter, grayscale).
 //! - [`data`]: datasets (CIFAR-10/100, STL-10, image folders, synthetic) in memory.
+//! - [`eval`]: weighted kNN monitor on the GPU.
 //! - [`gpu`]: one wgpu device, shared by our WGSL kernels and burn's tensors.
 //! - [`model`]: CIFAR-form ResNets and the projection head (burn).
 //! - [`moco`]: MoCo and MoCoRing training steps (momentum encoder, queue, SGD).
@@ -14,6 +15,7 @@
 
 pub mod augment;
 pub mod data;
+pub mod eval;
 pub mod gpu;
 pub mod model;
 pub mod moco;

@@ -34,7 +34,7 @@ pub use order::{order_key, random_bits, uniform_below};
 pub use params::RingParams;
 pub use percentiles::{InnerCut, RingSpec, RingWindow};
 pub use sample::sample_reference;
-pub use select::{ring_select, select_reference};
+pub use select::{ring_select, ring_select_positions, select_reference};
 
 /// Cosine similarities of L2-normalised anchors `q` (B x D) against candidates `k`
 /// (N x D): the B x N matrix `q k^T`, computed by burn on the shared device.

@@ -45,6 +45,22 @@ pub(crate) fn params_for(rows: usize, cols: usize, window: RingWindow, pairing: 
 pub fn ring_select(sims: Tensor<2>, spec: &RingSpec, pairing: Pairing) -> Result<RingBounds, RingError> {
     let [rows, cols] = sims.dims();
     let window = check_shape(rows, cols, spec, pairing)?;
+    select_window(sims, window, pairing)
+}
+
+/// [`ring_select`] for explicit positions `[lo, hi)` of each row's order (most similar
+/// first), e.g. `0..k` for the k nearest neighbours.
+pub fn ring_select_positions(sims: Tensor<2>, lo: usize, hi: usize, pairing: Pairing) -> Result<RingBounds, RingError> {
+    let [rows, cols] = sims.dims();
+    let pool = check_shape(rows, cols, &RingSpec::plain_nce(), pairing)?.pool;
+    if lo > hi || hi > pool {
+        return Err(RingError::InvalidPercentiles(format!("positions [{lo}, {hi}) do not fit a pool of {pool}")));
+    }
+    select_window(sims, RingWindow { lo, hi, pool }, pairing)
+}
+
+fn select_window(sims: Tensor<2>, window: RingWindow, pairing: Pairing) -> Result<RingBounds, RingError> {
+    let [rows, cols] = sims.dims();
     let sims = launch::float_storage(sims)?;
     let params = params_for(rows, cols, window, pairing);
     let bounds = launch::empty(&sims, [rows, RowRing::WORDS], DType::U32);

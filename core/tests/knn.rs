@@ -1,0 +1,57 @@
+//! Weighted kNN on the GPU against its reference.
+
+mod common;
+
+use common::*;
+use ring_wgpu_core::burn::tensor::{Int, Tensor, TensorData};
+use ring_wgpu_core::eval::{knn_predict, knn_reference, KnnConfig};
+
+fn clustered(n: usize, d: usize, classes: usize, noise: f32, rng: &mut Rng, centers: &[Vec<f32>]) -> (Vec<f32>, Vec<u32>) {
+    let mut x = Vec::with_capacity(n * d);
+    let mut labels = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = (rng.below(classes as u64) as usize + i) % classes;
+        let mut v: Vec<f32> = centers[c].iter().map(|m| m + noise * rng.unit()).collect();
+        let norm = v.iter().map(|a| a * a).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|a| *a /= norm);
+        x.extend(v);
+        labels.push(c as u32);
+    }
+    (x, labels)
+}
+
+fn read_int(t: Tensor<1, Int>) -> Vec<u32> {
+    let n = t.dims()[0];
+    read_u32(t.reshape([1, n]))
+}
+
+#[test]
+fn predictions_match_reference() {
+    let Some(gpu) = gpu() else { return };
+    let device = gpu.burn_device();
+    let (d, classes) = (8, 5);
+    let mut rng = Rng(17);
+    let centers: Vec<Vec<f32>> = (0..classes).map(|_| (0..d).map(|_| rng.unit()).collect()).collect();
+    let (bank, bank_labels) = clustered(600, d, classes, 0.9, &mut rng, &centers);
+    let (queries, query_labels) = clustered(301, d, classes, 0.9, &mut rng, &centers);
+    let bank_t = Tensor::<2>::from_data(TensorData::new(bank.clone(), [600, d]), device);
+    let queries_t = Tensor::<2>::from_data(TensorData::new(queries.clone(), [301, d]), device);
+    for config in [KnnConfig { chunk: 64, ..KnnConfig::default() }, KnnConfig { k: 7, temperature: 0.5, chunk: 1000 }, KnnConfig { k: 5000, ..KnnConfig::default() }] {
+        let got = read_int(knn_predict(bank_t.clone(), &bank_labels, classes, queries_t.clone(), &config).unwrap());
+        let want = knn_reference(&bank, &bank_labels, classes, &queries, d, &config);
+        assert_eq!(got, want, "{config:?}");
+        let accuracy = got.iter().zip(&query_labels).filter(|(a, b)| a == b).count() as f64 / 301.0;
+        assert!(accuracy > 0.5, "{config:?}: accuracy {accuracy} on separable clusters");
+    }
+}
+
+#[test]
+fn bad_inputs_are_errors() {
+    let Some(gpu) = gpu() else { return };
+    let device = gpu.burn_device();
+    let bank = Tensor::<2>::ones([4, 3], device);
+    let queries = Tensor::<2>::ones([2, 3], device);
+    assert!(knn_predict(bank.clone(), &[0, 1, 2], 3, queries.clone(), &KnnConfig::default()).is_err());
+    assert!(knn_predict(bank.clone(), &[0, 1, 2, 3], 3, queries.clone(), &KnnConfig::default()).is_err());
+    assert!(knn_predict(bank, &[0, 1, 2, 2], 3, Tensor::<2>::ones([2, 4], device), &KnnConfig::default()).is_err());
+}
