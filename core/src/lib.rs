@@ -9,6 +9,7 @@
 //! - [`moco`]: MoCo and MoCoRing training steps (momentum encoder, queue, SGD).
 //! - [`ring`]: ring percentiles and annealing, the WGSL ring kernels (select, mask,
 //!   compact, sample) each with its plain-Rust reference, and the Ring NCE loss.
+//! - [`train`]: learning-rate schedules and evaluation features.
 //!
 //! Compiles for native targets and for `wasm32-unknown-unknown`; nothing here blocks on
 //! a GPU read-back (reads are `async`).
@@ -20,6 +21,7 @@ pub mod gpu;
 pub mod model;
 pub mod moco;
 pub mod ring;
+pub mod train;
 
 pub use burn;
 pub use gpu::{AdapterSummary, BackendChoice, Gpu, GpuError, GpuOptions};

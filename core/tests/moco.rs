@@ -48,17 +48,19 @@ fn momentum_update_interpolates_parameters() {
     assert_eq!(values(&kept), q);
 }
 
-fn run(ring: Option<RingSchedule>, steps: usize) -> Vec<f32> {
+fn run(ring: Option<RingSchedule>, steps: usize, seed: u64) -> Vec<f32> {
     let gpu = gpu().expect("GPU");
     let device = gpu.burn_device();
     let data = synthetic(4, 32, 1).unwrap();
     let images = DeviceImages::upload(&data, device).unwrap();
     let spec = AugmentSpec::default();
-    let config = MocoConfig { encoder: EncoderKind::Small, projection_dim: 32, queue_size: 128, momentum: 0.9, ring, ..MocoConfig::default() };
+    // A queue of one batch: while training on one half of the 40 images, the queue holds
+    // the keys of the other half (no stale copies of the anchors' own images).
+    let config = MocoConfig { encoder: EncoderKind::Small, projection_dim: 32, queue_size: 20, momentum: 0.9, ring, seed, ..MocoConfig::default() };
     let mut moco = Moco::new(config, device).unwrap();
-    let batch: Vec<u32> = (0..20).collect();
     let mut losses = Vec::new();
     for step in 0..steps {
+        let batch: Vec<u32> = (0..20).map(|i| i + 20 * (step as u32 % 2)).collect();
         let views = sample_views(&spec, &batch, 32, 32, 3, step as u64);
         let both = images.augment(&views, &spec).unwrap();
         let b = batch.len();
@@ -70,21 +72,22 @@ fn run(ring: Option<RingSchedule>, steps: usize) -> Vec<f32> {
     losses.into_iter().map(|l| read_f32(l.reshape([1, 1]))[0]).collect()
 }
 
-/// Training on one repeated batch of 20 with a queue of 128. The loss starts near 0 (the
-/// queue holds random keys, far from the collapsed initial embeddings), climbs towards
-/// ln(129) = 4.86 as the queue fills with real keys, then falls as the encoder learns:
-/// the last 4 steps average at least 1.0 below the peak, for MoCo and for MoCoRing with u
-/// annealed from 100 to 50.
+/// Training on 40 images in two alternating batches of 20, with a queue of 20. The loss
+/// starts near 0 (the queue holds random keys, far from the collapsed initial
+/// embeddings), jumps towards ln(21) = 3.04 once the queue holds real keys, then falls as
+/// the encoder learns to tell the images apart: the last 4 steps average at least 0.5
+/// below the peak, for MoCo and for MoCoRing with u annealed from 100 to 50 (seeded: the
+/// same run every time).
 #[test]
 fn loss_falls_for_moco_and_mocoring() {
     let Some(_) = gpu() else { return };
     let schedule = RingSchedule::new(RingSpec::new(5.0, 50.0).unwrap(), AnnealPolicy::Linear { epochs: 6.0 }).unwrap();
     for (name, ring) in [("MoCo", None), ("MoCoRing", Some(schedule))] {
-        let losses = run(ring, 14);
+        let losses = run(ring, 16, 7);
         assert!(losses.iter().all(|l| l.is_finite()), "{name}: {losses:?}");
         let peak = losses.iter().copied().fold(f32::MIN, f32::max);
         let last: f32 = losses[losses.len() - 4..].iter().sum::<f32>() / 4.0;
         eprintln!("{name}: {losses:?}");
-        assert!(last < peak - 1.0, "{name}: loss did not fall: {losses:?}");
+        assert!(last < peak - 0.5, "{name}: loss did not fall: {losses:?}");
     }
 }

@@ -2,6 +2,7 @@
 
 mod bench_ring;
 mod info;
+mod train;
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
@@ -43,6 +44,8 @@ impl GpuArgs {
 enum Command {
     /// List every adapter, the one chosen, and the limits that bind the Ring kernels.
     Info,
+    /// Train MoCoRing (or MoCo); with no arguments, a short run on the built-in synthetic dataset.
+    Train(train::TrainArgs),
     /// Benchmarks (GPU and CPU side by side in one run).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -58,6 +61,7 @@ fn main() {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Info => info::run(&cli.gpu),
+        Command::Train(args) => train::run(&cli.gpu, args),
         Command::Bench(BenchCommand::Ring(args)) => bench_ring::run(&cli.gpu, args),
     };
     if let Err(err) = result {

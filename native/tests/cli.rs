@@ -71,3 +71,34 @@ fn bench_rejects_invalid_percentiles() {
     assert!(!ok);
     assert!(stderr.contains("must be smaller than u"), "{stderr}");
 }
+
+#[test]
+fn train_runs_a_tiny_mocoring_and_writes_metrics() {
+    let dir = std::env::temp_dir().join(format!("ring-wgpu-train-{}", std::process::id()));
+    let (ok, stdout, stderr) = run(&[
+        "train", "--synthetic-per-class", "4", "--batch", "10", "--epochs", "2", "--knn-k", "5", "--lr", "0.05",
+        "--upper", "50", "--lower", "5", "--out", dir.to_str().unwrap(),
+    ]);
+    assert!(ok, "train failed: {stderr}");
+    assert!(stdout.contains("kNN top-1"), "{stdout}");
+    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let lines: Vec<&str> = metrics.lines().collect();
+    assert_eq!(lines.len(), 3, "{metrics}");
+    assert!(lines[2].contains("\"epoch\":2") && lines[2].contains("\"knn_top1\":"), "{metrics}");
+    assert!(!metrics.contains("NaN"), "{metrics}");
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    assert!(csv.starts_with("epoch,loss,upper,lr,knn_top1,images_per_s,seconds"), "{csv}");
+    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
+    assert!(config.contains("\"method\": \"mocoring\""), "{config}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn train_without_data_dir_says_so() {
+    let (ok, _, stderr) = run(&["train", "--dataset", "cifar10", "--out", "/tmp/ring-wgpu-unused"]);
+    assert!(!ok);
+    assert!(stderr.contains("--data-dir is required"), "{stderr}");
+    let (ok, _, stderr) = run(&["train", "--dataset", "cifar10", "--data-dir", "/nonexistent", "--out", "/tmp/ring-wgpu-unused"]);
+    assert!(!ok);
+    assert!(stderr.contains("cifar-10-binary.tar.gz"), "{stderr}");
+}

@@ -64,7 +64,7 @@ fn read(path: &Path) -> Result<Vec<u8>, DatasetError> {
 }
 
 /// `dir` itself if it holds `marker`, else `dir/subdir` if that does.
-fn resolve(dir: &Path, subdir: &str, marker: &str, dataset: &str) -> Result<PathBuf, DatasetError> {
+fn resolve(dir: &Path, subdir: &str, marker: &str, archive: &str) -> Result<PathBuf, DatasetError> {
     for candidate in [dir.to_path_buf(), dir.join(subdir)] {
         if candidate.join(marker).is_file() {
             return Ok(candidate);
@@ -72,7 +72,7 @@ fn resolve(dir: &Path, subdir: &str, marker: &str, dataset: &str) -> Result<Path
     }
     Err(DatasetError::Missing {
         path: dir.join(subdir).join(marker),
-        hint: format!("download it with `ring-wgpu data download {dataset} --dir {}`", dir.display()),
+        hint: format!("download the binary version ({archive}) and unpack it into {}", dir.display()),
     })
 }
 
@@ -108,7 +108,7 @@ pub fn load_cifar10(dir: &Path, split: Split) -> Result<ImageDataset, DatasetErr
         Split::Test => vec!["test_batch.bin".into()],
         Split::Unlabeled => return Err(DatasetError::Invalid("CIFAR-10 has no unlabeled split".into())),
     };
-    let root = resolve(dir, "cifar-10-batches-bin", &files[0], "cifar10")?;
+    let root = resolve(dir, "cifar-10-batches-bin", &files[0], "cifar-10-binary.tar.gz")?;
     let classes = names(&root.join("batches.meta.txt"), 10)?;
     let parts = files
         .iter()
@@ -127,7 +127,7 @@ pub fn load_cifar100(dir: &Path, split: Split, labels: CifarLabels) -> Result<Im
         Split::Test => "test.bin",
         Split::Unlabeled => return Err(DatasetError::Invalid("CIFAR-100 has no unlabeled split".into())),
     };
-    let root = resolve(dir, "cifar-100-binary", file, "cifar100")?;
+    let root = resolve(dir, "cifar-100-binary", file, "cifar-100-binary.tar.gz")?;
     let (names_file, count, index) = match labels {
         CifarLabels::Fine => ("fine_label_names.txt", 100, 1),
         CifarLabels::Coarse => ("coarse_label_names.txt", 20, 0),
@@ -171,7 +171,7 @@ mod tests {
     #[test]
     fn missing_directory_says_how_to_download() {
         let err = load_cifar10(Path::new("/nonexistent/data"), Split::Train).unwrap_err().to_string();
-        assert!(err.contains("ring-wgpu data download cifar10"), "{err}");
+        assert!(err.contains("cifar-10-binary.tar.gz") && err.contains("data_batch_1.bin"), "{err}");
     }
 
     #[test]
@@ -203,7 +203,7 @@ mod tests {
         assert_eq!(load_cifar100(&dir, Split::Test, CifarLabels::Fine).unwrap().labels, vec![77]);
         assert_eq!(load_cifar100(&dir, Split::Test, CifarLabels::Coarse).unwrap().labels, vec![7]);
         let err = load_cifar100(&dir, Split::Train, CifarLabels::Fine).unwrap_err().to_string();
-        assert!(err.contains("train.bin") && err.contains("download"), "{err}");
+        assert!(err.contains("train.bin") && err.contains("cifar-100-binary.tar.gz"), "{err}");
         std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -48,7 +48,7 @@ pub fn load_stl10(dir: &Path, split: Split) -> Result<ImageDataset, DatasetError
         .find(|d| d.join(&x_name).is_file())
         .ok_or_else(|| DatasetError::Missing {
             path: dir.join("stl10_binary").join(&x_name),
-            hint: format!("download it with `ring-wgpu data download stl10 --dir {}`", dir.display()),
+            hint: format!("download the binary version (stl10_binary.tar.gz) and unpack it into {}", dir.display()),
         })?;
     let x_path = root.join(&x_name);
     let pixels = parse_stl10_images(&read(&x_path)?, &x_path)?;
@@ -118,7 +118,7 @@ mod tests {
         assert!(load_stl10(&dir, Split::Test).unwrap_err().to_string().contains("label 11"));
         std::fs::write(root.join("unlabeled_X.bin"), vec![1u8; 3 * PLANE]).unwrap();
         assert_eq!(load_stl10(&dir, Split::Unlabeled).unwrap().labels, vec![UNLABELED]);
-        assert!(load_stl10(&dir, Split::Train).unwrap_err().to_string().contains("data download stl10"));
+        assert!(load_stl10(&dir, Split::Train).unwrap_err().to_string().contains("stl10_binary.tar.gz"));
         std::fs::remove_dir_all(dir).ok();
     }
 }

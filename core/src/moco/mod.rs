@@ -37,6 +37,8 @@ pub struct MocoConfig {
     pub sgd_momentum: f64,
     /// Weight decay.
     pub weight_decay: f64,
+    /// Seed of the initial weights and the initial (random) queue.
+    pub seed: u64,
 }
 
 impl Default for MocoConfig {
@@ -50,6 +52,7 @@ impl Default for MocoConfig {
             ring: None,
             sgd_momentum: 0.9,
             weight_decay: 1e-4,
+            seed: 0,
         }
     }
 }
@@ -83,6 +86,7 @@ impl Moco {
         if !(0.0..=1.0).contains(&config.momentum) {
             return Err(RingError::Shape(format!("key-encoder momentum {} must be in [0, 1]", config.momentum)));
         }
+        device.seed(config.seed);
         let autodiff = device.clone().autodiff();
         let query = ContrastiveNet::new(config.encoder, config.projection_dim, &autodiff);
         let key = ema::key_encoder(&query);

@@ -1,0 +1,8 @@
+//! Pieces of a training run that are not tied to one method: the learning-rate
+//! schedule, and the evaluation features of a dataset.
+
+mod features;
+mod schedule;
+
+pub use features::extract_features;
+pub use schedule::{LrPolicy, LrSchedule};
