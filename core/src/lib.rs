@@ -21,6 +21,7 @@ pub mod gpu;
 pub mod model;
 pub mod moco;
 pub mod ring;
+mod rng;
 pub mod train;
 
 pub use burn;

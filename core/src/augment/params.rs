@@ -2,6 +2,8 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use crate::rng::SplitMix64 as Rng;
+
 /// Launch parameters: the Rust mirror of `struct AugmentParams` in augment.wgsl.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Pod, Zeroable)]
@@ -162,38 +164,12 @@ impl AugmentSpec {
     }
 }
 
-/// SplitMix64.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64, step: u64, slot: u64) -> Self {
-        let mut r = Rng(seed ^ 0x5851_f42d_4c95_7f2d);
-        r.0 ^= r.next().wrapping_add(step.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        r.0 ^= r.next().wrapping_add(slot.wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
-        r
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.unit()
-    }
-
-    /// Uniform integer in [0, n] (inclusive).
-    fn upto(&mut self, n: u64) -> u64 {
-        self.next() % (n + 1)
-    }
+/// The generator of one view: SplitMix64 keyed by (seed, step, slot).
+fn view_rng(seed: u64, step: u64, slot: u64) -> Rng {
+    let mut r = Rng(seed ^ 0x5851_f42d_4c95_7f2d);
+    r.0 ^= r.next_u64().wrapping_add(step.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    r.0 ^= r.next_u64().wrapping_add(slot.wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
+    r
 }
 
 /// torchvision's RandomResizedCrop box (x, y, w, h) in integer pixels.
@@ -206,8 +182,8 @@ fn crop_box(rng: &mut Rng, spec: &AugmentSpec, height: usize, width: usize) -> (
         let w = (target * aspect).sqrt().round() as usize;
         let h = (target / aspect).sqrt().round() as usize;
         if w > 0 && h > 0 && w <= width && h <= height {
-            let y = rng.upto((height - h) as u64) as usize;
-            let x = rng.upto((width - w) as u64) as usize;
+            let y = rng.up_to((height - h) as u64) as usize;
+            let x = rng.up_to((width - w) as u64) as usize;
             return (x, y, w, h);
         }
     }
@@ -229,7 +205,7 @@ pub fn sample_views(spec: &AugmentSpec, images: &[u32], height: usize, width: us
     let b = images.len();
     (0..2 * b)
         .map(|slot| {
-            let mut rng = Rng::new(seed, step, slot as u64);
+            let mut rng = view_rng(seed, step, slot as u64);
             let (x, y, w, h) = crop_box(&mut rng, spec, height, width);
             let flip = rng.unit() < spec.flip_p;
             let jitter = rng.unit() < spec.jitter_p;
@@ -241,7 +217,7 @@ pub fn sample_views(spec: &AugmentSpec, images: &[u32], height: usize, width: us
             // Random permutation of the four jitter ops (Fisher-Yates).
             let mut ops = [0u32, 1, 2, 3];
             for i in (1..4).rev() {
-                let j = rng.upto(i as u64) as usize;
+                let j = rng.up_to(i as u64) as usize;
                 ops.swap(i, j);
             }
             let order = ops.iter().enumerate().fold(0, |acc, (k, &op)| acc | (op << (2 * k)));

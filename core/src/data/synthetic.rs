@@ -8,6 +8,7 @@
 use std::f32::consts::{FRAC_1_SQRT_2, PI};
 
 use super::{DatasetError, ImageDataset};
+use crate::rng::SplitMix64;
 
 /// The class names, by label.
 pub const SYNTHETIC_CLASSES: [&str; 10] = [
@@ -22,24 +23,6 @@ pub const SYNTHETIC_CLASSES: [&str; 10] = [
     "zigzag",
     "speckle",
 ];
-
-/// SplitMix64: small, seedable, good enough for procedural images.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [lo, hi).
-    fn range(&mut self, lo: f32, hi: f32) -> f32 {
-        lo + (hi - lo) * ((self.next() >> 40) as f32 / (1u64 << 24) as f32)
-    }
-}
 
 /// Pattern value in [-1, 1] of class `class` at (x, y) in [0, 1)^2.
 fn pattern(class: usize, x: f32, y: f32, f: f32, phase: f32, center: (f32, f32), rng_cell: &dyn Fn(i32, i32) -> f32) -> f32 {
@@ -81,26 +64,31 @@ fn pattern(class: usize, x: f32, y: f32, f: f32, phase: f32, center: (f32, f32),
     }
 }
 
+/// Uniform f32 in [lo, hi).
+fn uniform(rng: &mut SplitMix64, lo: f32, hi: f32) -> f32 {
+    rng.range(lo as f64, hi as f64) as f32
+}
+
 fn render(size: usize, class: usize, seed: u64, index: u64, out: &mut [u8]) {
-    let mut rng = SplitMix(seed ^ index.wrapping_mul(0xd134_2543_de82_ef95));
-    let f = rng.range(2.5, 4.5);
-    let phase = rng.range(0.0, 2.0 * PI);
-    let center = (rng.range(0.35, 0.65), rng.range(0.35, 0.65));
+    let mut rng = SplitMix64(seed ^ index.wrapping_mul(0xd134_2543_de82_ef95));
+    let f = uniform(&mut rng, 2.5, 4.5);
+    let phase = uniform(&mut rng, 0.0, 2.0 * PI);
+    let center = (uniform(&mut rng, 0.35, 0.65), uniform(&mut rng, 0.35, 0.65));
     // Foreground and background colours with a clear brightness gap.
-    let dark: [f32; 3] = std::array::from_fn(|_| rng.range(0.0, 0.45));
-    let light: [f32; 3] = std::array::from_fn(|_| rng.range(0.55, 1.0));
-    let (fg, bg) = if rng.next() & 1 == 0 { (light, dark) } else { (dark, light) };
-    let cell_seed = rng.next();
+    let dark: [f32; 3] = std::array::from_fn(|_| uniform(&mut rng, 0.0, 0.45));
+    let light: [f32; 3] = std::array::from_fn(|_| uniform(&mut rng, 0.55, 1.0));
+    let (fg, bg) = if rng.next_u64() & 1 == 0 { (light, dark) } else { (dark, light) };
+    let cell_seed = rng.next_u64();
     let cell = move |cx: i32, cy: i32| {
-        let mut r = SplitMix(cell_seed ^ ((cx as u64) << 32 | cy as u32 as u64));
-        if r.next() & 1 == 0 { 1.0 } else { -1.0 }
+        let mut r = SplitMix64(cell_seed ^ ((cx as u64) << 32 | cy as u32 as u64));
+        if r.next_u64() & 1 == 0 { 1.0 } else { -1.0 }
     };
     for py in 0..size {
         for px in 0..size {
             let x = (px as f32 + 0.5) / size as f32;
             let y = (py as f32 + 0.5) / size as f32;
             let t = (pattern(class, x, y, f, phase, center, &cell) + 1.0) / 2.0;
-            let noise = rng.range(-0.04, 0.04);
+            let noise = uniform(&mut rng, -0.04, 0.04);
             for c in 0..3 {
                 let v = bg[c] + (fg[c] - bg[c]) * t + noise;
                 out[(py * size + px) * 3 + c] = (v.clamp(0.0, 1.0) * 255.0).round() as u8;
