@@ -1,6 +1,8 @@
 //! `ring-wgpu`: contrastive learning with conditional negative sampling on any GPU.
 
 mod bench_ring;
+mod checkpoint;
+mod config_file;
 mod info;
 mod train;
 
@@ -10,7 +12,7 @@ use ring_wgpu_core::{BackendChoice, Gpu, GpuOptions};
 
 /// Hard-negative ("Ring") contrastive learning on any GPU through wgpu.
 #[derive(Parser, Debug)]
-#[command(name = "ring-wgpu", version, about, long_about = None)]
+#[command(name = "ring-wgpu", version, about, long_about = None, args_override_self = true)]
 struct Cli {
     #[command(flatten)]
     gpu: GpuArgs,
@@ -58,7 +60,14 @@ enum BenchCommand {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let args = match config_file::expand(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::exit(2);
+        }
+    };
+    let cli = Cli::parse_from(args);
     let result = match &cli.command {
         Command::Info => info::run(&cli.gpu),
         Command::Train(args) => train::run(&cli.gpu, args),

@@ -21,7 +21,7 @@ use ring_wgpu_core::train::{extract_features, LrPolicy, LrSchedule};
 use ring_wgpu_core::{AnnealPolicy, InnerCut, RingSchedule, RingSpec};
 use serde::Serialize;
 
-use crate::GpuArgs;
+use crate::{checkpoint, GpuArgs};
 
 #[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -82,6 +82,9 @@ pub enum Schedule {
 /// built-in synthetic dataset, a few minutes even on a software GPU.
 #[derive(Args, Debug, Clone, Serialize)]
 pub struct TrainArgs {
+    /// TOML file of settings (keys are these flags' names; flags given here win).
+    #[arg(long)]
+    config: Option<PathBuf>,
     /// Method.
     #[arg(long, value_enum, default_value_t = Method::Mocoring)]
     method: Method,
@@ -148,9 +151,15 @@ pub struct TrainArgs {
     /// Neighbours of the kNN monitor.
     #[arg(long, default_value_t = 200)]
     knn_k: usize,
-    /// Output folder (config.json, metrics.jsonl, metrics.csv).
+    /// Output folder (config.json, metrics.jsonl, metrics.csv, checkpoint.bin).
     #[arg(long, default_value = "runs/latest")]
     out: PathBuf,
+    /// Continue the run in --out from its last checkpoint (written after every epoch).
+    #[arg(long)]
+    resume: bool,
+    /// Stop after this epoch (checkpoint written); continue later with --resume.
+    #[arg(long)]
+    stop_after: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -250,10 +259,29 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
     };
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let settings = serde_json::to_value(args)?;
+    if !args.resume && checkpoint::path(&args.out).exists() {
+        bail!(
+            "{} already holds a run ({}); continue it with --resume, or choose another --out",
+            args.out.display(),
+            checkpoint::FILE
+        );
+    }
+    let open = |name: &str| -> Result<std::fs::File> {
+        let path = args.out.join(name);
+        let file = if args.resume {
+            std::fs::OpenOptions::new().append(true).create(true).open(&path)
+        } else {
+            std::fs::File::create(&path)
+        };
+        file.with_context(|| format!("opening {}", path.display()))
+    };
     std::fs::write(args.out.join("config.json"), serde_json::to_string_pretty(args)?)?;
-    let mut jsonl = std::fs::File::create(args.out.join("metrics.jsonl"))?;
-    let mut csv = std::fs::File::create(args.out.join("metrics.csv"))?;
-    writeln!(csv, "epoch,loss,upper,lr,knn_top1,images_per_s,seconds")?;
+    let mut jsonl = open("metrics.jsonl")?;
+    let mut csv = open("metrics.csv")?;
+    if !args.resume {
+        writeln!(csv, "epoch,loss,upper,lr,knn_top1,images_per_s,seconds")?;
+    }
 
     let gpu = gpu_args.open()?;
     let device = gpu.burn_device().clone();
@@ -277,7 +305,17 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
         seed: args.seed,
         ..MocoConfig::default()
     };
-    let mut moco = Moco::new(config, &device)?;
+    let (first_epoch, mut moco) = if args.resume {
+        let (epoch, moco) = checkpoint::load(&args.out, &settings, config, &device)?;
+        eprintln!("resuming after epoch {epoch} from {}", checkpoint::path(&args.out).display());
+        (epoch, moco)
+    } else {
+        (0, Moco::new(config, &device)?)
+    };
+    if first_epoch >= args.epochs {
+        println!("the run in {} already finished its {} epochs; raise --epochs to train on", args.out.display(), first_epoch);
+        return Ok(());
+    }
     let steps = train.len() / args.batch;
     let start = Instant::now();
     let record = |m: EpochMetrics, jsonl: &mut std::fs::File, csv: &mut std::fs::File| -> Result<()> {
@@ -288,14 +326,16 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
     };
 
     let knn0 = knn_top1(&moco, (&train_images, &train), (&test_images, &test), &spec, args.knn_k)?;
-    eprintln!("epoch 0 (untrained): kNN top-1 {:.1}%", knn0 * 100.0);
-    let upper0 = moco.config().ring.as_ref().map_or(100.0, |r| r.upper_at(0.0));
-    record(EpochMetrics { epoch: 0, loss: None, upper: upper0, lr: lr.at(0.0), knn_top1: Some(knn0), images_per_s: None, seconds: start.elapsed().as_secs_f64() }, &mut jsonl, &mut csv)?;
+    if first_epoch == 0 {
+        eprintln!("epoch 0 (untrained): kNN top-1 {:.1}%", knn0 * 100.0);
+        let upper0 = moco.config().ring.as_ref().map_or(100.0, |r| r.upper_at(0.0));
+        record(EpochMetrics { epoch: 0, loss: None, upper: upper0, lr: lr.at(0.0), knn_top1: Some(knn0), images_per_s: None, seconds: start.elapsed().as_secs_f64() }, &mut jsonl, &mut csv)?;
+    }
 
-    let bar = ProgressBar::new((steps * args.epochs) as u64);
+    let bar = ProgressBar::new((steps * (args.epochs - first_epoch)) as u64);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}").unwrap());
     let mut last_knn = knn0;
-    for epoch in 0..args.epochs {
+    for epoch in first_epoch..args.epochs {
         let epoch_start = Instant::now();
         let order = shuffled(train.len(), args.seed, epoch as u64);
         let mut loss_sum: Option<Tensor<1>> = None;
@@ -346,10 +386,16 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
             &mut jsonl,
             &mut csv,
         )?;
+        checkpoint::save(&args.out, epoch + 1, &settings, &moco)?;
+        if args.stop_after == Some(epoch + 1) && epoch + 1 < args.epochs {
+            bar.finish_and_clear();
+            println!("stopped after epoch {}; continue with the same command and --resume", epoch + 1);
+            return Ok(());
+        }
     }
     bar.finish_and_clear();
     println!(
-        "done in {:.0} s: kNN top-1 {:.1}% (untrained {:.1}%, chance {:.1}%); metrics in {}",
+        "done in {:.0} s: kNN top-1 {:.1}% (at the start of this run {:.1}%, chance {:.1}%); metrics in {}",
         start.elapsed().as_secs_f64(),
         last_knn * 100.0,
         knn0 * 100.0,

@@ -75,21 +75,27 @@ fn bench_rejects_invalid_percentiles() {
 #[test]
 fn train_runs_a_tiny_mocoring_and_writes_metrics() {
     let dir = std::env::temp_dir().join(format!("ring-wgpu-train-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Settings from a TOML file; the command line overrides `epochs`.
+    let config = dir.join("run.toml");
+    std::fs::write(&config, "synthetic_per_class = 4\nbatch = 10\nepochs = 7\n[train]\nlr-schedule = \"step\"\n").unwrap();
+    let out = dir.join("out");
     let (ok, stdout, stderr) = run(&[
-        "train", "--synthetic-per-class", "4", "--batch", "10", "--epochs", "2", "--knn-k", "5", "--lr", "0.05",
-        "--upper", "50", "--lower", "5", "--out", dir.to_str().unwrap(),
+        "train", "--config", config.to_str().unwrap(), "--epochs", "2", "--knn-k", "5", "--lr", "0.05",
+        "--upper", "50", "--lower", "5", "--out", out.to_str().unwrap(),
     ]);
     assert!(ok, "train failed: {stderr}");
     assert!(stdout.contains("kNN top-1"), "{stdout}");
-    let metrics = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
     let lines: Vec<&str> = metrics.lines().collect();
     assert_eq!(lines.len(), 3, "{metrics}");
     assert!(lines[2].contains("\"epoch\":2") && lines[2].contains("\"knn_top1\":"), "{metrics}");
     assert!(!metrics.contains("NaN"), "{metrics}");
-    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     assert!(csv.starts_with("epoch,loss,upper,lr,knn_top1,images_per_s,seconds"), "{csv}");
-    let config = std::fs::read_to_string(dir.join("config.json")).unwrap();
-    assert!(config.contains("\"method\": \"mocoring\""), "{config}");
+    let saved = std::fs::read_to_string(out.join("config.json")).unwrap();
+    assert!(saved.contains("\"method\": \"mocoring\""), "{saved}");
+    assert!(saved.contains("\"lr_schedule\": \"step\"") && saved.contains("\"epochs\": 2") && saved.contains("\"batch\": 10"), "{saved}");
     std::fs::remove_dir_all(dir).ok();
 }
 
@@ -101,4 +107,54 @@ fn train_without_data_dir_says_so() {
     let (ok, _, stderr) = run(&["train", "--dataset", "cifar10", "--data-dir", "/nonexistent", "--out", "/tmp/ring-wgpu-unused"]);
     assert!(!ok);
     assert!(stderr.contains("cifar-10-binary.tar.gz"), "{stderr}");
+}
+
+fn metrics(dir: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn resume_continues_exactly_where_the_run_stopped() {
+    let base = std::env::temp_dir().join(format!("ring-wgpu-resume-{}", std::process::id()));
+    std::fs::remove_dir_all(&base).ok();
+    let (whole, parts) = (base.join("whole"), base.join("parts"));
+    let common = ["train", "--synthetic-per-class", "4", "--batch", "10", "--epochs", "2", "--knn-k", "5", "--upper", "50", "--lower", "5"];
+    let with = |extra: &[&str]| -> Vec<String> { common.iter().chain(extra).map(|s| s.to_string()).collect() };
+    let go = |args: Vec<String>| run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+
+    let (ok, _, stderr) = go(with(&["--out", whole.to_str().unwrap()]));
+    assert!(ok, "{stderr}");
+    let (ok, stdout, stderr) = go(with(&["--out", parts.to_str().unwrap(), "--stop-after", "1"]));
+    assert!(ok && stdout.contains("stopped after epoch 1"), "{stdout}{stderr}");
+    assert!(parts.join("checkpoint.bin").exists() && !parts.join("checkpoint.bin.tmp").exists());
+
+    // Starting over in the same folder would lose the run: refused.
+    let (ok, _, stderr) = go(with(&["--out", parts.to_str().unwrap()]));
+    assert!(!ok && stderr.contains("already holds a run") && stderr.contains("--resume"), "{stderr}");
+    // Other settings: refused, naming them.
+    let mut changed = with(&["--out", parts.to_str().unwrap(), "--resume"]);
+    changed[4] = "8".into();
+    let (ok, _, stderr) = go(changed);
+    assert!(!ok && stderr.contains("batch (saved 10, now 8)"), "{stderr}");
+
+    let (ok, _, stderr) = go(with(&["--out", parts.to_str().unwrap(), "--resume"]));
+    assert!(ok, "{stderr}");
+    let (a, b) = (metrics(&whole), metrics(&parts));
+    assert_eq!(a.len(), 3);
+    assert_eq!(b.len(), 3, "{b:?}");
+    for epoch in 1..3 {
+        for field in ["loss", "knn_top1", "upper", "lr"] {
+            assert_eq!(a[epoch][field], b[epoch][field], "epoch {epoch} {field}: whole {:?}, resumed {:?}", a[epoch], b[epoch]);
+        }
+    }
+
+    // A damaged checkpoint is an error that says so, not a panic.
+    std::fs::write(parts.join("checkpoint.bin"), b"RING-WGPU CHECKPOINT 1\n{\"epoch\":").unwrap();
+    let (ok, _, stderr) = go(with(&["--out", parts.to_str().unwrap(), "--resume", "--epochs", "3"]));
+    assert!(!ok && stderr.contains("damaged") && !stderr.contains("panicked"), "{stderr}");
+    std::fs::remove_dir_all(base).ok();
 }

@@ -50,7 +50,7 @@ impl ModuleMapper for TrainingFlags {
 }
 
 /// A key encoder: the query encoder's values without autodiff, in training mode.
-pub(crate) fn key_encoder(query: &ContrastiveNet) -> ContrastiveNet {
+pub fn key_encoder(query: &ContrastiveNet) -> ContrastiveNet {
     query.valid().map(&mut TrainingFlags)
 }
 

@@ -16,7 +16,7 @@ use burn::tensor::{Device, Distribution, Tensor};
 use crate::model::{ContrastiveNet, EncoderKind};
 use crate::ring::{ring_nce_loss, ring_select, similarities, Negatives, Pairing, RingError, RingSchedule};
 
-pub use ema::momentum_update;
+pub use ema::{key_encoder, momentum_update};
 
 /// MoCo / MoCoRing settings (defaults: MoCo v2 on CIFAR).
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +69,21 @@ pub struct Moco {
     optimizer: ModuleOptimizer,
 }
 
+/// Everything a run needs to continue exactly where it stopped (see [`Moco::state`]).
+#[derive(Clone)]
+pub struct MocoState {
+    /// Query encoder.
+    pub query: ContrastiveNet,
+    /// Key encoder.
+    pub key: ContrastiveNet,
+    /// The key queue, K x projection_dim.
+    pub queue: Tensor<2>,
+    /// Next queue row to overwrite.
+    pub queue_ptr: usize,
+    /// SGD state (momentum buffers).
+    pub optimizer: ModuleOptimizer,
+}
+
 /// What a step leaves on the GPU (read it back only when needed).
 pub struct StepOutput {
     /// The loss, shape [1].
@@ -95,11 +110,47 @@ impl Moco {
             Distribution::Normal(0.0, 1.0),
             device,
         ));
-        let optimizer = SgdConfig::new()
+        let optimizer = Self::new_optimizer(&config);
+        Ok(Moco { config, query, key, queue, queue_ptr: 0, optimizer })
+    }
+
+    /// A fresh SGD optimizer for `config` (momentum with dampening 0, as PyTorch's SGD).
+    pub fn new_optimizer(config: &MocoConfig) -> ModuleOptimizer {
+        SgdConfig::new()
             .with_momentum(Some(MomentumConfig::new().with_momentum(config.sgd_momentum).with_dampening(0.0)))
             .with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay as f32)))
-            .init();
-        Ok(Moco { config, query, key, queue, queue_ptr: 0, optimizer })
+            .init()
+    }
+
+    /// A snapshot of the run's state (cheap: tensors are shared, not copied).
+    pub fn state(&self) -> MocoState {
+        MocoState {
+            query: self.query.clone(),
+            key: self.key.clone(),
+            queue: self.queue.clone(),
+            queue_ptr: self.queue_ptr,
+            optimizer: self.optimizer.clone(),
+        }
+    }
+
+    /// Continues a run from `state` (e.g. loaded from a checkpoint).
+    pub fn from_state(config: MocoConfig, state: MocoState) -> Result<Self, RingError> {
+        let want = [config.queue_size, config.projection_dim];
+        if state.queue.dims() != want || state.queue_ptr >= config.queue_size {
+            return Err(RingError::Shape(format!(
+                "the saved queue is {:?} with pointer {}, but the settings ask for {want:?}",
+                state.queue.dims(),
+                state.queue_ptr
+            )));
+        }
+        Ok(Moco {
+            config,
+            query: state.query,
+            key: state.key,
+            queue: state.queue,
+            queue_ptr: state.queue_ptr,
+            optimizer: state.optimizer,
+        })
     }
 
     /// The settings.

@@ -181,14 +181,14 @@ impl RingBounds {
     /// IRing form: B x `samples` columns drawn uniformly with replacement from each row's
     /// ring, reproducible from `seed` (independent of the GPU and launch shape).
     pub fn sample(&self, samples: usize, seed: u64) -> Result<Tensor<2, Int>, RingError> {
-        let members = self.members_storage()?;
+        if samples == 0 {
+            return Err(RingError::Shape("ask for at least one sample per row".into()));
+        }
         let rows = self.rows();
         let total = rows.checked_mul(samples).filter(|&t| t <= u32::MAX as usize).ok_or_else(|| {
             RingError::TooLarge(format!("{rows} rows x {samples} samples exceeds 2^32 draws"))
         })?;
-        if samples == 0 {
-            return Err(RingError::Shape("ask for at least one sample per row".into()));
-        }
+        let members = self.members_storage()?;
         let drawn = launch::empty(&self.sims, [rows, samples], DType::I32);
         let params = RingParams {
             samples: samples as u32,
