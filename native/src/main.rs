@@ -3,6 +3,7 @@
 mod bench_ring;
 mod checkpoint;
 mod config_file;
+mod eval;
 mod info;
 mod train;
 
@@ -48,6 +49,8 @@ enum Command {
     Info,
     /// Train MoCoRing (or MoCo); with no arguments, a short run on the built-in synthetic dataset.
     Train(train::TrainArgs),
+    /// kNN and linear-probe top-1 of a trained run (its last checkpoint) on the test split.
+    Eval(eval::EvalArgs),
     /// Benchmarks (GPU and CPU side by side in one run).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -71,6 +74,7 @@ fn main() {
     let result = match &cli.command {
         Command::Info => info::run(&cli.gpu),
         Command::Train(args) => train::run(&cli.gpu, args),
+        Command::Eval(args) => eval::run(&cli.gpu, args),
         Command::Bench(BenchCommand::Ring(args)) => bench_ring::run(&cli.gpu, args),
     };
     if let Err(err) = result {

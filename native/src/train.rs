@@ -19,11 +19,11 @@ use ring_wgpu_core::model::EncoderKind;
 use ring_wgpu_core::moco::{Moco, MocoConfig};
 use ring_wgpu_core::train::{extract_features, LrPolicy, LrSchedule};
 use ring_wgpu_core::{AnnealPolicy, InnerCut, RingSchedule, RingSpec};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{checkpoint, GpuArgs};
 
-#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
     /// MoCo with Ring negatives: only queue entries inside each anchor's ring.
@@ -32,7 +32,7 @@ pub enum Method {
     Moco,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DatasetKind {
     /// Built-in procedural textures in 10 classes (no download).
@@ -47,7 +47,7 @@ pub enum DatasetKind {
     Folder,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Model {
     /// Small ResNet (16-32-64): fast, fits browsers and software GPUs.
@@ -56,7 +56,7 @@ pub enum Model {
     Resnet18,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Anneal {
     /// u at its target from the start.
@@ -69,7 +69,7 @@ pub enum Anneal {
     Exponential,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
     /// Cosine decay to 0.
@@ -80,86 +80,86 @@ pub enum Schedule {
 
 /// Train MoCo or MoCoRing. With no arguments: MoCoRing with a small ResNet on the
 /// built-in synthetic dataset, a few minutes even on a software GPU.
-#[derive(Args, Debug, Clone, Serialize)]
+#[derive(Args, Debug, Clone, Serialize, Deserialize)]
 pub struct TrainArgs {
     /// TOML file of settings (keys are these flags' names; flags given here win).
     #[arg(long)]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Method.
     #[arg(long, value_enum, default_value_t = Method::Mocoring)]
-    method: Method,
+    pub(crate) method: Method,
     /// Dataset.
     #[arg(long, value_enum, default_value_t = DatasetKind::Synthetic)]
-    dataset: DatasetKind,
+    pub(crate) dataset: DatasetKind,
     /// Where the dataset lives (not needed for synthetic).
     #[arg(long)]
-    data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// Synthetic dataset: training images per class (the monitor's test set has half).
     #[arg(long, default_value_t = 50)]
-    synthetic_per_class: usize,
+    pub(crate) synthetic_per_class: usize,
     /// Side of the (square) training images; image folders are resized to it.
     #[arg(long, default_value_t = 32)]
-    image_size: usize,
+    pub(crate) image_size: usize,
     /// Encoder.
     #[arg(long, value_enum, default_value_t = Model::Small)]
-    model: Model,
+    pub(crate) model: Model,
     /// Epochs.
     #[arg(long, default_value_t = 5)]
-    epochs: usize,
+    pub(crate) epochs: usize,
     /// Images per step.
     #[arg(long, default_value_t = 50)]
-    batch: usize,
+    pub(crate) batch: usize,
     /// Keys in the queue (K); default 4096, at most half the training set.
     #[arg(long)]
-    queue: Option<usize>,
+    pub(crate) queue: Option<usize>,
     /// Temperature tau.
     #[arg(long, default_value_t = 0.07)]
-    temperature: f64,
+    pub(crate) temperature: f64,
     /// Key-encoder momentum m.
     #[arg(long, default_value_t = 0.99)]
-    key_momentum: f64,
+    pub(crate) key_momentum: f64,
     /// Ring inner cut l, percent (ignored with --inner-fraction).
     #[arg(long, default_value_t = 1.0)]
-    lower: f64,
+    pub(crate) lower: f64,
     /// Ring outer cut u (target), percent.
     #[arg(long, default_value_t = 10.0)]
-    upper: f64,
+    pub(crate) upper: f64,
     /// Inner cut as a fraction of the outer set (0.1: l = u/10, the authors' code).
     #[arg(long)]
-    inner_fraction: Option<f64>,
+    pub(crate) inner_fraction: Option<f64>,
     /// How u moves from 100 to its target.
     #[arg(long, value_enum, default_value_t = Anneal::Linear)]
-    anneal: Anneal,
+    pub(crate) anneal: Anneal,
     /// Epochs over which u is annealed (default: half the run).
     #[arg(long)]
-    anneal_epochs: Option<f64>,
+    pub(crate) anneal_epochs: Option<f64>,
     /// Base learning rate (SGD, momentum 0.9, weight decay 1e-4).
     #[arg(long, default_value_t = 0.03)]
-    lr: f64,
+    pub(crate) lr: f64,
     /// Learning-rate decay.
     #[arg(long, value_enum, default_value_t = Schedule::Cosine)]
-    lr_schedule: Schedule,
+    pub(crate) lr_schedule: Schedule,
     /// Linear warm-up, epochs.
     #[arg(long, default_value_t = 0.0)]
-    warmup_epochs: f64,
+    pub(crate) warmup_epochs: f64,
     /// Seed of the data order, augmentations and queue.
     #[arg(long, default_value_t = 0)]
-    seed: u64,
+    pub(crate) seed: u64,
     /// Run the kNN monitor every this many epochs (and after the last).
     #[arg(long, default_value_t = 1)]
-    knn_every: usize,
+    pub(crate) knn_every: usize,
     /// Neighbours of the kNN monitor.
     #[arg(long, default_value_t = 200)]
-    knn_k: usize,
+    pub(crate) knn_k: usize,
     /// Output folder (config.json, metrics.jsonl, metrics.csv, checkpoint.bin).
     #[arg(long, default_value = "runs/latest")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Continue the run in --out from its last checkpoint (written after every epoch).
     #[arg(long)]
-    resume: bool,
+    pub(crate) resume: bool,
     /// Stop after this epoch (checkpoint written); continue later with --resume.
     #[arg(long)]
-    stop_after: Option<usize>,
+    pub(crate) stop_after: Option<usize>,
 }
 
 #[derive(Serialize)]
@@ -173,7 +173,7 @@ struct EpochMetrics {
     seconds: f64,
 }
 
-fn load(args: &TrainArgs) -> Result<(ImageDataset, ImageDataset)> {
+pub(crate) fn load(args: &TrainArgs) -> Result<(ImageDataset, ImageDataset)> {
     let dir = || args.data_dir.clone().context("--data-dir is required for this dataset");
     Ok(match args.dataset {
         DatasetKind::Synthetic => (
@@ -208,7 +208,7 @@ fn shuffled(n: usize, seed: u64, epoch: u64) -> Vec<u32> {
     order
 }
 
-fn knn_top1(moco: &Moco, train: (&DeviceImages, &ImageDataset), test: (&DeviceImages, &ImageDataset), spec: &AugmentSpec, k: usize) -> Result<f64> {
+pub(crate) fn knn_top1(moco: &Moco, train: (&DeviceImages, &ImageDataset), test: (&DeviceImages, &ImageDataset), spec: &AugmentSpec, k: usize) -> Result<f64> {
     let bank = extract_features(&moco.query, train.0, train.1.height, train.1.width, spec, 256)?;
     let queries = extract_features(&moco.query, test.0, test.1.height, test.1.width, spec, 256)?;
     let config = KnnConfig { k, ..KnnConfig::default() };
@@ -218,19 +218,9 @@ fn knn_top1(moco: &Moco, train: (&DeviceImages, &ImageDataset), test: (&DeviceIm
     Ok(correct as f64 / test.1.len() as f64)
 }
 
-pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
-    ensure!(args.epochs > 0 && args.batch > 0, "--epochs and --batch must be positive");
-    let (train, test) = load(args)?;
-    ensure!(
-        train.len() >= 2 * args.batch,
-        "{} training images are too few for batches of {}; lower --batch",
-        train.len(),
-        args.batch
-    );
-    if train.labels.iter().any(|&l| l == data::UNLABELED) || test.labels.iter().any(|&l| l == data::UNLABELED) {
-        bail!("the kNN monitor needs labelled train and test splits");
-    }
-    let queue = args.queue.unwrap_or_else(|| 4096.min(train.len() / 2)).max(args.batch);
+/// The MoCo settings of a run with `train_len` training images.
+pub(crate) fn moco_config(args: &TrainArgs, train_len: usize) -> Result<MocoConfig> {
+    let queue = args.queue.unwrap_or_else(|| 4096.min(train_len / 2)).max(args.batch);
     let ring = match args.method {
         Method::Moco => None,
         Method::Mocoring => {
@@ -248,6 +238,34 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
             Some(RingSchedule::new(target, policy)?)
         }
     };
+    Ok(MocoConfig {
+        encoder: match args.model {
+            Model::Small => EncoderKind::Small,
+            Model::Resnet18 => EncoderKind::ResNet18,
+        },
+        queue_size: queue,
+        momentum: args.key_momentum,
+        temperature: args.temperature,
+        ring,
+        seed: args.seed,
+        ..MocoConfig::default()
+    })
+}
+
+pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
+    ensure!(args.epochs > 0 && args.batch > 0, "--epochs and --batch must be positive");
+    let (train, test) = load(args)?;
+    ensure!(
+        train.len() >= 2 * args.batch,
+        "{} training images are too few for batches of {}; lower --batch",
+        train.len(),
+        args.batch
+    );
+    if train.labels.iter().any(|&l| l == data::UNLABELED) || test.labels.iter().any(|&l| l == data::UNLABELED) {
+        bail!("the kNN monitor needs labelled train and test splits");
+    }
+    let config = moco_config(args, train.len())?;
+    let queue = config.queue_size;
     let lr = LrPolicy {
         base: args.lr,
         schedule: match args.lr_schedule {
@@ -293,18 +311,6 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
     let train_images = DeviceImages::upload(&train, &device)?;
     let test_images = DeviceImages::upload(&test, &device)?;
     let spec = AugmentSpec { size: args.image_size, ..AugmentSpec::default() };
-    let config = MocoConfig {
-        encoder: match args.model {
-            Model::Small => EncoderKind::Small,
-            Model::Resnet18 => EncoderKind::ResNet18,
-        },
-        queue_size: queue,
-        momentum: args.key_momentum,
-        temperature: args.temperature,
-        ring,
-        seed: args.seed,
-        ..MocoConfig::default()
-    };
     let (first_epoch, mut moco) = if args.resume {
         let (epoch, moco) = checkpoint::load(&args.out, &settings, config, &device)?;
         eprintln!("resuming after epoch {epoch} from {}", checkpoint::path(&args.out).display());

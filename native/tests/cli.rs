@@ -152,6 +152,18 @@ fn resume_continues_exactly_where_the_run_stopped() {
         }
     }
 
+    // eval on the finished run: its kNN equals the monitor's last value (same model, same k).
+    let (ok, stdout, stderr) = run(&["eval", "--out", whole.to_str().unwrap(), "--knn-k", "5", "--probe-epochs", "3"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("kNN (k = 5) top-1") && stdout.contains("linear probe (3 epochs) top-1"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(whole.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(report["knn_top1"], a[2]["knn_top1"], "{report}");
+    assert_eq!(report["epochs_trained"], 2);
+    let linear = report["linear_top1"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&linear), "{report}");
+    let (ok, _, stderr) = run(&["eval", "--out", base.join("nothing-here").to_str().unwrap()]);
+    assert!(!ok && stderr.contains("config.json missing"), "{stderr}");
+
     // A damaged checkpoint is an error that says so, not a panic.
     std::fs::write(parts.join("checkpoint.bin"), b"RING-WGPU CHECKPOINT 1\n{\"epoch\":").unwrap();
     let (ok, _, stderr) = go(with(&["--out", parts.to_str().unwrap(), "--resume", "--epochs", "3"]));

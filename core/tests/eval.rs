@@ -1,10 +1,10 @@
-//! Weighted kNN on the GPU against its reference.
+//! Evaluation on the GPU: weighted kNN against its reference, and the linear probe.
 
 mod common;
 
 use common::*;
 use ring_wgpu_core::burn::tensor::{Int, Tensor, TensorData};
-use ring_wgpu_core::eval::{knn_predict, knn_reference, KnnConfig};
+use ring_wgpu_core::eval::{knn_predict, knn_reference, linear_probe, KnnConfig, LinearProbeConfig};
 
 fn clustered(n: usize, d: usize, classes: usize, noise: f32, rng: &mut Rng, centers: &[Vec<f32>]) -> (Vec<f32>, Vec<u32>) {
     let mut x = Vec::with_capacity(n * d);
@@ -54,4 +54,25 @@ fn bad_inputs_are_errors() {
     assert!(knn_predict(bank.clone(), &[0, 1, 2], 3, queries.clone(), &KnnConfig::default()).is_err());
     assert!(knn_predict(bank.clone(), &[0, 1, 2, 3], 3, queries.clone(), &KnnConfig::default()).is_err());
     assert!(knn_predict(bank, &[0, 1, 2, 2], 3, Tensor::<2>::ones([2, 4], device), &KnnConfig::default()).is_err());
+}
+
+#[test]
+fn linear_probe_separates_clusters() {
+    let Some(gpu) = gpu() else { return };
+    let device = gpu.burn_device();
+    let (d, classes) = (16, 5);
+    let mut rng = Rng(23);
+    let centers: Vec<Vec<f32>> = (0..classes).map(|_| (0..d).map(|_| rng.unit()).collect()).collect();
+    let (train, train_labels) = clustered(300, d, classes, 0.3, &mut rng, &centers);
+    let (test, test_labels) = clustered(100, d, classes, 0.3, &mut rng, &centers);
+    // Unnormalised, offset features: the probe standardises them itself.
+    let shift = |v: Vec<f32>| v.into_iter().map(|x| 40.0 * x + 7.0).collect::<Vec<f32>>();
+    let train_t = Tensor::<2>::from_data(TensorData::new(shift(train), [300, d]), device);
+    let test_t = Tensor::<2>::from_data(TensorData::new(shift(test), [100, d]), device);
+    let config = LinearProbeConfig { epochs: 15, batch: 64, ..LinearProbeConfig::default() };
+    let predicted = read_int(linear_probe(train_t.clone(), &train_labels, classes, test_t.clone(), &config).unwrap());
+    let accuracy = predicted.iter().zip(&test_labels).filter(|(a, b)| a == b).count() as f64 / 100.0;
+    assert!(accuracy >= 0.9, "linear probe accuracy {accuracy} on separable clusters");
+    assert!(linear_probe(train_t.clone(), &train_labels[..10], classes, test_t.clone(), &config).is_err());
+    assert!(linear_probe(train_t, &train_labels, 2, test_t, &config).is_err());
 }

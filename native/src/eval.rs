@@ -1,0 +1,95 @@
+//! `ring-wgpu eval`: kNN and linear-probe top-1 of a trained run on its test split.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use ring_wgpu_core::augment::{AugmentSpec, DeviceImages};
+use ring_wgpu_core::eval::{linear_probe, LinearProbeConfig};
+use ring_wgpu_core::train::extract_features;
+use serde::Serialize;
+
+use crate::train::{knn_top1, load, moco_config, TrainArgs};
+use crate::{checkpoint, GpuArgs};
+
+/// Evaluate the run in --out (its last checkpoint) on the test split: weighted kNN
+/// (k = 200, tau = 0.1) and a linear probe (logistic regression on frozen, standardised
+/// pooled features; SGD lr 0.01, momentum 0.9, cosine, 100 epochs).
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The run's folder (with config.json and checkpoint.bin).
+    #[arg(long, default_value = "runs/latest")]
+    out: PathBuf,
+    /// Neighbours of the kNN classifier.
+    #[arg(long, default_value_t = 200)]
+    knn_k: usize,
+    /// Linear-probe epochs (0: skip the probe).
+    #[arg(long, default_value_t = 100)]
+    probe_epochs: usize,
+    /// Linear-probe learning rate.
+    #[arg(long, default_value_t = 0.01)]
+    probe_lr: f64,
+    /// Linear-probe batch size.
+    #[arg(long, default_value_t = 256)]
+    probe_batch: usize,
+}
+
+#[derive(Serialize)]
+struct EvalReport {
+    run: PathBuf,
+    epochs_trained: usize,
+    knn_k: usize,
+    knn_top1: f64,
+    linear_top1: Option<f64>,
+    probe_epochs: usize,
+    seconds: f64,
+}
+
+pub fn run(gpu_args: &GpuArgs, args: &EvalArgs) -> Result<()> {
+    let start = Instant::now();
+    let config_path = args.out.join("config.json");
+    let settings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&config_path).with_context(|| format!("no run in {} (config.json missing)", args.out.display()))?,
+    )
+    .with_context(|| format!("{} is not a ring-wgpu run configuration", config_path.display()))?;
+    let train_args: TrainArgs = serde_json::from_value(settings.clone())
+        .with_context(|| format!("{} is not a ring-wgpu run configuration", config_path.display()))?;
+    let (train, test) = load(&train_args)?;
+    let gpu = gpu_args.open()?;
+    let device = gpu.burn_device().clone();
+    eprintln!("adapter: {}", gpu.summary());
+    let config = moco_config(&train_args, train.len())?;
+    let (epochs, moco) = checkpoint::load(&args.out, &settings, config, &device)?;
+    let train_images = DeviceImages::upload(&train, &device)?;
+    let test_images = DeviceImages::upload(&test, &device)?;
+    let spec = AugmentSpec { size: train_args.image_size, ..AugmentSpec::default() };
+
+    let knn = knn_top1(&moco, (&train_images, &train), (&test_images, &test), &spec, args.knn_k)?;
+    println!("kNN (k = {}) top-1: {:.2}%", args.knn_k, knn * 100.0);
+    let linear = if args.probe_epochs > 0 {
+        let train_features = extract_features(&moco.query, &train_images, train.height, train.width, &spec, 256)?;
+        let test_features = extract_features(&moco.query, &test_images, test.height, test.width, &spec, 256)?;
+        let probe = LinearProbeConfig { epochs: args.probe_epochs, lr: args.probe_lr, batch: args.probe_batch, ..LinearProbeConfig::default() };
+        eprintln!("training the linear probe ({} epochs)...", args.probe_epochs);
+        let predicted = linear_probe(train_features, &train.labels, train.classes.len(), test_features, &probe)?;
+        let predicted: Vec<i64> = predicted.into_data().convert::<i64>().try_to_vec::<i64>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let correct = predicted.iter().zip(&test.labels).filter(|(p, l)| **p == **l as i64).count();
+        let top1 = correct as f64 / test.len() as f64;
+        println!("linear probe ({} epochs) top-1: {:.2}%", args.probe_epochs, top1 * 100.0);
+        Some(top1)
+    } else {
+        None
+    };
+    let report = EvalReport {
+        run: args.out.clone(),
+        epochs_trained: epochs,
+        knn_k: args.knn_k,
+        knn_top1: knn,
+        linear_top1: linear,
+        probe_epochs: args.probe_epochs,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    std::fs::write(args.out.join("eval.json"), serde_json::to_string_pretty(&report)?)?;
+    Ok(())
+}
