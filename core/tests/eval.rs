@@ -76,3 +76,21 @@ fn linear_probe_separates_clusters() {
     assert!(linear_probe(train_t.clone(), &train_labels[..10], classes, test_t.clone(), &config).is_err());
     assert!(linear_probe(train_t, &train_labels, 2, test_t, &config).is_err());
 }
+
+#[test]
+fn pca_matches_reference() {
+    let Some(gpu) = gpu() else { return };
+    let (n, f) = (400, 6);
+    let mut rng = Rng(31);
+    // Anisotropic data: variances 16, 4, 1, 0.25, ... along the axes, then mixed.
+    let x: Vec<f32> = (0..n * f).map(|i| rng.unit() * 4.0 / 2f32.powi((i % f) as i32) + 0.3 * (i / f % 7) as f32).collect();
+    let got = read_f32(ring_wgpu_core::eval::pca(Tensor::<2>::from_data(TensorData::new(x.clone(), [n, f]), gpu.burn_device()), 2, 5).unwrap());
+    let want = ring_wgpu_core::eval::pca_reference(&x, n, f, 2, 5);
+    let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    for (g, w) in got.iter().zip(&want) {
+        assert!((*g as f64 - w).abs() <= 1e-3 * scale, "gpu {g}, reference {w}");
+    }
+    // The first component carries more variance than the second.
+    let var = |c: usize| want.iter().skip(c).step_by(2).map(|v| v * v).sum::<f64>();
+    assert!(var(0) > var(1));
+}

@@ -3,6 +3,7 @@
 mod bench_ring;
 mod checkpoint;
 mod config_file;
+mod embed;
 mod eval;
 mod info;
 mod train;
@@ -51,6 +52,8 @@ enum Command {
     Train(train::TrainArgs),
     /// kNN and linear-probe top-1 of a trained run (its last checkpoint) on the test split.
     Eval(eval::EvalArgs),
+    /// Features of a trained run as .npy, with a PNG scatter of their 2-D PCA by class.
+    Embed(embed::EmbedArgs),
     /// Benchmarks (GPU and CPU side by side in one run).
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -75,6 +78,7 @@ fn main() {
         Command::Info => info::run(&cli.gpu),
         Command::Train(args) => train::run(&cli.gpu, args),
         Command::Eval(args) => eval::run(&cli.gpu, args),
+        Command::Embed(args) => embed::run(&cli.gpu, args),
         Command::Bench(BenchCommand::Ring(args)) => bench_ring::run(&cli.gpu, args),
     };
     if let Err(err) = result {

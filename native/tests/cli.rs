@@ -161,6 +161,12 @@ fn resume_continues_exactly_where_the_run_stopped() {
     assert_eq!(report["epochs_trained"], 2);
     let linear = report["linear_top1"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&linear), "{report}");
+    let (ok, stdout, stderr) = run(&["embed", "--out", whole.to_str().unwrap(), "--size", "200"]);
+    assert!(ok && stdout.contains("test_features.npy"), "{stdout}{stderr}");
+    let npy = std::fs::read(whole.join("test_features.npy")).unwrap();
+    assert!(npy.starts_with(b"\x93NUMPY") && String::from_utf8_lossy(&npy[..128]).contains("'shape': (20, 64)"));
+    let png = std::fs::read(whole.join("test_pca.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
     let (ok, _, stderr) = run(&["eval", "--out", base.join("nothing-here").to_str().unwrap()]);
     assert!(!ok && stderr.contains("config.json missing"), "{stderr}");
 

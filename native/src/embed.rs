@@ -1,0 +1,144 @@
+//! `ring-wgpu embed`: a trained run's features of a split as .npy, and a PNG scatter of
+//! their first two principal components (computed on the GPU), coloured by class.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use ring_wgpu_core::augment::{AugmentSpec, DeviceImages};
+use ring_wgpu_core::eval::pca;
+use ring_wgpu_core::train::extract_features;
+
+use crate::train::{load, moco_config, TrainArgs};
+use crate::{checkpoint, GpuArgs};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Which {
+    Train,
+    Test,
+}
+
+/// Write the embeddings of a trained run (its last checkpoint): `<split>_features.npy`
+/// (N x F float32, L2-normalised pooled features), `<split>_labels.npy` (N uint32) and
+/// `<split>_pca.png` (2-D PCA scatter, one colour per class).
+#[derive(Args, Debug)]
+pub struct EmbedArgs {
+    /// The run's folder (with config.json and checkpoint.bin); outputs go there too.
+    #[arg(long, default_value = "runs/latest")]
+    out: PathBuf,
+    /// Which split to embed.
+    #[arg(long, value_enum, default_value_t = Which::Test)]
+    split: Which,
+    /// Side of the scatter plot, pixels.
+    #[arg(long, default_value_t = 640)]
+    size: u32,
+}
+
+/// Writes an .npy (version 1.0) file of `shape` with dtype `descr` (e.g. `<f4`).
+pub fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Result<()> {
+    let shape_text = match shape {
+        [n] => format!("({n},)"),
+        _ => format!("({})", shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_text}, }}");
+    // Magic (6) + version (2) + length (2) + header + '\n', padded to a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(b"\x93NUMPY\x01\x00")?;
+    f.write_all(&(header.len() as u16).to_le_bytes())?;
+    f.write_all(header.as_bytes())?;
+    f.write_all(data)?;
+    Ok(())
+}
+
+/// Ten distinguishable colours (Tableau 10), then greys.
+const PALETTE: [[u8; 3]; 10] = [
+    [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
+    [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+];
+
+fn scatter(path: &Path, points: &[f32], labels: &[u32], size: u32) -> Result<()> {
+    let mut img = image::RgbImage::from_pixel(size, size, image::Rgb([255, 255, 255]));
+    let (xs, ys): (Vec<f32>, Vec<f32>) = points.chunks_exact(2).map(|p| (p[0], p[1])).unzip();
+    let range = |v: &[f32]| {
+        let lo = v.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        (lo, (hi - lo).max(1e-12))
+    };
+    let ((x0, xw), (y0, yw)) = (range(&xs), range(&ys));
+    let margin = size as f32 * 0.05;
+    let span = size as f32 - 2.0 * margin;
+    for ((x, y), &label) in xs.iter().zip(&ys).zip(labels) {
+        let px = margin + (x - x0) / xw * span;
+        let py = size as f32 - margin - (y - y0) / yw * span;
+        let colour = PALETTE.get(label as usize).copied().unwrap_or([60, 60, 60]);
+        for dy in -2i32..=2 {
+            for dx in -2i32..=2 {
+                if dx * dx + dy * dy <= 5 {
+                    let (qx, qy) = (px as i32 + dx, py as i32 + dy);
+                    if (0..size as i32).contains(&qx) && (0..size as i32).contains(&qy) {
+                        img.put_pixel(qx as u32, qy as u32, image::Rgb(colour));
+                    }
+                }
+            }
+        }
+    }
+    img.save(path).with_context(|| format!("writing {}", path.display()))
+}
+
+pub fn run(gpu_args: &GpuArgs, args: &EmbedArgs) -> Result<()> {
+    let config_path = args.out.join("config.json");
+    let settings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&config_path).with_context(|| format!("no run in {} (config.json missing)", args.out.display()))?,
+    )?;
+    let train_args: TrainArgs = serde_json::from_value(settings.clone())
+        .with_context(|| format!("{} is not a ring-wgpu run configuration", config_path.display()))?;
+    let (train, test) = load(&train_args)?;
+    let gpu = gpu_args.open()?;
+    let device = gpu.burn_device().clone();
+    let config = moco_config(&train_args, train.len())?;
+    let (_, moco) = checkpoint::load(&args.out, &settings, config, &device)?;
+    let (name, data) = match args.split {
+        Which::Train => ("train", &train),
+        Which::Test => ("test", &test),
+    };
+    let images = DeviceImages::upload(data, &device)?;
+    let spec = AugmentSpec { size: train_args.image_size, ..AugmentSpec::default() };
+    let features = extract_features(&moco.query, &images, data.height, data.width, &spec, 256)?;
+    let [n, f] = features.dims();
+    let projected = pca(features.clone(), 2, train_args.seed)?;
+    let features: Vec<f32> = features.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let projected: Vec<f32> = projected.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let features_path = args.out.join(format!("{name}_features.npy"));
+    write_npy(&features_path, "<f4", &[n, f], &features.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())?;
+    let labels_path = args.out.join(format!("{name}_labels.npy"));
+    write_npy(&labels_path, "<u4", &[n], &data.labels.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())?;
+    let png = args.out.join(format!("{name}_pca.png"));
+    scatter(&png, &projected, &data.labels, args.size)?;
+    println!("{n} x {f} features: {}, {}, {}", features_path.display(), labels_path.display(), png.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn npy_header_is_aligned_and_parsable() {
+        let path = std::env::temp_dir().join(format!("ring-npy-{}.npy", std::process::id()));
+        write_npy(&path, "<f4", &[2, 3], &[0u8; 24]).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(&bytes[..8], b"\x93NUMPY\x01\x00");
+        let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+        assert_eq!((10 + header_len) % 64, 0);
+        let header = std::str::from_utf8(&bytes[10..10 + header_len]).unwrap();
+        assert!(header.starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }"));
+        assert!(header.ends_with('\n'));
+        assert_eq!(bytes.len(), 10 + header_len + 24);
+        std::fs::remove_file(path).ok();
+    }
+}
