@@ -10,8 +10,7 @@ use ring_wgpu_core::augment::{AugmentSpec, DeviceImages};
 use ring_wgpu_core::eval::pca;
 use ring_wgpu_core::train::extract_features;
 
-use crate::train::{load, moco_config, TrainArgs};
-use crate::{checkpoint, GpuArgs};
+use crate::{run_dir, GpuArgs};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Which {
@@ -91,26 +90,18 @@ fn scatter(path: &Path, points: &[f32], labels: &[u32], size: u32) -> Result<()>
 }
 
 pub fn run(gpu_args: &GpuArgs, args: &EmbedArgs) -> Result<()> {
-    let config_path = args.out.join("config.json");
-    let settings: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&config_path).with_context(|| format!("no run in {} (config.json missing)", args.out.display()))?,
-    )?;
-    let train_args: TrainArgs = serde_json::from_value(settings.clone())
-        .with_context(|| format!("{} is not a ring-wgpu run configuration", config_path.display()))?;
-    let (train, test) = load(&train_args)?;
-    let gpu = gpu_args.open()?;
-    let device = gpu.burn_device().clone();
-    let config = moco_config(&train_args, train.len())?;
-    let (_, moco) = checkpoint::load(&args.out, &settings, config, &device)?;
+    let run = run_dir::open(&args.out, gpu_args)?;
+    let device = run.gpu.burn_device().clone();
+    let moco = &run.moco;
     let (name, data) = match args.split {
-        Which::Train => ("train", &train),
-        Which::Test => ("test", &test),
+        Which::Train => ("train", &run.train),
+        Which::Test => ("test", &run.test),
     };
     let images = DeviceImages::upload(data, &device)?;
-    let spec = AugmentSpec { size: train_args.image_size, ..AugmentSpec::default() };
+    let spec = AugmentSpec { size: run.args.image_size, ..AugmentSpec::default() };
     let features = extract_features(&moco.query, &images, data.height, data.width, &spec, 256)?;
     let [n, f] = features.dims();
-    let projected = pca(features.clone(), 2, train_args.seed)?;
+    let projected = pca(features.clone(), 2, run.args.seed)?;
     let features: Vec<f32> = features.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let projected: Vec<f32> = projected.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let features_path = args.out.join(format!("{name}_features.npy"));

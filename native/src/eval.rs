@@ -3,15 +3,15 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use ring_wgpu_core::augment::{AugmentSpec, DeviceImages};
 use ring_wgpu_core::eval::{linear_probe, LinearProbeConfig};
 use ring_wgpu_core::train::extract_features;
 use serde::Serialize;
 
-use crate::train::{knn_top1, load, moco_config, TrainArgs};
-use crate::{checkpoint, GpuArgs};
+use crate::train::knn_top1;
+use crate::{run_dir, GpuArgs};
 
 /// Evaluate the run in --out (its last checkpoint) on the test split: weighted kNN
 /// (k = 200, tau = 0.1) and a linear probe (logistic regression on frozen, standardised
@@ -48,24 +48,14 @@ struct EvalReport {
 
 pub fn run(gpu_args: &GpuArgs, args: &EvalArgs) -> Result<()> {
     let start = Instant::now();
-    let config_path = args.out.join("config.json");
-    let settings: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(&config_path).with_context(|| format!("no run in {} (config.json missing)", args.out.display()))?,
-    )
-    .with_context(|| format!("{} is not a ring-wgpu run configuration", config_path.display()))?;
-    let train_args: TrainArgs = serde_json::from_value(settings.clone())
-        .with_context(|| format!("{} is not a ring-wgpu run configuration", config_path.display()))?;
-    let (train, test) = load(&train_args)?;
-    let gpu = gpu_args.open()?;
-    let device = gpu.burn_device().clone();
-    eprintln!("adapter: {}", gpu.summary());
-    let config = moco_config(&train_args, train.len())?;
-    let (epochs, moco) = checkpoint::load(&args.out, &settings, config, &device)?;
-    let train_images = DeviceImages::upload(&train, &device)?;
-    let test_images = DeviceImages::upload(&test, &device)?;
-    let spec = AugmentSpec { size: train_args.image_size, ..AugmentSpec::default() };
+    let run = run_dir::open(&args.out, gpu_args)?;
+    let (train, test, moco, epochs) = (&run.train, &run.test, &run.moco, run.epochs);
+    let device = run.gpu.burn_device().clone();
+    let train_images = DeviceImages::upload(train, &device)?;
+    let test_images = DeviceImages::upload(test, &device)?;
+    let spec = AugmentSpec { size: run.args.image_size, ..AugmentSpec::default() };
 
-    let knn = knn_top1(&moco, (&train_images, &train), (&test_images, &test), &spec, args.knn_k)?;
+    let knn = knn_top1(moco, (&train_images, train), (&test_images, test), &spec, args.knn_k)?;
     println!("kNN (k = {}) top-1: {:.2}%", args.knn_k, knn * 100.0);
     let linear = if args.probe_epochs > 0 {
         let train_features = extract_features(&moco.query, &train_images, train.height, train.width, &spec, 256)?;

@@ -6,6 +6,7 @@ mod config_file;
 mod embed;
 mod eval;
 mod info;
+mod run_dir;
 mod train;
 
 use anyhow::Result;
