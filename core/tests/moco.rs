@@ -64,8 +64,8 @@ fn run(ring: Option<RingSchedule>, steps: usize, seed: u64) -> Vec<f32> {
         let views = sample_views(&spec, &batch, 32, 32, 3, step as u64);
         let both = images.augment(&views, &spec).unwrap();
         let b = batch.len();
-        let view_q = both.clone().slice([0..b]);
-        let view_k = both.slice([b..2 * b]);
+        let view_q = both.clone().narrow(0, 0, b);
+        let view_k = both.narrow(0, b, b);
         let out = moco.step(view_q, view_k, step as f64, 0.05).unwrap();
         losses.push(out.loss);
     }

@@ -261,7 +261,7 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
         train.len(),
         args.batch
     );
-    if train.labels.iter().any(|&l| l == data::UNLABELED) || test.labels.iter().any(|&l| l == data::UNLABELED) {
+    if train.labels.contains(&data::UNLABELED) || test.labels.contains(&data::UNLABELED) {
         bail!("the kNN monitor needs labelled train and test splits");
     }
     let config = moco_config(args, train.len())?;
@@ -353,7 +353,7 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
             let views = sample_views(&spec, batch, train.height, train.width, args.seed, global_step);
             let both = train_images.augment(&views, &spec)?;
             let b = args.batch;
-            let out = moco.step(both.clone().slice([0..b]), both.slice([b..2 * b]), at, lr.at(at))?;
+            let out = moco.step(both.clone().narrow(0, 0, b), both.narrow(0, b, b), at, lr.at(at))?;
             upper = out.upper;
             loss_sum = Some(match loss_sum {
                 Some(sum) => sum + out.loss,

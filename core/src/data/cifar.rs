@@ -29,7 +29,7 @@ pub fn parse_cifar_records(
     classes: usize,
 ) -> Result<(Vec<u8>, Vec<u32>), DatasetError> {
     let record = label_bytes + 3 * PLANE;
-    if bytes.is_empty() || bytes.len() % record != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(record) {
         return Err(DatasetError::Truncated {
             path: path.to_path_buf(),
             expected: format!("a non-zero multiple of {record}"),

@@ -11,7 +11,7 @@ const PLANE: usize = SIDE * SIDE;
 /// Converts STL-10's column-major channel planes into HWC pixels.
 pub fn parse_stl10_images(bytes: &[u8], path: &Path) -> Result<Vec<u8>, DatasetError> {
     let record = 3 * PLANE;
-    if bytes.is_empty() || bytes.len() % record != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(record) {
         return Err(DatasetError::Truncated {
             path: path.to_path_buf(),
             expected: format!("a non-zero multiple of {record}"),

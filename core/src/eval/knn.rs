@@ -45,7 +45,7 @@ pub fn knn_predict(
     if let Some(&bad) = bank_labels.iter().find(|&&l| l as usize >= classes) {
         return Err(RingError::Shape(format!("bank label {bad} is not below {classes} classes")));
     }
-    if config.chunk == 0 || !(config.temperature > 0.0) {
+    if config.chunk == 0 || config.temperature.is_nan() || config.temperature <= 0.0 {
         return Err(RingError::Shape("kNN chunk must be positive and temperature > 0".into()));
     }
     let k = config.k.min(n).max(1);

@@ -17,7 +17,7 @@ pub(crate) fn check_shape(rows: usize, cols: usize, spec: &RingSpec, pairing: Pa
             "{rows} x {cols} similarities exceed 2^32 elements; split the anchors into smaller batches"
         )));
     }
-    if pairing == Pairing::SimClr && (rows != cols || rows % 2 != 0 || rows < 2) {
+    if pairing == Pairing::SimClr && (rows != cols || !rows.is_multiple_of(2) || rows < 2) {
         return Err(RingError::Shape(format!(
             "SimCLR pairing needs a square 2B x 2B matrix of both views, got {rows} x {cols}"
         )));
