@@ -2,6 +2,16 @@
 //! procedural images). Not for the kernels, which use the counter-based PCG hash of
 //! `common.wgsl`.
 
+/// A uniformly random permutation of `0..n` (Fisher-Yates), reproducible from `seed`.
+pub fn permutation(n: usize, seed: u64) -> Vec<u32> {
+    let mut rng = SplitMix64(seed);
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    for i in (1..n).rev() {
+        order.swap(i, rng.up_to(i as u64) as usize);
+    }
+    order
+}
+
 /// SplitMix64 (Steele, Lea, Flood 2014).
 #[derive(Debug, Clone)]
 pub(crate) struct SplitMix64(pub(crate) u64);

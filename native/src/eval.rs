@@ -7,10 +7,9 @@ use anyhow::Result;
 use clap::Args;
 use ring_wgpu_core::augment::{AugmentSpec, DeviceImages};
 use ring_wgpu_core::eval::{linear_probe, LinearProbeConfig};
-use ring_wgpu_core::train::extract_features;
 use serde::Serialize;
 
-use crate::train::knn_top1;
+use crate::train::{knn_top1, split_features, top1};
 use crate::{run_dir, GpuArgs};
 
 /// Evaluate the run in --out (its last checkpoint) on the test split: weighted kNN
@@ -55,17 +54,14 @@ pub fn run(gpu_args: &GpuArgs, args: &EvalArgs) -> Result<()> {
     let test_images = DeviceImages::upload(test, &device)?;
     let spec = AugmentSpec { size: run.args.image_size, ..AugmentSpec::default() };
 
-    let knn = knn_top1(moco, (&train_images, train), (&test_images, test), &spec, args.knn_k)?;
+    let train_features = split_features(moco, &train_images, train, &spec)?;
+    let test_features = split_features(moco, &test_images, test, &spec)?;
+    let knn = knn_top1(train_features.clone(), train, test_features.clone(), test, args.knn_k)?;
     println!("kNN (k = {}) top-1: {:.2}%", args.knn_k, knn * 100.0);
     let linear = if args.probe_epochs > 0 {
-        let train_features = extract_features(&moco.query, &train_images, train.height, train.width, &spec, 256)?;
-        let test_features = extract_features(&moco.query, &test_images, test.height, test.width, &spec, 256)?;
         let probe = LinearProbeConfig { epochs: args.probe_epochs, lr: args.probe_lr, batch: args.probe_batch, ..LinearProbeConfig::default() };
         eprintln!("training the linear probe ({} epochs)...", args.probe_epochs);
-        let predicted = linear_probe(train_features, &train.labels, train.classes.len(), test_features, &probe)?;
-        let predicted: Vec<i64> = predicted.into_data().convert::<i64>().try_to_vec::<i64>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let correct = predicted.iter().zip(&test.labels).filter(|(p, l)| **p == **l as i64).count();
-        let top1 = correct as f64 / test.len() as f64;
+        let top1 = top1(linear_probe(train_features, &train.labels, train.classes.len(), test_features, &probe)?, &test.labels)?;
         println!("linear probe ({} epochs) top-1: {:.2}%", args.probe_epochs, top1 * 100.0);
         Some(top1)
     } else {

@@ -12,12 +12,12 @@ use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ring_wgpu_core::augment::{sample_views, AugmentSpec, DeviceImages};
-use ring_wgpu_core::burn::tensor::Tensor;
+use ring_wgpu_core::burn::tensor::{Int, Tensor};
 use ring_wgpu_core::data::{self, CifarLabels, ImageDataset, Split};
 use ring_wgpu_core::eval::{knn_predict, KnnConfig};
 use ring_wgpu_core::model::EncoderKind;
 use ring_wgpu_core::moco::{Moco, MocoConfig};
-use ring_wgpu_core::train::{extract_features, LrPolicy, LrSchedule};
+use ring_wgpu_core::train::{extract_features, permutation, LrPolicy, LrSchedule};
 use ring_wgpu_core::{AnnealPolicy, InnerCut, RingSchedule, RingSpec};
 use serde::{Deserialize, Serialize};
 
@@ -196,26 +196,29 @@ pub(crate) fn load(args: &TrainArgs) -> Result<(ImageDataset, ImageDataset)> {
     })
 }
 
-fn shuffled(n: usize, seed: u64, epoch: u64) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    let mut state = seed ^ epoch.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xd1b5_4a32_d192_ed03;
-    for i in (1..n).rev() {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        order.swap(i, (state % (i as u64 + 1)) as usize);
-    }
-    order
+/// Evaluation features of a split (unaugmented, L2-normalised, on the GPU).
+pub(crate) fn split_features(moco: &Moco, images: &DeviceImages, data: &ImageDataset, spec: &AugmentSpec) -> Result<Tensor<2>> {
+    Ok(extract_features(&moco.query, images, data.height, data.width, spec, 256)?)
 }
 
-pub(crate) fn knn_top1(moco: &Moco, train: (&DeviceImages, &ImageDataset), test: (&DeviceImages, &ImageDataset), spec: &AugmentSpec, k: usize) -> Result<f64> {
-    let bank = extract_features(&moco.query, train.0, train.1.height, train.1.width, spec, 256)?;
-    let queries = extract_features(&moco.query, test.0, test.1.height, test.1.width, spec, 256)?;
-    let config = KnnConfig { k, ..KnnConfig::default() };
-    let predicted = knn_predict(bank, &train.1.labels, train.1.classes.len(), queries, &config)?;
+/// Fraction of `predicted` (read back here) equal to `labels`.
+pub(crate) fn top1(predicted: Tensor<1, Int>, labels: &[u32]) -> Result<f64> {
     let predicted: Vec<i64> = predicted.into_data().convert::<i64>().try_to_vec::<i64>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let correct = predicted.iter().zip(&test.1.labels).filter(|(p, l)| **p == **l as i64).count();
-    Ok(correct as f64 / test.1.len() as f64)
+    let correct = predicted.iter().zip(labels).filter(|(p, l)| **p == **l as i64).count();
+    Ok(correct as f64 / labels.len() as f64)
+}
+
+/// Weighted kNN top-1 on `test` with the features of `train` as the bank.
+pub(crate) fn knn_top1(bank: Tensor<2>, train: &ImageDataset, queries: Tensor<2>, test: &ImageDataset, k: usize) -> Result<f64> {
+    let config = KnnConfig { k, ..KnnConfig::default() };
+    top1(knn_predict(bank, &train.labels, train.classes.len(), queries, &config)?, &test.labels)
+}
+
+/// The kNN monitor: features of both splits, then [`knn_top1`].
+fn monitor(moco: &Moco, train: (&DeviceImages, &ImageDataset), test: (&DeviceImages, &ImageDataset), spec: &AugmentSpec, k: usize) -> Result<f64> {
+    let bank = split_features(moco, train.0, train.1, spec)?;
+    let queries = split_features(moco, test.0, test.1, spec)?;
+    knn_top1(bank, train.1, queries, test.1, k)
 }
 
 /// The MoCo settings of a run with `train_len` training images.
@@ -331,19 +334,23 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
         Ok(())
     };
 
-    let knn0 = knn_top1(&moco, (&train_images, &train), (&test_images, &test), &spec, args.knn_k)?;
-    if first_epoch == 0 {
+    // The untrained baseline, once per run (a resumed run has it in its metrics already).
+    let knn0 = if first_epoch == 0 {
+        let knn0 = monitor(&moco, (&train_images, &train), (&test_images, &test), &spec, args.knn_k)?;
         eprintln!("epoch 0 (untrained): kNN top-1 {:.1}%", knn0 * 100.0);
         let upper0 = moco.config().ring.as_ref().map_or(100.0, |r| r.upper_at(0.0));
         record(EpochMetrics { epoch: 0, loss: None, upper: upper0, lr: lr.at(0.0), knn_top1: Some(knn0), images_per_s: None, seconds: start.elapsed().as_secs_f64() }, &mut jsonl, &mut csv)?;
-    }
+        Some(knn0)
+    } else {
+        None
+    };
 
     let bar = ProgressBar::new((steps * (args.epochs - first_epoch)) as u64);
     bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise} < {eta_precise}] {msg}").unwrap());
-    let mut last_knn = knn0;
+    let mut last_knn: Option<f64> = knn0;
     for epoch in first_epoch..args.epochs {
         let epoch_start = Instant::now();
-        let order = shuffled(train.len(), args.seed, epoch as u64);
+        let order = permutation(train.len(), args.seed ^ (epoch as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let mut loss_sum: Option<Tensor<1>> = None;
         let mut upper = 100.0;
         for s in 0..steps {
@@ -361,8 +368,9 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
             });
             let elapsed = epoch_start.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
-                "epoch {}/{} u {:.1}% lr {:.4} {:.0} img/s kNN {:.1}%",
-                epoch + 1, args.epochs, upper, lr.at(at), ((s + 1) * b) as f64 / elapsed, last_knn * 100.0
+                "epoch {}/{} u {:.1}% lr {:.4} {:.0} img/s{}",
+                epoch + 1, args.epochs, upper, lr.at(at), ((s + 1) * b) as f64 / elapsed,
+                last_knn.map(|v| format!(" kNN {:.1}%", v * 100.0)).unwrap_or_default()
             ));
             bar.inc(1);
         }
@@ -374,8 +382,8 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
         }
         let images_per_s = (steps * args.batch) as f64 / seconds;
         let knn = if (epoch + 1) % args.knn_every.max(1) == 0 || epoch + 1 == args.epochs {
-            let v = knn_top1(&moco, (&train_images, &train), (&test_images, &test), &spec, args.knn_k)?;
-            last_knn = v;
+            let v = monitor(&moco, (&train_images, &train), (&test_images, &test), &spec, args.knn_k)?;
+            last_knn = Some(v);
             Some(v)
         } else {
             None
@@ -401,10 +409,10 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     println!(
-        "done in {:.0} s: kNN top-1 {:.1}% (at the start of this run {:.1}%, chance {:.1}%); metrics in {}",
+        "done in {:.0} s: kNN top-1 {:.1}% ({}chance {:.1}%); metrics in {}",
         start.elapsed().as_secs_f64(),
-        last_knn * 100.0,
-        knn0 * 100.0,
+        last_knn.unwrap_or(f64::NAN) * 100.0,
+        knn0.map(|v| format!("untrained {:.1}%, ", v * 100.0)).unwrap_or_default(),
         100.0 / train.classes.len() as f64,
         args.out.display()
     );

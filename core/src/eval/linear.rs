@@ -9,7 +9,7 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::ring::RingError;
-use crate::rng::SplitMix64;
+use crate::rng::permutation;
 
 /// Linear-probe settings (defaults: SGD lr 0.01, momentum 0.9, 100 epochs, batch 256,
 /// cosine decay).
@@ -71,13 +71,9 @@ pub fn linear_probe(
     let loss_fn = CrossEntropyLossConfig::new().init(&autodiff);
     let steps_per_epoch = n.div_ceil(config.batch);
     let total = (config.epochs * steps_per_epoch).max(1);
-    let mut rng = SplitMix64(config.seed ^ 0x11ea_12ba);
     let mut step = 0;
-    for _ in 0..config.epochs {
-        let mut order: Vec<i64> = (0..n as i64).collect();
-        for i in (1..n).rev() {
-            order.swap(i, rng.up_to(i as u64) as usize);
-        }
+    for epoch in 0..config.epochs {
+        let order: Vec<i64> = permutation(n, config.seed ^ 0x11ea_12ba ^ (epoch as u64) << 32).into_iter().map(i64::from).collect();
         for chunk in order.chunks(config.batch) {
             let idx = Tensor::<1, Int>::from_data(TensorData::new(chunk.to_vec(), [chunk.len()]), &device);
             let x = train.clone().select(0, idx.clone());
