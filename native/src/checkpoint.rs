@@ -128,7 +128,7 @@ pub fn load(out: &Path, settings: &serde_json::Value, config: MocoConfig, device
     let record = |bytes: Vec<u8>| ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|_| corrupt("unreadable module record"));
     let fresh = ContrastiveNet::new(config.encoder, config.projection_dim, &autodiff);
     let query = fresh.try_load_record(record(sections[0].clone())?).map_err(|e| corrupt(&format!("query encoder: {e:?}")))?;
-    let key = key_encoder(&query).try_load_record(record(sections[1].clone())?).map_err(|e| corrupt(&format!("key encoder: {e:?}")))?;
+    let key = key_encoder(&query).try_load_record(record(sections[1].clone())?).map_err(|e| corrupt(&format!("key encoder: {e:?}")))?.no_grad();
     let optimizer = Moco::new_optimizer(&config)
         .from_bytes(Bytes::from_bytes_vec(sections[2].clone()))
         .map_err(|e| corrupt(&format!("optimizer state: {e:?}")))?;
