@@ -25,7 +25,7 @@ mod rng;
 pub mod train;
 
 pub use burn;
-pub use gpu::{AdapterSummary, BackendChoice, Gpu, GpuError, GpuOptions};
+pub use gpu::{AdapterSummary, BackendChoice, Compute, DeviceChoice, Gpu, GpuError, GpuOptions};
 pub use ring::{
     AnnealPolicy, InnerCut, Pairing, RingBounds, RingError, RingSchedule, RingSpec, RingWindow,
 };

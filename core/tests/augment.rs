@@ -112,3 +112,20 @@ fn bad_views_are_errors() {
     assert!(images.augment(&[], &spec).is_err());
     assert!(images.augment(&[ViewParams::identity(2, 0, 8, 8)], &spec).is_err());
 }
+
+/// On burn's CPU backend, DeviceImages keeps the pixels on the host and runs the
+/// reference: same layout (views at their slots), same values, and the GPU's errors.
+#[test]
+fn cpu_backend_augments_with_the_reference() {
+    let cpu = ring_wgpu_core::burn::tensor::Device::flex();
+    let data = random_dataset(6, 20, 28, 3);
+    let spec = AugmentSpec { size: 16, ..AugmentSpec::default() };
+    let views = sample_views(&spec, &[5, 0, 3], data.height, data.width, 2, 9);
+    let images = DeviceImages::upload(&data, &cpu).unwrap();
+    let got = images.augment(&views, &spec).unwrap();
+    assert_eq!(got.dims(), [6, 3, 16, 16]);
+    assert_eq!(read4(got), augment_reference(&data, &views, &spec));
+    assert!(images.augment(&[], &spec).is_err());
+    let beyond = ViewParams { image: 6, ..views[0] };
+    assert!(images.augment(&[beyond], &spec).is_err());
+}

@@ -1,7 +1,7 @@
 //! Helpers shared by the GPU test files.
 #![allow(dead_code)]
 
-use ring_wgpu_core::burn::tensor::{Int, Tensor, TensorData};
+use ring_wgpu_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use ring_wgpu_core::gpu::testing::test_gpu;
 use ring_wgpu_core::Gpu;
 
@@ -11,7 +11,11 @@ pub fn gpu() -> Option<&'static Gpu> {
 }
 
 pub fn upload(gpu: &Gpu, values: &[f32], rows: usize, cols: usize) -> Tensor<2> {
-    Tensor::<2>::from_data(TensorData::new(values.to_vec(), [rows, cols]), gpu.burn_device())
+    upload_on(gpu.burn_device(), values, rows, cols)
+}
+
+pub fn upload_on(device: &Device, values: &[f32], rows: usize, cols: usize) -> Tensor<2> {
+    Tensor::<2>::from_data(TensorData::new(values.to_vec(), [rows, cols]), device)
 }
 
 pub fn read_f32(t: Tensor<2>) -> Vec<f32> {

@@ -10,7 +10,8 @@ use proptest::prelude::*;
 use ring_wgpu_core::ring::{
     compact_reference, mask_reference, ring_select, sample_reference, select_reference, Pairing, RowRing,
 };
-use ring_wgpu_core::{InnerCut, RingError, RingSpec, Gpu};
+use ring_wgpu_core::burn::tensor::Device;
+use ring_wgpu_core::{InnerCut, RingError, RingSpec};
 
 /// Kinds of similarity rows that stress different parts of the selection.
 #[derive(Debug, Clone, Copy)]
@@ -49,9 +50,10 @@ fn make(data: Data, rows: usize, cols: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// Runs select, mask, compact and sample on the GPU and checks each against its reference.
-fn check_all_forms(gpu: &Gpu, sims: &[f32], rows: usize, cols: usize, spec: &RingSpec, pairing: Pairing, seed: u64) {
-    let bounds = ring_select(upload(gpu, sims, rows, cols), spec, pairing).unwrap();
+/// Runs select, mask, compact and sample on `device` (the GPU, or the CPU backend) and
+/// checks each against its reference.
+fn check_all_forms(device: &Device, sims: &[f32], rows: usize, cols: usize, spec: &RingSpec, pairing: Pairing, seed: u64) {
+    let bounds = ring_select(upload_on(device, sims, rows, cols), spec, pairing).unwrap();
     let window = bounds.window();
     let got = pollster::block_on(bounds.read()).unwrap();
     let want = select_reference(sims, rows, cols, spec, pairing).unwrap();
@@ -116,7 +118,7 @@ proptest! {
     ) {
         let Some(gpu) = gpu() else { return Ok(()) };
         let sims = make(data, rows, cols, seed);
-        check_all_forms(gpu, &sims, rows, cols, &spec, Pairing::None, seed);
+        check_all_forms(gpu.burn_device(), &sims, rows, cols, &spec, Pairing::None, seed);
     }
 
     /// SimCLR pairing: 2B x 2B, self and positive excluded from every row's pool.
@@ -130,7 +132,7 @@ proptest! {
         let Some(gpu) = gpu() else { return Ok(()) };
         let n = 2 * half;
         let sims = make(data, n, n, seed);
-        check_all_forms(gpu, &sims, n, n, &spec, Pairing::SimClr, seed);
+        check_all_forms(gpu.burn_device(), &sims, n, n, &spec, Pairing::SimClr, seed);
     }
 }
 
@@ -139,7 +141,7 @@ fn large_rows_up_to_70000_candidates() {
     let Some(gpu) = gpu() else { return };
     for (cols, data) in [(65_536, Data::Uniform), (70_000, Data::FewLevels), (69_999, Data::Special)] {
         let sims = make(data, 2, cols, cols as u64);
-        check_all_forms(gpu, &sims, 2, cols, &RingSpec::paper(), Pairing::None, 11);
+        check_all_forms(gpu.burn_device(), &sims, 2, cols, &RingSpec::paper(), Pairing::None, 11);
     }
 }
 
@@ -147,12 +149,12 @@ fn large_rows_up_to_70000_candidates() {
 fn one_candidate_and_rings_of_one() {
     let Some(gpu) = gpu() else { return };
     // N = 1, plain NCE: the ring is that one candidate.
-    check_all_forms(gpu, &[0.3], 1, 1, &RingSpec::plain_nce(), Pairing::None, 1);
-    check_all_forms(gpu, &[f32::NAN, 0.0, -0.0], 3, 1, &RingSpec::plain_nce(), Pairing::None, 2);
+    check_all_forms(gpu.burn_device(), &[0.3], 1, 1, &RingSpec::plain_nce(), Pairing::None, 1);
+    check_all_forms(gpu.burn_device(), &[f32::NAN, 0.0, -0.0], 3, 1, &RingSpec::plain_nce(), Pairing::None, 2);
     // A ring of exactly one element: positions [4, 5) of 100.
     let sims = make(Data::Uniform, 3, 100, 3);
     let spec = RingSpec::new(4.0, 5.0).unwrap();
-    check_all_forms(gpu, &sims, 3, 100, &spec, Pairing::None, 3);
+    check_all_forms(gpu.burn_device(), &sims, 3, 100, &spec, Pairing::None, 3);
     let got = pollster::block_on(ring_select(upload(gpu, &sims, 3, 100), &spec, Pairing::None).unwrap().read()).unwrap();
     assert!(got.iter().all(|r| r.len == 1 && r.first == r.last));
 }
@@ -162,7 +164,7 @@ fn empty_ring_selects_nothing_and_sampling_says_why() {
     let Some(gpu) = gpu() else { return };
     // 5 candidates, u = 10%: floor(0.5) = 0 positions.
     let sims = make(Data::Uniform, 2, 5, 4);
-    check_all_forms(gpu, &sims, 2, 5, &RingSpec::paper(), Pairing::None, 4);
+    check_all_forms(gpu.burn_device(), &sims, 2, 5, &RingSpec::paper(), Pairing::None, 4);
     let bounds = ring_select(upload(gpu, &sims, 2, 5), &RingSpec::paper(), Pairing::None).unwrap();
     let err = bounds.sample(8, 1).unwrap_err().to_string();
     assert!(err.contains("ring is empty") && err.contains("raise u"), "{err}");
@@ -211,7 +213,7 @@ fn many_rows_spill_into_a_second_dispatch_dimension() {
     // 65,537 rows: more workgroups than one dispatch dimension holds.
     let rows = 65_537;
     let sims = make(Data::Uniform, rows, 3, 12);
-    check_all_forms(gpu, &sims, rows, 3, &RingSpec::new(0.0, 67.0).unwrap(), Pairing::None, 12);
+    check_all_forms(gpu.burn_device(), &sims, rows, 3, &RingSpec::new(0.0, 67.0).unwrap(), Pairing::None, 12);
 }
 
 #[test]
@@ -248,4 +250,23 @@ fn bad_shapes_are_errors_not_panics() {
     assert!(err.to_string().contains("SimCLR pairing needs a square"), "{err}");
     assert!(select_reference(&sims, 3, 5, &RingSpec::paper(), Pairing::None).is_err());
     let _: Vec<RowRing> = select_reference(&sims, 3, 4, &RingSpec::paper(), Pairing::None).unwrap();
+}
+
+/// On burn's CPU backend the same API runs the plain-Rust references: every form has the
+/// shape, dtype and values of the GPU's, edge cases included.
+#[test]
+fn cpu_backend_gives_the_same_forms() {
+    let cpu = Device::flex();
+    let cases = [
+        (3, 1000, Data::Uniform, RingSpec::paper(), Pairing::None),
+        (2, 257, Data::FewLevels, RingSpec::new(20.0, 60.0).unwrap(), Pairing::None),
+        (4, 300, Data::Special, RingSpec::plain_nce(), Pairing::None),
+        (2, 5, Data::Uniform, RingSpec::paper(), Pairing::None),
+        (1, 1, Data::Constant, RingSpec::plain_nce(), Pairing::None),
+        (10, 10, Data::Sorted, RingSpec::new(10.0, 50.0).unwrap(), Pairing::SimClr),
+    ];
+    for (i, (rows, cols, data, spec, pairing)) in cases.into_iter().enumerate() {
+        let sims = make(data, rows, cols, i as u64 + 1);
+        check_all_forms(&cpu, &sims, rows, cols, &spec, pairing, i as u64);
+    }
 }

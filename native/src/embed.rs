@@ -91,7 +91,7 @@ fn scatter(path: &Path, points: &[f32], labels: &[u32], size: u32) -> Result<()>
 
 pub fn run(gpu_args: &GpuArgs, args: &EmbedArgs) -> Result<()> {
     let run = run_dir::open(&args.out, gpu_args)?;
-    let device = run.gpu.burn_device().clone();
+    let device = run.compute.burn_device().clone();
     let moco = &run.moco;
     let (name, data) = match args.split {
         Which::Train => ("train", &run.train),

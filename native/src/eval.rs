@@ -49,7 +49,7 @@ pub fn run(gpu_args: &GpuArgs, args: &EvalArgs) -> Result<()> {
     let start = Instant::now();
     let run = run_dir::open(&args.out, gpu_args)?;
     let (train, test, moco, epochs) = (&run.train, &run.test, &run.moco, run.epochs);
-    let device = run.gpu.burn_device().clone();
+    let device = run.compute.burn_device().clone();
     let train_images = DeviceImages::upload(train, &device)?;
     let test_images = DeviceImages::upload(test, &device)?;
     let spec = AugmentSpec { size: run.args.image_size, ..AugmentSpec::default() };

@@ -1,17 +1,24 @@
 //! `ring-wgpu`: contrastive learning with conditional negative sampling on any GPU.
 
 mod bench_ring;
+mod bench_train;
 mod checkpoint;
 mod config_file;
+mod download;
 mod embed;
 mod eval;
 mod info;
+mod plot;
 mod run_dir;
 mod train;
 
+#[cfg(test)]
+#[path = "../tests/common/http.rs"]
+mod test_http;
+
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use ring_wgpu_core::{BackendChoice, Gpu, GpuOptions};
+use ring_wgpu_core::{BackendChoice, Compute, DeviceChoice, Gpu, GpuOptions};
 
 /// Hard-negative ("Ring") contrastive learning on any GPU through wgpu.
 #[derive(Parser, Debug)]
@@ -32,6 +39,10 @@ struct GpuArgs {
     /// Use the adapter whose name contains this text (case-insensitive), e.g. "llvmpipe".
     #[arg(long, global = true, env = "WGPU_ADAPTER_NAME")]
     adapter: Option<String>,
+    /// Where train/eval/embed run: gpu, cpu (burn's CPU backend), or auto (a hardware GPU
+    /// if there is one, else the CPU: software Vulkan is slower than the CPU backend).
+    #[arg(long, global = true, env = "RING_WGPU_DEVICE", default_value = "auto")]
+    device: String,
 }
 
 impl GpuArgs {
@@ -42,6 +53,17 @@ impl GpuArgs {
 
     fn open(&self) -> Result<Gpu> {
         Ok(Gpu::new_blocking(&self.options()?)?)
+    }
+
+    /// Opens the device for training and evaluation, and says which (and why) on stderr.
+    fn compute(&self) -> Result<Compute> {
+        let choice: DeviceChoice = self.device.parse()?;
+        let compute = Compute::open_blocking(choice, &self.options()?)?;
+        eprintln!("device: {compute}");
+        if let Some(reason) = compute.reason() {
+            eprintln!("note: {reason}");
+        }
+        Ok(compute)
     }
 }
 
@@ -58,15 +80,34 @@ enum Command {
     /// Benchmarks (GPU and CPU side by side in one run).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Datasets: download a published archive, verify its checksum and unpack it.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCommand {
+    /// Download CIFAR-10, CIFAR-100 or STL-10 (binary versions), check the MD5, unpack.
+    Download(download::DownloadArgs),
 }
 
 #[derive(Subcommand, Debug)]
 enum BenchCommand {
     /// Ring selection (select + mask) on the GPU against the plain-Rust CPU references.
     Ring(bench_ring::RingBenchArgs),
+    /// Training-step throughput (images/s) of MoCo and MoCoRing per model, on the GPU and
+    /// the CPU backend side by side, with the time of each phase of a step.
+    Train(bench_train::TrainBenchArgs),
 }
 
 fn main() {
+    // burn loads an optimizer's saved state onto `Device::default()` and moves it to each
+    // parameter's device on the next step. Make that default the CPU backend, so resuming
+    // never opens a second GPU device (or fails on a machine without one).
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        // SAFETY: first statement of main, before any other thread exists.
+        unsafe { std::env::set_var("BURN_DEVICE", "flex") };
+    }
     let args = match config_file::expand(std::env::args_os().collect()) {
         Ok(args) => args,
         Err(err) => {
@@ -81,6 +122,8 @@ fn main() {
         Command::Eval(args) => eval::run(&cli.gpu, args),
         Command::Embed(args) => embed::run(&cli.gpu, args),
         Command::Bench(BenchCommand::Ring(args)) => bench_ring::run(&cli.gpu, args),
+        Command::Bench(BenchCommand::Train(args)) => bench_train::run(&cli.gpu, args),
+        Command::Data(DataCommand::Download(args)) => download::run(args),
     };
     if let Err(err) = result {
         eprintln!("error: {err:#}");

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use ring_wgpu_core::data::ImageDataset;
 use ring_wgpu_core::moco::Moco;
-use ring_wgpu_core::Gpu;
+use ring_wgpu_core::Compute;
 
 use crate::train::{load, moco_config, TrainArgs};
 use crate::{checkpoint, GpuArgs};
@@ -19,8 +19,8 @@ pub struct Run {
     pub train: ImageDataset,
     /// Its test split.
     pub test: ImageDataset,
-    /// The GPU it is loaded on.
-    pub gpu: Gpu,
+    /// The device it is loaded on.
+    pub compute: Compute,
     /// Its state after `epochs` epochs.
     pub moco: Moco,
     /// Completed epochs.
@@ -36,9 +36,8 @@ pub fn open(out: &Path, gpu_args: &GpuArgs) -> Result<Run> {
     let args: TrainArgs = serde_json::from_value(settings.clone())
         .with_context(|| format!("{} is not a ring-wgpu run configuration", config_path.display()))?;
     let (train, test) = load(&args)?;
-    let gpu = gpu_args.open()?;
-    eprintln!("adapter: {}", gpu.summary());
+    let compute = gpu_args.compute()?;
     let config = moco_config(&args, train.len())?;
-    let (epochs, moco) = checkpoint::load(out, &settings, config, gpu.burn_device())?;
-    Ok(Run { args, train, test, gpu, moco, epochs })
+    let (epochs, moco) = checkpoint::load(out, &settings, config, compute.burn_device())?;
+    Ok(Run { args, train, test, compute, moco, epochs })
 }

@@ -1,9 +1,11 @@
-//! The dataset resident on the GPU, and the augment launch.
+//! The dataset resident on the device, and the augment launch.
+
+use std::sync::Arc;
 
 use burn::backend::wgpu::CubeTensor;
 use burn::tensor::{DType, Device, Int, Shape, Tensor, TensorData};
 
-use super::{AugmentSpec, ViewParams};
+use super::{augment_reference, AugmentSpec, ViewParams};
 use crate::data::ImageDataset;
 use crate::gpu::launch;
 use crate::ring::RingError;
@@ -13,10 +15,12 @@ use crate::ring::RingError;
 const SHARD_BYTES: usize = 64 << 20;
 
 /// A dataset's pixels on the GPU, uploaded once, split into shards that each fit one
-/// storage binding.
+/// storage binding. On a CPU backend the pixels stay in host memory and
+/// [`DeviceImages::augment`] runs the plain-Rust reference of the kernel.
 #[derive(Debug, Clone)]
 pub struct DeviceImages {
     shards: Vec<CubeTensor>,
+    host: Option<(Arc<ImageDataset>, Device)>,
     per_shard: usize,
     len: usize,
     height: usize,
@@ -30,6 +34,10 @@ impl DeviceImages {
             return Err(RingError::Shape("cannot upload an empty dataset".into()));
         }
         let image_bytes = data.image_bytes();
+        if crate::gpu::is_cpu(device) {
+            let host = Some((Arc::new(data.clone()), device.clone()));
+            return Ok(DeviceImages { shards: Vec::new(), host, per_shard: data.len(), len: data.len(), height: data.height, width: data.width });
+        }
         let per_shard = (SHARD_BYTES / image_bytes).max(1);
         let shards = data
             .pixels
@@ -48,7 +56,7 @@ impl DeviceImages {
                 Ok(tensor.try_into_primitive::<burn::backend::Wgpu>().map_err(|e| crate::gpu::GpuError::NotOnWgpu(format!("{e:?}")))?)
             })
             .collect::<Result<Vec<_>, RingError>>()?;
-        Ok(DeviceImages { shards, per_shard, len: data.len(), height: data.height, width: data.width })
+        Ok(DeviceImages { shards, host: None, per_shard, len: data.len(), height: data.height, width: data.width })
     }
 
     /// Number of images.
@@ -70,6 +78,10 @@ impl DeviceImages {
         }
         if views.iter().any(|v| v.image as usize >= self.len || v.slot as usize >= n) {
             return Err(RingError::Shape(format!("a view names an image beyond {} or a slot beyond {n}", self.len)));
+        }
+        if let Some((data, device)) = &self.host {
+            let pixels = augment_reference(data, views, spec);
+            return Ok(Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, spec.size, spec.size]), device));
         }
         let first = &self.shards[0];
         let plane = spec.size * spec.size;

@@ -70,9 +70,13 @@ fn resolve(dir: &Path, subdir: &str, marker: &str, archive: &str) -> Result<Path
             return Ok(candidate);
         }
     }
+    let command = if subdir.contains("100") { "cifar100" } else { "cifar10" };
     Err(DatasetError::Missing {
         path: dir.join(subdir).join(marker),
-        hint: format!("download the binary version ({archive}) and unpack it into {}", dir.display()),
+        hint: format!(
+            "run `ring-wgpu data download {command} --dir {0}`, or download the binary version ({archive}) and unpack it into {0}",
+            dir.display()
+        ),
     })
 }
 

@@ -48,7 +48,10 @@ pub fn load_stl10(dir: &Path, split: Split) -> Result<ImageDataset, DatasetError
         .find(|d| d.join(&x_name).is_file())
         .ok_or_else(|| DatasetError::Missing {
             path: dir.join("stl10_binary").join(&x_name),
-            hint: format!("download the binary version (stl10_binary.tar.gz) and unpack it into {}", dir.display()),
+            hint: format!(
+                "run `ring-wgpu data download stl10 --dir {0}`, or download the binary version (stl10_binary.tar.gz) and unpack it into {0}",
+                dir.display()
+            ),
         })?;
     let x_path = root.join(&x_name);
     let pixels = parse_stl10_images(&read(&x_path)?, &x_path)?;

@@ -11,7 +11,7 @@ use burn::backend::wgpu::{CubeTensor, KernelSource, SourceKernel, SourceTemplate
 use burn::cubecl::server::{Handle, KernelArguments};
 use burn::cubecl::prelude::KernelId;
 use burn::cubecl::{CubeCount, CubeDim};
-use burn::tensor::{DType, Int, Shape, Tensor};
+use burn::tensor::{DType, Device, Int, Shape, Tensor};
 use ring_wgpu_shaders::WgslKernel;
 
 use super::GpuError;
@@ -60,19 +60,39 @@ pub(crate) fn launch(like: &CubeTensor, kernel: WgslKernel, groups: u32, buffers
     );
 }
 
-/// The f32 storage of a 2-D float tensor, contiguous, outside autodiff.
-pub(crate) fn float_storage(tensor: Tensor<2>) -> Result<CubeTensor, GpuError> {
+/// A tensor's values where our kernels (or their references) can read them.
+pub(crate) enum Storage {
+    /// On burn's wgpu backend: the contiguous f32 storage, for a WGSL kernel.
+    Wgpu(CubeTensor),
+    /// On a CPU backend: the values on the host (row-major), and the tensor's device for
+    /// the results.
+    Host(Vec<f32>, Device),
+}
+
+/// The f32 storage of a 2-D float tensor, outside autodiff: on the wgpu backend its
+/// contiguous storage, on a CPU backend its values (a copy, no GPU involved).
+pub(crate) fn float_storage(tensor: Tensor<2>) -> Result<Storage, GpuError> {
     let tensor = tensor.without_autodiff();
-    let cube = tensor
-        .try_into_primitive::<Wgpu>()
-        .map_err(|e| GpuError::NotOnWgpu(format!("{e:?}")))?;
+    let device = tensor.device();
+    let cube = match tensor.clone().try_into_primitive::<Wgpu>() {
+        Ok(cube) => cube,
+        Err(_) if crate::gpu::is_cpu(&device) => {
+            let values = tensor
+                .into_data()
+                .convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|e| GpuError::ReadBack(format!("{e:?}")))?;
+            return Ok(Storage::Host(values, device));
+        }
+        Err(e) => return Err(GpuError::NotOnWgpu(format!("{e:?}"))),
+    };
     if cube.dtype != DType::F32 {
         return Err(GpuError::NotOnWgpu(format!(
             "ring kernels read f32 similarities, got {:?}",
             cube.dtype
         )));
     }
-    Ok(into_contiguous(cube))
+    Ok(Storage::Wgpu(into_contiguous(cube)))
 }
 
 /// Uploads a small plain-old-data block (kernel parameters).

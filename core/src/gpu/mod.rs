@@ -1,10 +1,13 @@
-//! One GPU device for everything: adapter choice, the wgpu device, and burn on top of it.
+//! One GPU device for everything: adapter choice, the wgpu device, and burn on top of it;
+//! or, where only software Vulkan exists, burn's CPU backend ([`Compute`]).
 
+mod compute;
 mod context;
 mod error;
 pub(crate) mod launch;
 mod options;
 
+pub use compute::{is_cpu, Compute, DeviceChoice};
 pub use context::{AdapterSummary, Gpu, KernelLimits};
 pub use context::list_adapters;
 pub use error::GpuError;

@@ -62,7 +62,7 @@ pub struct Moco {
     config: MocoConfig,
     /// Query encoder (trained by SGD; on the autodiff device).
     pub query: ContrastiveNet,
-    /// Key encoder (moving average of the query encoder; no autodiff).
+    /// Key encoder (moving average of the query encoder; gradients off).
     pub key: ContrastiveNet,
     queue: Tensor<2>,
     queue_ptr: usize,
@@ -82,6 +82,19 @@ pub struct MocoState {
     pub queue_ptr: usize,
     /// SGD state (momentum buffers).
     pub optimizer: ModuleOptimizer,
+}
+
+/// The parts of a training step, in order (see [`Moco::step_with_probe`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepPhase {
+    /// Query and key encoders (with the key encoder's momentum update).
+    Forward,
+    /// Similarities to the queue and ring selection (nothing for plain MoCo).
+    Ring,
+    /// Ring NCE loss and its backward pass.
+    Backward,
+    /// SGD step and enqueueing the keys.
+    Update,
 }
 
 /// What a step leaves on the GPU (read it back only when needed).
@@ -124,6 +137,11 @@ impl Moco {
 
     /// A snapshot of the run's state (cheap: tensors are shared, not copied).
     pub fn state(&self) -> MocoState {
+        // burn keeps each batch norm's latest running-statistics update pending until the
+        // statistics are next read; `valid` merges it (in the module's shared state), so a
+        // saved state holds the statistics the next evaluation would use.
+        let _ = burn::module::Module::valid(&self.query);
+        let _ = burn::module::Module::valid(&self.key);
         MocoState {
             query: self.query.clone(),
             key: self.key.clone(),
@@ -166,6 +184,19 @@ impl Moco {
     /// One step on a batch of two views (each B x 3 x H x W) at (fractional) `epoch`
     /// with learning rate `lr`.
     pub fn step(&mut self, view_q: Tensor<4>, view_k: Tensor<4>, epoch: f64, lr: f64) -> Result<StepOutput, RingError> {
+        self.step_with_probe(view_q, view_k, epoch, lr, &mut |_| {})
+    }
+
+    /// [`Moco::step`], calling `probe` after each [`StepPhase`] has been queued (a
+    /// benchmark syncs the device there to time the phases; training passes a no-op).
+    pub fn step_with_probe(
+        &mut self,
+        view_q: Tensor<4>,
+        view_k: Tensor<4>,
+        epoch: f64,
+        lr: f64,
+        probe: &mut dyn FnMut(StepPhase),
+    ) -> Result<StepOutput, RingError> {
         let b = view_q.dims()[0];
         if view_k.dims() != view_q.dims() {
             return Err(RingError::Shape(format!("views differ: {:?} vs {:?}", view_q.dims(), view_k.dims())));
@@ -180,6 +211,7 @@ impl Moco {
         // Module clones share their tensors: cheap.
         self.key = momentum_update(self.key.clone(), &self.query, self.config.momentum);
         let k = self.key.embed(view_k).detach();
+        probe(StepPhase::Forward);
 
         let (negatives, upper) = match &self.config.ring {
             None => (Negatives::All, 100.0),
@@ -194,8 +226,10 @@ impl Moco {
                 }
             }
         };
+        probe(StepPhase::Ring);
         let loss = ring_nce_loss(q, k.clone(), self.queue.clone(), negatives, self.config.temperature)?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.query);
+        probe(StepPhase::Backward);
         self.query = self.optimizer.step(lr, self.query.clone(), grads);
 
         // FIFO: overwrite the oldest keys.
@@ -213,6 +247,7 @@ impl Moco {
                 .slice_assign([0..b - first, 0..d], k.slice([first..b, 0..d]));
         }
         self.queue_ptr = end % self.config.queue_size;
+        probe(StepPhase::Update);
         Ok(StepOutput { loss: loss.without_autodiff(), upper })
     }
 }

@@ -1,9 +1,10 @@
-//! The result of ring_select on the GPU, and the forms derived from it.
+//! The result of ring_select (on the GPU, or on the host for CPU backends), and the
+//! forms derived from it.
 
 use burn::backend::wgpu::CubeTensor;
-use burn::tensor::{DType, Int, Tensor};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
-use super::{RingError, RingParams, RingWindow};
+use super::{compact_reference, mask_reference, sample_reference, RingError, RingParams, RingWindow};
 use crate::gpu::launch;
 
 /// Which columns of a row are candidates.
@@ -71,6 +72,19 @@ impl RowRing {
         }
     }
 
+    pub(crate) fn to_words(self) -> [u32; Self::WORDS] {
+        [
+            self.first.0,
+            self.first.1,
+            self.last.0,
+            self.last.1,
+            self.upper_similarity.to_bits(),
+            self.lower_similarity.to_bits(),
+            self.len,
+            self.pool,
+        ]
+    }
+
     pub(crate) fn from_words(w: &[u32]) -> Self {
         RowRing {
             first: (w[0], w[1]),
@@ -99,14 +113,31 @@ impl RowRing {
     }
 }
 
-/// Every row's ring, on the GPU (from [`super::ring_select`]). Derive the MoCoRing mask,
-/// the compacted member lists or IRing samples from it; read it back with [`RingBounds::read`].
+/// Where the rings were computed.
+#[derive(Debug, Clone)]
+pub(crate) enum BoundsStorage {
+    /// On the wgpu device by ring_select: the similarities and the B x 8 bound words.
+    Gpu { sims: CubeTensor, bounds: CubeTensor },
+    /// On the host by the plain-Rust references, for tensors on a CPU backend: the
+    /// similarities and each row's ring; derived forms go back to `device`.
+    Host { sims: Vec<f32>, rings: Vec<RowRing>, device: Device },
+}
+
+/// Every row's ring (from [`super::ring_select`]). Derive the MoCoRing mask, the
+/// compacted member lists or IRing samples from it; read it back with
+/// [`RingBounds::read`]. On the GPU each form is a kernel; for tensors on a CPU backend
+/// the same forms come from the plain-Rust references (bit-identical by the tests).
 #[derive(Debug, Clone)]
 pub struct RingBounds {
-    pub(crate) sims: CubeTensor,
-    pub(crate) bounds: CubeTensor,
+    pub(crate) storage: BoundsStorage,
     pub(crate) params: RingParams,
     pub(crate) pairing: Pairing,
+}
+
+/// A rows x cols integer tensor on `device` from host values (the CPU backend's forms).
+fn host_tensor(values: Vec<u32>, rows: usize, cols: usize, device: &Device) -> Tensor<2, Int> {
+    let values: Vec<i32> = values.into_iter().map(|v| v as i32).collect();
+    Tensor::<2, Int>::from_data(TensorData::new(values, [rows, cols]), device)
 }
 
 impl RingBounds {
@@ -136,7 +167,13 @@ impl RingBounds {
 
     /// The raw B x 8 bound words (see `shaders/wgsl/common.wgsl`).
     pub fn words(&self) -> Tensor<2, Int> {
-        launch::int_tensor(self.bounds.clone())
+        match &self.storage {
+            BoundsStorage::Gpu { bounds, .. } => launch::int_tensor(bounds.clone()),
+            BoundsStorage::Host { rings, device, .. } => {
+                let words = rings.iter().flat_map(|r| r.to_words()).collect();
+                host_tensor(words, rings.len(), RowRing::WORDS, device)
+            }
+        }
     }
 
     /// MoCoRing / SimCLR-Ring form: B x N, 1.0 where the candidate is in the row's ring,
@@ -144,38 +181,64 @@ impl RingBounds {
     pub fn mask(&self) -> Tensor<2> {
         let rows = self.rows();
         let cols = self.cols();
-        let mask = launch::empty(&self.sims, [rows, cols], DType::F32);
-        let params = launch::upload(&self.sims, &self.params);
+        let (sims, bounds) = match &self.storage {
+            BoundsStorage::Gpu { sims, bounds } => (sims, bounds),
+            BoundsStorage::Host { sims, rings, device } => {
+                let mask = mask_reference(sims, rows, cols, rings, self.pairing);
+                return Tensor::<2>::from_data(TensorData::new(mask, [rows, cols]), device);
+            }
+        };
+        let mask = launch::empty(sims, [rows, cols], DType::F32);
+        let params = launch::upload(sims, &self.params);
         let groups = (rows * cols).div_ceil(ring_wgpu_shaders::RING_MASK.workgroup_size as usize);
         launch::launch(
-            &self.sims,
+            sims,
             ring_wgpu_shaders::RING_MASK,
             groups as u32,
-            vec![self.sims.handle.clone(), self.bounds.handle.clone(), mask.handle.clone(), params],
+            vec![sims.handle.clone(), bounds.handle.clone(), mask.handle.clone(), params],
         );
         launch::float_tensor(mask)
     }
 
     /// Compacted form: B x ring_len columns of each row's ring, increasing within a row.
     pub fn members(&self) -> Result<Tensor<2, Int>, RingError> {
-        Ok(launch::int_tensor(self.members_storage()?))
+        self.nonempty_window()?;
+        match &self.storage {
+            BoundsStorage::Gpu { sims, bounds } => Ok(launch::int_tensor(self.members_storage(sims, bounds))),
+            BoundsStorage::Host { device, .. } => {
+                Ok(host_tensor(self.host_members(), self.rows(), self.window().len(), device))
+            }
+        }
     }
 
-    fn members_storage(&self) -> Result<CubeTensor, RingError> {
+    fn nonempty_window(&self) -> Result<RingWindow, RingError> {
         let window = self.window();
         if window.is_empty() {
             return Err(RingError::EmptyRing { pool: window.pool, lo: window.lo, hi: window.hi });
         }
+        Ok(window)
+    }
+
+    fn members_storage(&self, sims: &CubeTensor, bounds: &CubeTensor) -> CubeTensor {
         let rows = self.rows();
-        let members = launch::empty(&self.sims, [rows, window.len()], DType::I32);
-        let params = launch::upload(&self.sims, &self.params);
+        let members = launch::empty(sims, [rows, self.window().len()], DType::I32);
+        let params = launch::upload(sims, &self.params);
         launch::launch(
-            &self.sims,
+            sims,
             ring_wgpu_shaders::RING_COMPACT,
             rows as u32,
-            vec![self.sims.handle.clone(), self.bounds.handle.clone(), members.handle.clone(), params],
+            vec![sims.handle.clone(), bounds.handle.clone(), members.handle.clone(), params],
         );
-        Ok(members)
+        members
+    }
+
+    fn host_members(&self) -> Vec<u32> {
+        match &self.storage {
+            BoundsStorage::Host { sims, rings, .. } => {
+                compact_reference(sims, self.rows(), self.cols(), rings, self.pairing)
+            }
+            BoundsStorage::Gpu { .. } => unreachable!("host members of GPU bounds"),
+        }
     }
 
     /// IRing form: B x `samples` columns drawn uniformly with replacement from each row's
@@ -188,18 +251,26 @@ impl RingBounds {
         let total = rows.checked_mul(samples).filter(|&t| t <= u32::MAX as usize).ok_or_else(|| {
             RingError::TooLarge(format!("{rows} rows x {samples} samples exceeds 2^32 draws"))
         })?;
-        let members = self.members_storage()?;
-        let drawn = launch::empty(&self.sims, [rows, samples], DType::I32);
+        let window = self.nonempty_window()?;
+        let (sims, bounds) = match &self.storage {
+            BoundsStorage::Gpu { sims, bounds } => (sims, bounds),
+            BoundsStorage::Host { device, .. } => {
+                let drawn = sample_reference(&self.host_members(), rows, window.len(), samples, seed);
+                return Ok(host_tensor(drawn, rows, samples, device));
+            }
+        };
+        let members = self.members_storage(sims, bounds);
+        let drawn = launch::empty(sims, [rows, samples], DType::I32);
         let params = RingParams {
             samples: samples as u32,
             seed_lo: seed as u32,
             seed_hi: (seed >> 32) as u32,
             ..self.params
         };
-        let params = launch::upload(&self.sims, &params);
+        let params = launch::upload(sims, &params);
         let groups = total.div_ceil(ring_wgpu_shaders::RING_SAMPLE.workgroup_size as usize);
         launch::launch(
-            &self.sims,
+            sims,
             ring_wgpu_shaders::RING_SAMPLE,
             groups as u32,
             vec![members.handle.clone(), drawn.handle.clone(), params],
@@ -209,6 +280,9 @@ impl RingBounds {
 
     /// Reads every row's ring back to the host (async: never blocks a browser).
     pub async fn read(&self) -> Result<Vec<RowRing>, RingError> {
+        if let BoundsStorage::Host { rings, .. } = &self.storage {
+            return Ok(rings.clone());
+        }
         let data = self
             .words()
             .into_data_async()

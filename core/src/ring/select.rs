@@ -2,7 +2,7 @@
 
 use burn::tensor::{DType, Tensor};
 
-use super::bounds::{Pairing, RingBounds, RowRing};
+use super::bounds::{BoundsStorage, Pairing, RingBounds, RowRing};
 use super::order::{composite, order_key};
 use super::{RingError, RingParams, RingSpec, RingWindow};
 use crate::gpu::launch;
@@ -39,9 +39,10 @@ pub(crate) fn params_for(rows: usize, cols: usize, window: RingWindow, pairing: 
     }
 }
 
-/// Runs ring_select on the GPU: for every row of `sims` (B x N, f32, on the wgpu
-/// backend), the first and last elements of its ring under `spec`. Lazy: nothing is
-/// read back; derive the mask, members or samples from the returned bounds.
+/// Runs ring_select: for every row of `sims` (B x N, f32), the first and last elements
+/// of its ring under `spec`. On the wgpu backend it is the GPU kernel and lazy (nothing
+/// is read back); on a CPU backend it is [`select_reference`] on the host. Derive the
+/// mask, members or samples from the returned bounds.
 pub fn ring_select(sims: Tensor<2>, spec: &RingSpec, pairing: Pairing) -> Result<RingBounds, RingError> {
     let [rows, cols] = sims.dims();
     let window = check_shape(rows, cols, spec, pairing)?;
@@ -61,8 +62,14 @@ pub fn ring_select_positions(sims: Tensor<2>, lo: usize, hi: usize, pairing: Pai
 
 fn select_window(sims: Tensor<2>, window: RingWindow, pairing: Pairing) -> Result<RingBounds, RingError> {
     let [rows, cols] = sims.dims();
-    let sims = launch::float_storage(sims)?;
     let params = params_for(rows, cols, window, pairing);
+    let sims = match launch::float_storage(sims)? {
+        launch::Storage::Wgpu(sims) => sims,
+        launch::Storage::Host(values, device) => {
+            let rings = select_rows(&values, rows, cols, window, pairing);
+            return Ok(RingBounds { storage: BoundsStorage::Host { sims: values, rings, device }, params, pairing });
+        }
+    };
     let bounds = launch::empty(&sims, [rows, RowRing::WORDS], DType::U32);
     let params_buffer = launch::upload(&sims, &params);
     launch::launch(
@@ -71,7 +78,7 @@ fn select_window(sims: Tensor<2>, window: RingWindow, pairing: Pairing) -> Resul
         rows as u32,
         vec![sims.handle.clone(), bounds.handle.clone(), params_buffer],
     );
-    Ok(RingBounds { sims, bounds, params, pairing })
+    Ok(RingBounds { storage: BoundsStorage::Gpu { sims, bounds }, params, pairing })
 }
 
 /// Plain-Rust reference of ring_select: per row, the pool's composite order keys and
@@ -87,8 +94,13 @@ pub fn select_reference(
     if sims.len() != rows * cols {
         return Err(RingError::Shape(format!("{} similarities for {rows} x {cols}", sims.len())));
     }
+    Ok(select_rows(sims, rows, cols, window, pairing))
+}
+
+/// Every row's ring for `window` (shape already checked).
+fn select_rows(sims: &[f32], rows: usize, cols: usize, window: RingWindow, pairing: Pairing) -> Vec<RowRing> {
     let mut keys = Vec::with_capacity(cols);
-    Ok((0..rows)
+    (0..rows)
         .map(|row| {
             if window.is_empty() {
                 return RowRing::empty(window.pool as u32);
@@ -112,5 +124,5 @@ pub fn select_reference(
                 pool: window.pool as u32,
             }
         })
-        .collect())
+        .collect()
 }

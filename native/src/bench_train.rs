@@ -1,0 +1,258 @@
+//! `ring-wgpu bench train`: training-step throughput of MoCo and MoCoRing, per model and
+//! per device (the GPU and burn's CPU backend), side by side in one run, with where a
+//! step's time goes.
+//!
+//! For every (device, model, method): `warmup` untimed steps (shader compilation and
+//! memory pools settle), then `steps` steps queued back to back with one device sync at
+//! the end (the throughput training sees: images/s), then `steps` more steps with a
+//! device sync after each phase (augment, forward, ring, backward, update) to attribute
+//! the time. Syncing after every phase removes the overlap between phases, so the phase
+//! times add up to a little more than the pipelined step.
+//!
+//! MoCoRing runs with its ring in force (u = 10%, l = 1%: similarities, ring_select and
+//! the mask every step); MoCo contrasts against the whole queue.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{ensure, Result};
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use ring_wgpu_core::augment::{sample_views, AugmentSpec, DeviceImages};
+use ring_wgpu_core::burn::tensor::Device;
+use ring_wgpu_core::data;
+use ring_wgpu_core::model::EncoderKind;
+use ring_wgpu_core::moco::{Moco, MocoConfig, StepPhase};
+use ring_wgpu_core::{AnnealPolicy, Compute, RingSchedule, RingSpec};
+use serde::Serialize;
+
+use crate::GpuArgs;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Which {
+    /// The wgpu adapter (even a software one).
+    Gpu,
+    /// burn's CPU backend.
+    Cpu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum BenchModel {
+    Small,
+    Resnet18,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainBenchArgs {
+    /// Devices to compare, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "gpu,cpu")]
+    devices: Vec<Which>,
+    /// Encoders to measure, comma-separated.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "small")]
+    models: Vec<BenchModel>,
+    /// Images per step (B).
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Keys in the queue (K).
+    #[arg(long, default_value_t = 4096)]
+    queue: usize,
+    /// Untimed steps first.
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+    /// Timed steps (each for throughput and again for the phase breakdown).
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    device: String,
+    model: BenchModel,
+    method: &'static str,
+    batch: usize,
+    queue: usize,
+    images_per_s: f64,
+    step_ms: f64,
+    /// Mean ms per phase with a sync after each: augment, forward, ring, backward, update.
+    phases_ms: BTreeMap<&'static str, f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    rows: Vec<Row>,
+    /// MoCoRing step time / MoCo step time, per device and model.
+    mocoring_over_moco: Vec<(String, BenchModel, f64)>,
+}
+
+const PHASES: [&str; 5] = ["augment", "forward", "ring", "backward", "update"];
+
+fn phase_name(phase: StepPhase) -> &'static str {
+    match phase {
+        StepPhase::Forward => "forward",
+        StepPhase::Ring => "ring",
+        StepPhase::Backward => "backward",
+        StepPhase::Update => "update",
+    }
+}
+
+fn sync(device: &Device) -> Result<()> {
+    device.sync().map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"))
+}
+
+fn measure(device: &Device, model: BenchModel, ring: bool, args: &TrainBenchArgs, bar: &ProgressBar) -> Result<(f64, BTreeMap<&'static str, f64>)> {
+    let b = args.batch;
+    let per_class = (2 * b).div_ceil(10);
+    let images = data::synthetic(per_class, 32, 1)?;
+    let on_device = DeviceImages::upload(&images, device)?;
+    let spec = AugmentSpec::default();
+    let ring = ring.then(|| RingSchedule::new(RingSpec::paper(), AnnealPolicy::None)).transpose()?;
+    let config = MocoConfig {
+        encoder: match model {
+            BenchModel::Small => EncoderKind::Small,
+            BenchModel::Resnet18 => EncoderKind::ResNet18,
+        },
+        queue_size: args.queue,
+        ring,
+        seed: 1,
+        ..MocoConfig::default()
+    };
+    let mut moco = Moco::new(config, device)?;
+    let batch_of = |step: usize| -> Vec<u32> { (0..b as u32).map(|i| (i + (step * b) as u32) % images.len() as u32).collect() };
+    let mut step_at = |step: usize, probe: &mut dyn FnMut(Option<StepPhase>)| -> Result<()> {
+        let views = sample_views(&spec, &batch_of(step), 32, 32, 7, step as u64);
+        let both = on_device.augment(&views, &spec)?;
+        probe(None);
+        let out = moco.step_with_probe(both.clone().narrow(0, 0, b), both.narrow(0, b, b), 1.0, 0.03, &mut |p| probe(Some(p)))?;
+        drop(out);
+        Ok(())
+    };
+    for s in 0..args.warmup {
+        step_at(s, &mut |_| {})?;
+        bar.inc(1);
+    }
+    sync(device)?;
+    let start = Instant::now();
+    for s in 0..args.steps {
+        step_at(args.warmup + s, &mut |_| {})?;
+    }
+    sync(device)?;
+    let step_ms = start.elapsed().as_secs_f64() * 1e3 / args.steps as f64;
+    bar.inc(args.steps as u64);
+
+    let mut phases: BTreeMap<&'static str, f64> = PHASES.iter().map(|p| (*p, 0.0)).collect();
+    for s in 0..args.steps {
+        let mut last = Instant::now();
+        let mut failed = None;
+        step_at(args.warmup + args.steps + s, &mut |phase| {
+            if let Err(e) = sync(device) {
+                failed = Some(e);
+            }
+            let now = Instant::now();
+            *phases.get_mut(phase.map_or("augment", phase_name)).expect("known phase") +=
+                (now - last).as_secs_f64() * 1e3 / args.steps as f64;
+            last = now;
+        })?;
+        if let Some(e) = failed {
+            return Err(e);
+        }
+    }
+    bar.inc(args.steps as u64);
+    Ok((step_ms, phases))
+}
+
+pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
+    ensure!(args.batch > 0 && args.steps > 0, "--batch and --steps must be positive");
+    ensure!(args.queue >= args.batch, "--queue must hold at least one batch");
+    ensure!(!args.devices.is_empty() && !args.models.is_empty(), "name at least one device and one model");
+    let mut devices = Vec::new();
+    for which in &args.devices {
+        let compute = match which {
+            Which::Gpu => Compute::from_gpu(gpu_args.open()?),
+            Which::Cpu => Compute::cpu(),
+        };
+        eprintln!("{which:?}: {compute}");
+        devices.push(compute);
+    }
+    let runs = devices.len() * args.models.len() * 2;
+    let bar = ProgressBar::new((runs * (args.warmup + 2 * args.steps)) as u64);
+    bar.set_style(ProgressStyle::with_template("{bar:30} {pos}/{len} steps [{elapsed_precise}] {msg}").expect("valid template"));
+    let mut rows = Vec::new();
+    for compute in &devices {
+        for &model in &args.models {
+            for (method, ring) in [("moco", false), ("mocoring", true)] {
+                bar.set_message(format!("{method} {model:?} on {compute}"));
+                let (step_ms, phases_ms) = measure(compute.burn_device(), model, ring, args, &bar)?;
+                rows.push(Row {
+                    device: compute.to_string(),
+                    model,
+                    method,
+                    batch: args.batch,
+                    queue: args.queue,
+                    images_per_s: args.batch as f64 / (step_ms / 1e3),
+                    step_ms,
+                    phases_ms,
+                });
+            }
+        }
+    }
+    bar.finish_and_clear();
+    let mocoring_over_moco = rows
+        .chunks(2)
+        .map(|pair| (pair[0].device.clone(), pair[0].model, pair[1].step_ms / pair[0].step_ms))
+        .collect();
+    let report = Report { rows, mocoring_over_moco };
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Csv => {
+            println!("device,model,method,batch,queue,images_per_s,step_ms,{}", PHASES.map(|p| format!("{p}_ms")).join(","));
+            for r in &report.rows {
+                let phases: Vec<String> = PHASES.iter().map(|p| format!("{:.2}", r.phases_ms[p])).collect();
+                println!("\"{}\",{:?},{},{},{},{:.2},{:.2},{}", r.device, r.model, r.method, r.batch, r.queue, r.images_per_s, r.step_ms, phases.join(","));
+            }
+        }
+        Format::Table => {
+            println!("Training step, batch {} (two 32x32 views each), queue {}", args.batch, args.queue);
+            println!("| device | model | method | images/s | step ms | augment | forward | ring | backward | update |");
+            println!("|---|---|---|---|---|---|---|---|---|---|");
+            for r in &report.rows {
+                let phases: Vec<String> = PHASES.iter().map(|p| format!("{:.1}", r.phases_ms[p])).collect();
+                println!("| {} | {:?} | {} | {:.1} | {:.1} | {} |", r.device, r.model, r.method, r.images_per_s, r.step_ms, phases.join(" | "));
+            }
+            println!();
+            for (device, model, ratio) in &report.mocoring_over_moco {
+                println!("MoCoRing / MoCo step time, {model:?} on {device}: {ratio:.3}");
+            }
+            let speed = |d: usize, m: BenchModel, method: &str| {
+                report.rows.iter().find(|r| r.device == devices[d].to_string() && r.model == m && r.method == method).map(|r| r.step_ms)
+            };
+            if devices.len() == 2 {
+                for &m in &args.models {
+                    for method in ["moco", "mocoring"] {
+                        if let (Some(a), Some(b)) = (speed(0, m, method), speed(1, m, method)) {
+                            println!("{method} {m:?}: {} is {:.2}x the speed of {}", devices[1], a / b, devices[0]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
