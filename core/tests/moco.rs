@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use ring_wgpu_core::augment::{sample_views, AugmentSpec, DeviceImages};
-use ring_wgpu_core::burn::module::{Module, ModuleVisitor, Param};
+use ring_wgpu_core::burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use ring_wgpu_core::burn::tensor::Tensor;
 use ring_wgpu_core::data::synthetic;
 use ring_wgpu_core::model::{ContrastiveNet, EncoderKind};
@@ -46,6 +46,56 @@ fn momentum_update_interpolates_parameters() {
     assert_eq!(values(&moco.key), q, "the key encoder starts as a copy");
     let kept = momentum_update(moco.key.clone(), &moco.query, 1.0);
     assert_eq!(values(&kept), q);
+}
+
+/// Doubles every float (parameters and batch-norm statistics), keeping the ids.
+struct Double;
+
+impl ModuleMapper for Double {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| t.mul_scalar(2.0))
+    }
+}
+
+/// On burn's CPU backend (fast, exact): the EMA moves each key parameter towards the
+/// query's, k <- m k + (1 - m) q, and leaves batch-norm running statistics alone.
+#[test]
+fn momentum_update_moves_the_key_towards_the_query() {
+    let device = ring_wgpu_core::burn::tensor::Device::flex().autodiff();
+    let query = ContrastiveNet::new(EncoderKind::Small, 8, &device);
+    let key = ring_wgpu_core::moco::key_encoder(&query);
+    // A query with the same ids and every value doubled: the key moves half way.
+    let doubled = query.clone().valid().map(&mut Double).train();
+    let moved = momentum_update(key.clone(), &doubled, 0.5);
+    let (k, q, m) = (values(&key), values(&doubled), values(&moved));
+    assert_eq!(k.len(), m.len());
+    let (mut params, mut kept) = (0, 0);
+    for ((k, q), m) in k.iter().zip(&q).zip(&m) {
+        if (m - k).abs() < 1e-7 && k != q {
+            kept += 1; // running statistics (means 0 stay 0 either way, variances 1 are kept)
+        } else {
+            assert!((m - (0.5 * k + 0.5 * q)).abs() <= 1e-6 * (1.0 + q.abs()), "{m} is not between {k} and {q}");
+            params += 1;
+        }
+    }
+    assert!(params > 1000 && kept > 0, "{params} parameters moved, {kept} statistics kept");
+}
+
+/// Regression: the key encoder normalises a batch with that batch's statistics (batch
+/// norm in training mode), as MoCo's does, so a fresh key encoder (a copy of the query)
+/// embeds a batch exactly as the query does. (With burn's inference path it would use the
+/// initial running statistics and differ.)
+#[test]
+fn key_encoder_uses_batch_statistics() {
+    let device = ring_wgpu_core::burn::tensor::Device::flex();
+    let moco = Moco::new(MocoConfig { encoder: EncoderKind::Small, projection_dim: 16, queue_size: 8, ..MocoConfig::default() }, &device).unwrap();
+    let x = Tensor::<4>::random([6, 3, 32, 32], ring_wgpu_core::burn::tensor::Distribution::Normal(0.5, 2.0), &device);
+    let from_query = read_f32(moco.query.embed(x.clone()).without_autodiff());
+    let from_key = read_f32(moco.key.embed(x.clone()).without_autodiff());
+    let inference = read_f32(moco.query.valid().embed(x));
+    let diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+    assert!(diff(&from_query, &from_key) < 1e-5, "key and query differ: {}", diff(&from_query, &from_key));
+    assert!(diff(&from_query, &inference) > 1e-3, "the test input does not tell the two batch-norm modes apart");
 }
 
 fn run(ring: Option<RingSchedule>, steps: usize, seed: u64) -> Vec<f32> {

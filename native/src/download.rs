@@ -85,7 +85,7 @@ impl Downloadable {
 
 impl Archive {
     /// The same archive served from `mirror` (a URL prefix: `<mirror>/<file>`).
-    pub fn from_mirror(mut self, mirror: &str) -> Self {
+    pub fn served_from(mut self, mirror: &str) -> Self {
         self.url = format!("{}/{}", mirror.trim_end_matches('/'), self.file);
         self
     }
@@ -115,7 +115,7 @@ pub struct DownloadArgs {
 pub fn run(args: &DownloadArgs) -> Result<()> {
     let mut archive = args.dataset.archive();
     if let Some(mirror) = &args.mirror {
-        archive = archive.from_mirror(mirror);
+        archive = archive.served_from(mirror);
     }
     let folder = fetch_and_unpack(&archive, &args.dir, args.force, args.keep_archive)?;
     eprintln!(
@@ -366,7 +366,7 @@ mod tests {
     fn archive_at(url: &str, bytes: &[u8]) -> Archive {
         let mut hasher = Md5::new();
         hasher.update(bytes);
-        Archive { md5: hex(&hasher.finalize()), ..Downloadable::Cifar10.archive().from_mirror(url) }
+        Archive { md5: hex(&hasher.finalize()), ..Downloadable::Cifar10.archive().served_from(url) }
     }
 
     #[test]
@@ -403,7 +403,7 @@ mod tests {
         let bytes = tiny_cifar_archive();
         let server = serve(bytes, Behaviour::Normal);
         let dir = scratch("md5");
-        let archive = Downloadable::Cifar10.archive().from_mirror(&server.url);
+        let archive = Downloadable::Cifar10.archive().served_from(&server.url);
         let err = fetch_and_unpack(&archive, &dir, false, false).unwrap_err().to_string();
         assert!(err.contains("checksum mismatch") && err.contains(&archive.md5), "{err}");
         assert!(!dir.join(&archive.file).exists() && !dir.join(format!("{}.part", archive.file)).exists());
@@ -431,10 +431,10 @@ mod tests {
     fn missing_file_and_unreachable_server_are_clear_errors() {
         let server = serve(Vec::new(), Behaviour::NotFound);
         let dir = scratch("404");
-        let archive = Downloadable::Cifar100.archive().from_mirror(&server.url);
+        let archive = Downloadable::Cifar100.archive().served_from(&server.url);
         let err = fetch_and_unpack(&archive, &dir, false, false).unwrap_err().to_string();
         assert!(err.contains("HTTP 404") && err.contains("cifar-100-binary.tar.gz"), "{err}");
-        let unreachable = Downloadable::Cifar10.archive().from_mirror("http://127.0.0.1:9");
+        let unreachable = Downloadable::Cifar10.archive().served_from("http://127.0.0.1:9");
         let err = fetch_and_unpack(&unreachable, &dir, false, false).unwrap_err().to_string();
         assert!(err.contains("cannot download") && err.contains("--mirror"), "{err}");
         fs::remove_dir_all(&dir).ok();

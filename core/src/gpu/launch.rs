@@ -61,6 +61,7 @@ pub(crate) fn launch(like: &CubeTensor, kernel: WgslKernel, groups: u32, buffers
 }
 
 /// A tensor's values where our kernels (or their references) can read them.
+#[allow(clippy::large_enum_variant)] // short-lived; boxing the GPU case buys nothing
 pub(crate) enum Storage {
     /// On burn's wgpu backend: the contiguous f32 storage, for a WGSL kernel.
     Wgpu(CubeTensor),

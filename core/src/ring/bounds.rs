@@ -115,6 +115,7 @@ impl RowRing {
 
 /// Where the rings were computed.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // the GPU case is the common one; keep it unboxed
 pub(crate) enum BoundsStorage {
     /// On the wgpu device by ring_select: the similarities and the B x 8 bound words.
     Gpu { sims: CubeTensor, bounds: CubeTensor },
