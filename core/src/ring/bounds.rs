@@ -206,8 +206,8 @@ impl RingBounds {
         self.nonempty_window()?;
         match &self.storage {
             BoundsStorage::Gpu { sims, bounds } => Ok(launch::int_tensor(self.members_storage(sims, bounds))),
-            BoundsStorage::Host { device, .. } => {
-                Ok(host_tensor(self.host_members(), self.rows(), self.window().len(), device))
+            BoundsStorage::Host { sims, rings, device } => {
+                Ok(host_tensor(self.host_members(sims, rings), self.rows(), self.window().len(), device))
             }
         }
     }
@@ -233,13 +233,8 @@ impl RingBounds {
         members
     }
 
-    fn host_members(&self) -> Vec<u32> {
-        match &self.storage {
-            BoundsStorage::Host { sims, rings, .. } => {
-                compact_reference(sims, self.rows(), self.cols(), rings, self.pairing)
-            }
-            BoundsStorage::Gpu { .. } => unreachable!("host members of GPU bounds"),
-        }
+    fn host_members(&self, sims: &[f32], rings: &[RowRing]) -> Vec<u32> {
+        compact_reference(sims, self.rows(), self.cols(), rings, self.pairing)
     }
 
     /// IRing form: B x `samples` columns drawn uniformly with replacement from each row's
@@ -255,8 +250,8 @@ impl RingBounds {
         let window = self.nonempty_window()?;
         let (sims, bounds) = match &self.storage {
             BoundsStorage::Gpu { sims, bounds } => (sims, bounds),
-            BoundsStorage::Host { device, .. } => {
-                let drawn = sample_reference(&self.host_members(), rows, window.len(), samples, seed);
+            BoundsStorage::Host { sims, rings, device } => {
+                let drawn = sample_reference(&self.host_members(sims, rings), rows, window.len(), samples, seed);
                 return Ok(host_tensor(drawn, rows, samples, device));
             }
         };
