@@ -1,31 +1,36 @@
 //! ring-wgpu core: contrastive learning with conditional negative sampling ("Ring",
 //! CNCE, Wu et al., ICLR 2021) on any GPU through wgpu.
 //!
-//! - [`augment`]: two-view augmentation on the GPU (crop, flip, colour jitter, grayscale).
+//! - [`train`]: the run's configuration, presets and the [`train::Trainer`] every front
+//!   end drives (events, stop handle, checkpoints as bytes).
+//! - [`methods`]: the [`methods::Method`] seam and MoCo / MoCoRing.
+//! - [`negatives`]: which candidates are each anchor's negatives (all, or the ring).
+//! - [`augment`]: augmentation on the GPU (crop, flip, colour jitter, grayscale, blur).
 //! - [`data`]: datasets (CIFAR-10/100, STL-10, image folders, synthetic) in memory.
-//! - [`eval`]: weighted kNN monitor on the GPU.
-//! - [`gpu`]: one wgpu device, shared by our WGSL kernels and burn's tensors.
-//! - [`model`]: CIFAR-form ResNets and the projection head (burn).
-//! - [`moco`]: MoCo and MoCoRing training steps (momentum encoder, queue, SGD).
+//! - [`eval`]: weighted kNN, the linear probe, PCA.
+//! - [`gpu`]: one wgpu device shared by our WGSL kernels and burn's tensors; async reads.
+//! - [`model`]: CIFAR-form ResNets, the projection head, the momentum encoder.
 //! - [`ring`]: ring percentiles and annealing, the WGSL ring kernels (select, mask,
 //!   compact, sample) each with its plain-Rust reference, and the Ring NCE loss.
-//! - [`train`]: learning-rate schedules and evaluation features.
 //!
 //! Compiles for native targets and for `wasm32-unknown-unknown`; nothing here blocks on
-//! a GPU read-back (reads are `async`).
+//! a GPU read-back (reads are `async`), and nothing touches the filesystem except the
+//! dataset loaders of [`data`] (native only in practice).
 
 pub mod augment;
 pub mod data;
+mod error;
 pub mod eval;
 pub mod gpu;
+pub mod methods;
 pub mod model;
-pub mod moco;
+pub mod negatives;
 pub mod ring;
 mod rng;
 pub mod train;
 
 pub use burn;
+pub use error::{Error, Result};
 pub use gpu::{AdapterSummary, BackendChoice, Compute, DeviceChoice, Gpu, GpuError, GpuOptions};
-pub use ring::{
-    AnnealPolicy, InnerCut, Pairing, RingBounds, RingError, RingSchedule, RingSpec, RingWindow,
-};
+pub use ring::{AnnealPolicy, InnerCut, Pairing, RingBounds, RingError, RingSchedule, RingSpec, RingWindow};
+pub use train::{TrainConfig, Trainer};

@@ -18,13 +18,22 @@ pub fn upload_on(device: &Device, values: &[f32], rows: usize, cols: usize) -> T
     Tensor::<2>::from_data(TensorData::new(values.to_vec(), [rows, cols]), device)
 }
 
-pub fn read_f32(t: Tensor<2>) -> Vec<f32> {
-    pollster::block_on(t.into_data_async()).unwrap().convert::<f32>().try_to_vec::<f32>().unwrap()
+pub fn read_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    pollster::block_on(ring_wgpu_core::gpu::read::read_f32(t)).unwrap()
 }
 
-pub fn read_u32(t: Tensor<2, Int>) -> Vec<u32> {
-    let data = pollster::block_on(t.into_data_async()).unwrap();
-    data.convert::<i64>().try_to_vec::<i64>().unwrap().into_iter().map(|v| v as u32).collect()
+pub fn read_u32<const D: usize>(t: Tensor<D, Int>) -> Vec<u32> {
+    pollster::block_on(ring_wgpu_core::gpu::read::read_i64(t)).unwrap().into_iter().map(|v| v as u32).collect()
+}
+
+/// The devices every device-parameterised test runs on: burn's CPU backend (flex), and
+/// the test GPU (lavapipe in CI; absent only where skipping is allowed).
+pub fn devices() -> Vec<(&'static str, Device)> {
+    let mut devices = vec![("cpu", Device::flex())];
+    if let Some(gpu) = gpu() {
+        devices.push(("gpu", gpu.burn_device().clone()));
+    }
+    devices
 }
 
 /// Deterministic xorshift generator for test data.

@@ -45,6 +45,32 @@ fn predictions_match_reference() {
     }
 }
 
+/// k = 1 is nearest-neighbour classification (the Ring authors' monitor): each query
+/// takes the label of its single most similar bank entry (ties to the smaller index).
+#[test]
+fn one_nearest_neighbour_matches_a_brute_force_search() {
+    let (d, classes) = (6, 4);
+    let mut rng = Rng(5);
+    let centers: Vec<Vec<f32>> = (0..classes).map(|_| (0..d).map(|_| rng.unit()).collect()).collect();
+    let (bank, bank_labels) = clustered(257, d, classes, 1.5, &mut rng, &centers);
+    let (queries, _) = clustered(33, d, classes, 1.5, &mut rng, &centers);
+    let want: Vec<u32> = queries
+        .chunks(d)
+        .map(|q| {
+            let sim = |j: usize| q.iter().zip(&bank[j * d..(j + 1) * d]).map(|(a, b)| a * b).sum::<f32>();
+            let best = (0..257).fold(0, |best, j| if sim(j) > sim(best) { j } else { best });
+            bank_labels[best]
+        })
+        .collect();
+    let config = KnnConfig { k: 1, ..KnnConfig::default() };
+    assert_eq!(knn_reference(&bank, &bank_labels, classes, &queries, d, &config), want);
+    for (name, device) in devices() {
+        let bank_t = Tensor::<2>::from_data(TensorData::new(bank.clone(), [257, d]), &device);
+        let queries_t = Tensor::<2>::from_data(TensorData::new(queries.clone(), [33, d]), &device);
+        assert_eq!(read_int(knn_predict(bank_t, &bank_labels, classes, queries_t, &config).unwrap()), want, "{name}");
+    }
+}
+
 #[test]
 fn bad_inputs_are_errors() {
     let Some(gpu) = gpu() else { return };

@@ -1,15 +1,14 @@
-//! MoCo / MoCoRing training steps on the GPU (lavapipe in CI), small shapes.
+//! MoCo / MoCoRing: the key encoder's momentum update and batch statistics, and short
+//! runs whose loss falls, on the CPU backend and the GPU (lavapipe in CI).
 
 mod common;
 
 use common::*;
-use ring_wgpu_core::augment::{sample_views, AugmentSpec, DeviceImages};
 use ring_wgpu_core::burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
-use ring_wgpu_core::burn::tensor::Tensor;
-use ring_wgpu_core::data::synthetic;
-use ring_wgpu_core::model::{ContrastiveNet, EncoderKind};
-use ring_wgpu_core::moco::{momentum_update, Moco, MocoConfig};
-use ring_wgpu_core::{AnnealPolicy, RingSchedule, RingSpec};
+use ring_wgpu_core::burn::tensor::{Device, Tensor};
+use ring_wgpu_core::methods::{Moco, MocoSettings};
+use ring_wgpu_core::model::{key_encoder, momentum_update, ContrastiveNet, EncoderKind};
+use ring_wgpu_core::train::{Anneal, Datasets, MethodKind, SinkFn, TrainConfig, TrainEvent, Trainer};
 
 struct Values(Vec<f32>);
 
@@ -27,6 +26,11 @@ fn values(m: &ContrastiveNet) -> Vec<f32> {
     v.0
 }
 
+fn moco(queue: usize, projection_dim: usize, device: &Device) -> Moco {
+    let config = TrainConfig { queue: Some(queue), projection_dim, batch: 2, ..TrainConfig::default() }.resolved(100).unwrap();
+    Moco::new(MocoSettings::from_config(&config).unwrap(), device).unwrap()
+}
+
 #[test]
 fn momentum_update_interpolates_parameters() {
     let Some(gpu) = gpu() else { return };
@@ -34,14 +38,12 @@ fn momentum_update_interpolates_parameters() {
     let a = ContrastiveNet::new(EncoderKind::Small, 8, device);
     let b = ContrastiveNet::new(EncoderKind::Small, 8, device);
     let (va, vb) = (values(&a), values(&b));
-    // Different initialisations but the same parameter ids are needed: b is a clone of a
-    // mapped to new values, so use a itself as the key.
-    let key = a.clone();
-    let same = momentum_update(key.clone(), &a, 0.5);
+    // The key must share the query's parameter ids: use a itself as the key.
+    let same = momentum_update(a.clone(), &a, 0.5);
     assert_eq!(values(&same), va);
     assert_ne!(va, vb);
-    // m = 1 keeps the key; m = 0 copies the query.
-    let moco = Moco::new(MocoConfig { encoder: EncoderKind::Small, projection_dim: 8, queue_size: 16, ..MocoConfig::default() }, device).unwrap();
+    // m = 1 keeps the key.
+    let moco = moco(16, 8, device);
     let q = values(&moco.query);
     assert_eq!(values(&moco.key), q, "the key encoder starts as a copy");
     let kept = momentum_update(moco.key.clone(), &moco.query, 1.0);
@@ -61,9 +63,9 @@ impl ModuleMapper for Double {
 /// query's, k <- m k + (1 - m) q, and leaves batch-norm running statistics alone.
 #[test]
 fn momentum_update_moves_the_key_towards_the_query() {
-    let device = ring_wgpu_core::burn::tensor::Device::flex().autodiff();
+    let device = Device::flex().autodiff();
     let query = ContrastiveNet::new(EncoderKind::Small, 8, &device);
-    let key = ring_wgpu_core::moco::key_encoder(&query);
+    let key = key_encoder(&query);
     // A query with the same ids and every value doubled: the key moves half way.
     let doubled = query.clone().valid().map(&mut Double).train();
     let moved = momentum_update(key.clone(), &doubled, 0.5);
@@ -87,8 +89,8 @@ fn momentum_update_moves_the_key_towards_the_query() {
 /// initial running statistics and differ.)
 #[test]
 fn key_encoder_uses_batch_statistics() {
-    let device = ring_wgpu_core::burn::tensor::Device::flex();
-    let moco = Moco::new(MocoConfig { encoder: EncoderKind::Small, projection_dim: 16, queue_size: 8, ..MocoConfig::default() }, &device).unwrap();
+    let device = Device::flex();
+    let moco = moco(8, 16, &device);
     let x = Tensor::<4>::random([6, 3, 32, 32], ring_wgpu_core::burn::tensor::Distribution::Normal(0.5, 2.0), &device);
     let from_query = read_f32(moco.query.embed(x.clone()).without_autodiff());
     let from_key = read_f32(moco.key.embed(x.clone()).without_autodiff());
@@ -98,46 +100,81 @@ fn key_encoder_uses_batch_statistics() {
     assert!(diff(&from_query, &inference) > 1e-3, "the test input does not tell the two batch-norm modes apart");
 }
 
-fn run(ring: Option<RingSchedule>, steps: usize, seed: u64) -> Vec<f32> {
-    let gpu = gpu().expect("GPU");
-    let device = gpu.burn_device();
-    let data = synthetic(4, 32, 1).unwrap();
-    let images = DeviceImages::upload(&data, device).unwrap();
-    let spec = AugmentSpec::default();
-    // A queue of one batch: while training on one half of the 40 images, the queue holds
-    // the keys of the other half (no stale copies of the anchors' own images).
-    let config = MocoConfig { encoder: EncoderKind::Small, projection_dim: 32, queue_size: 20, momentum: 0.9, ring, seed, ..MocoConfig::default() };
-    let mut moco = Moco::new(config, device).unwrap();
-    let mut losses = Vec::new();
-    for step in 0..steps {
-        let batch: Vec<u32> = (0..20).map(|i| i + 20 * (step as u32 % 2)).collect();
-        let views = sample_views(&spec, &batch, 32, 32, 3, step as u64);
-        let both = images.augment(&views, &spec).unwrap();
-        let b = batch.len();
-        let view_q = both.clone().narrow(0, 0, b);
-        let view_k = both.narrow(0, b, b);
-        let out = moco.step(view_q, view_k, step as f64, 0.05).unwrap();
-        losses.push(out.loss);
+/// The per-step losses of a short run, driven by the Trainer one step at a time.
+fn losses(method: MethodKind, device: &Device) -> Vec<f64> {
+    // 40 images in batches of 20 with a queue of 20: while training on one half, the
+    // queue holds the keys of the other. MoCoRing anneals u from 100 to 50 (l = 5).
+    let config = TrainConfig {
+        method,
+        synthetic_per_class: 4,
+        batch: 20,
+        queue: Some(20),
+        key_momentum: 0.9,
+        lr: 0.05,
+        lower: 5.0,
+        upper: 50.0,
+        anneal: Anneal::Linear,
+        anneal_epochs: Some(3.0),
+        epochs: 8,
+        knn_every: 8,
+        knn_k: 5,
+        seed: 7,
+        ..TrainConfig::default()
+    };
+    let datasets = Datasets::synthetic(&config).unwrap();
+    let mut trainer = Trainer::new(config, datasets, device).unwrap();
+    let mut out = Vec::new();
+    while !trainer.finished() {
+        let step = pollster::block_on(trainer.steps(1, &mut ())).unwrap();
+        out.push(step.loss.unwrap());
     }
-    losses.into_iter().map(|l| read_f32(l.reshape([1, 1]))[0]).collect()
+    out
 }
 
-/// Training on 40 images in two alternating batches of 20, with a queue of 20. The loss
-/// starts near 0 (the queue holds random keys, far from the collapsed initial
+/// The loss starts near 0 (the queue holds random keys, far from the collapsed initial
 /// embeddings), jumps towards ln(21) = 3.04 once the queue holds real keys, then falls as
 /// the encoder learns to tell the images apart: the last 4 steps average at least 0.5
-/// below the peak, for MoCo and for MoCoRing with u annealed from 100 to 50 (seeded: the
-/// same run every time).
+/// below the peak, for MoCo and MoCoRing on the CPU backend and MoCoRing on the GPU
+/// (seeded: the same run every time).
 #[test]
 fn loss_falls_for_moco_and_mocoring() {
-    let Some(_) = gpu() else { return };
-    let schedule = RingSchedule::new(RingSpec::new(5.0, 50.0).unwrap(), AnnealPolicy::Linear { epochs: 6.0 }).unwrap();
-    for (name, ring) in [("MoCo", None), ("MoCoRing", Some(schedule))] {
-        let losses = run(ring, 16, 7);
-        assert!(losses.iter().all(|l| l.is_finite()), "{name}: {losses:?}");
-        let peak = losses.iter().copied().fold(f32::MIN, f32::max);
-        let last: f32 = losses[losses.len() - 4..].iter().sum::<f32>() / 4.0;
-        eprintln!("{name}: {losses:?}");
-        assert!(last < peak - 0.5, "{name}: loss did not fall: {losses:?}");
+    for (device_name, device) in devices() {
+        // Software Vulkan is slow: on the GPU only MoCoRing (the path with our kernels).
+        let methods: &[MethodKind] = if device_name == "gpu" { &[MethodKind::Mocoring] } else { &[MethodKind::Moco, MethodKind::Mocoring] };
+        for &method in methods {
+            let losses = losses(method, &device);
+            assert_eq!(losses.len(), 16);
+            assert!(losses.iter().all(|l| l.is_finite()), "{device_name} {method:?}: {losses:?}");
+            let peak = losses.iter().copied().fold(f64::MIN, f64::max);
+            let last: f64 = losses[losses.len() - 4..].iter().sum::<f64>() / 4.0;
+            eprintln!("{device_name} {method:?}: {losses:?}");
+            assert!(last < peak - 0.5, "{device_name} {method:?}: loss did not fall: {losses:?}");
+        }
     }
+}
+
+/// Events arrive in order: started, one step per step, an epoch after each epoch's last
+/// step (epoch 0 first: the untrained baseline), finished.
+#[test]
+fn the_trainer_reports_events_in_order() {
+    let config = TrainConfig { synthetic_per_class: 2, batch: 5, epochs: 2, knn_k: 3, knn_every: 1, ..TrainConfig::default() };
+    let datasets = Datasets::synthetic(&config).unwrap();
+    let mut trainer = Trainer::new(config, datasets, &Device::flex()).unwrap();
+    let mut log = Vec::new();
+    let outcome = pollster::block_on(trainer.fit(&mut SinkFn(|e: &TrainEvent<'_>| {
+        log.push(match e {
+            TrainEvent::Started { steps_per_epoch, .. } => format!("started {steps_per_epoch}"),
+            TrainEvent::Step(s) => format!("step {}", s.global_step),
+            TrainEvent::Epoch(m) => format!("epoch {} knn {}", m.epoch, m.knn_top1.is_some()),
+            TrainEvent::Stopped { .. } => "stopped".into(),
+            TrainEvent::Finished { .. } => "finished".into(),
+        });
+        Ok(())
+    })))
+    .unwrap();
+    assert_eq!(outcome, ring_wgpu_core::train::FitOutcome::Finished);
+    assert_eq!(
+        log,
+        ["started 4", "epoch 0 knn true", "step 1", "step 2", "step 3", "step 4", "epoch 1 knn true", "step 5", "step 6", "step 7", "step 8", "epoch 2 knn true", "finished"]
+    );
 }

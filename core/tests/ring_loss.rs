@@ -58,7 +58,7 @@ fn gpu_loss(gpu: &Gpu, p: &Problem, negatives: Host<'_>, tau: f64) -> (f32, Vec<
     let loss = ring_nce_loss(q.clone(), k, queue, negatives, tau).unwrap();
     let grads = loss.backward();
     let grad = q.grad(&grads).expect("q requires grad");
-    let loss = pollster::block_on(loss.into_data_async()).unwrap().convert::<f32>().try_to_vec::<f32>().unwrap()[0];
+    let loss = read_f32(loss)[0];
     (loss, read_f32(grad))
 }
 
@@ -163,4 +163,48 @@ fn iring_sampled_negatives_match_reference() {
     let reference = ring_nce_loss_reference(&p.q, &p.k, &p.queue, NegativesRef::Sampled(&drawn, k), p.b, p.n, p.d, 0.07);
     assert_close("loss", &[loss], &[reference.loss], 1e-4);
     assert_close("grad", &grad, &reference.grad_q, 1e-4);
+}
+
+/// In-batch candidates (SimCLR, 2B views): the negatives never include an anchor itself or
+/// its positive, for plain NCE and for the ring; plain NCE over the 2B - 2 others is
+/// NT-Xent, checked against a direct f64 computation. On every device.
+#[test]
+fn in_batch_negatives_exclude_self_and_positive() {
+    use ring_wgpu_core::negatives::NegativeSampler;
+    use ring_wgpu_core::{AnnealPolicy, RingSchedule};
+    let (b, d, tau) = (4, 5, 0.2);
+    let rows = 2 * b;
+    let mut rng = Rng(23);
+    let z = unit_rows(&mut rng, rows, d);
+    let partner = |i: usize| if i < b { i + b } else { i - b };
+    let positives: Vec<f32> = (0..rows).flat_map(|i| z[partner(i) * d..(partner(i) + 1) * d].to_vec()).collect();
+    let dot = |i: usize, j: usize| (0..d).map(|t| z[i * d + t] as f64 * z[j * d + t] as f64).sum::<f64>() / tau;
+    let nt_xent: f64 = (0..rows)
+        .map(|i| {
+            let denominator: f64 = (0..rows).filter(|&j| j != i).map(|j| dot(i, j).exp()).sum();
+            denominator.ln() - dot(i, partner(i))
+        })
+        .sum::<f64>()
+        / rows as f64;
+    let ring = |upper: f64, lower: f64| NegativeSampler::Ring(RingSchedule::new(RingSpec::new(lower, upper).unwrap(), AnnealPolicy::None).unwrap());
+    for (name, device) in devices() {
+        let anchors = upload_on(&device, &z, rows, d);
+        for (sampler, plain) in [(NegativeSampler::All, true), (ring(100.0, 0.0), true), (ring(50.0, 10.0), false)] {
+            let chosen = sampler.choose(anchors.clone(), anchors.clone(), Pairing::SimClr, 0.0).unwrap();
+            let Negatives::Mask(mask) = chosen.negatives.clone() else { panic!("{name}: in-batch negatives are a mask") };
+            let mask = read_f32(mask);
+            for i in 0..rows {
+                assert_eq!(mask[i * rows + i], 0.0, "{name} {sampler:?}: row {i} counts itself");
+                assert_eq!(mask[i * rows + partner(i)], 0.0, "{name} {sampler:?}: row {i} counts its positive");
+                let count = mask[i * rows..(i + 1) * rows].iter().filter(|&&m| m > 0.0).count();
+                // The ring of l = 10%, u = 50% of 2B - 2 = 6 candidates: positions [0, 3).
+                assert_eq!(count, if plain { rows - 2 } else { 3 }, "{name} {sampler:?}: row {i}");
+            }
+            if plain {
+                let loss = ring_nce_loss(anchors.clone(), upload_on(&device, &positives, rows, d), anchors.clone(), chosen.negatives, tau).unwrap();
+                let loss = read_f32(loss)[0] as f64;
+                assert!((loss - nt_xent).abs() < 1e-5 * nt_xent.abs().max(1.0), "{name} {sampler:?}: {loss} vs NT-Xent {nt_xent}");
+            }
+        }
+    }
 }

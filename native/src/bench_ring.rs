@@ -17,6 +17,7 @@ use std::time::Instant;
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use ring_wgpu_core::gpu::read::read_f32;
 use ring_wgpu_core::burn::tensor::{Distribution, Tensor};
 use ring_wgpu_core::ring::{mask_reference, order_key, ring_select, select_reference, similarities, Pairing};
 use ring_wgpu_core::RingSpec;
@@ -135,7 +136,7 @@ pub fn run(gpu_args: &GpuArgs, args: &RingBenchArgs) -> Result<()> {
         let keys = Tensor::<2>::random([n, d], Distribution::Normal(0.0, 1.0), device);
         let normalise = |t: Tensor<2>| t.clone() / t.powi_scalar(2).sum_dim(1).sqrt();
         let sims_gpu = similarities(normalise(q), normalise(keys));
-        let sims: Vec<f32> = sims_gpu.to_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let sims: Vec<f32> = pollster::block_on(read_f32(sims_gpu.clone()))?;
 
         progress.set_message(format!("N={n}: GPU"));
         let run_gpu = || -> Result<Tensor<2>> { Ok(ring_select(sims_gpu.clone(), &spec, Pairing::None)?.mask()) };
@@ -150,12 +151,7 @@ pub fn run(gpu_args: &GpuArgs, args: &RingBenchArgs) -> Result<()> {
         }
         device.sync().map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let gpu_ms = start.elapsed().as_secs_f64() * 1e3 / args.iters as f64;
-        let mask_gpu: Vec<f32> = mask_gpu
-            .context("no GPU run")?
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let mask_gpu: Vec<f32> = pollster::block_on(read_f32(mask_gpu.context("no GPU run")?))?;
         progress.inc(1);
 
         progress.set_message(format!("N={n}: CPU select_nth"));

@@ -10,7 +10,8 @@
 //! times add up to a little more than the pipelined step.
 //!
 //! MoCoRing runs with its ring in force (u = 10%, l = 1%: similarities, ring_select and
-//! the mask every step); MoCo contrasts against the whole queue.
+//! the mask every step); MoCo contrasts against the whole queue. Every step is core's
+//! `Trainer::run_step`, the same step training runs.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -18,12 +19,11 @@ use std::time::Instant;
 use anyhow::{ensure, Result};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use ring_wgpu_core::augment::{sample_views, AugmentSpec, DeviceImages};
 use ring_wgpu_core::burn::tensor::Device;
-use ring_wgpu_core::data;
+use ring_wgpu_core::methods::StepPhase;
 use ring_wgpu_core::model::EncoderKind;
-use ring_wgpu_core::moco::{Moco, MocoConfig, StepPhase};
-use ring_wgpu_core::{AnnealPolicy, Compute, RingSchedule, RingSpec};
+use ring_wgpu_core::train::{Anneal, Datasets, MethodKind, TrainConfig, Trainer};
+use ring_wgpu_core::Compute;
 use serde::Serialize;
 
 use crate::GpuArgs;
@@ -35,13 +35,6 @@ enum Which {
     Gpu,
     /// burn's CPU backend.
     Cpu,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-enum BenchModel {
-    Small,
-    Resnet18,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,7 +51,7 @@ pub struct TrainBenchArgs {
     devices: Vec<Which>,
     /// Encoders to measure, comma-separated.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "small")]
-    models: Vec<BenchModel>,
+    models: Vec<EncoderKind>,
     /// Images per step (B).
     #[arg(long, default_value_t = 64)]
     batch: usize,
@@ -82,13 +75,13 @@ pub struct TrainBenchArgs {
 #[derive(Debug, Serialize)]
 struct Row {
     device: String,
-    model: BenchModel,
+    model: EncoderKind,
     method: &'static str,
     batch: usize,
     queue: usize,
     images_per_s: f64,
     step_ms: f64,
-    /// Mean ms per phase with a sync after each: augment, forward, ring, backward, update.
+    /// Mean ms per phase with a sync after each: augment, forward, negatives, backward, update.
     phases_ms: BTreeMap<&'static str, f64>,
 }
 
@@ -96,75 +89,54 @@ struct Row {
 struct Report {
     rows: Vec<Row>,
     /// MoCoRing step time / MoCo step time, per device and model.
-    mocoring_over_moco: Vec<(String, BenchModel, f64)>,
+    mocoring_over_moco: Vec<(String, EncoderKind, f64)>,
 }
 
-const PHASES: [&str; 5] = ["augment", "forward", "ring", "backward", "update"];
-
-fn phase_name(phase: StepPhase) -> &'static str {
-    match phase {
-        StepPhase::Forward => "forward",
-        StepPhase::Ring => "ring",
-        StepPhase::Backward => "backward",
-        StepPhase::Update => "update",
-    }
-}
+const PHASES: [&str; 5] = ["augment", "forward", "negatives", "backward", "update"];
 
 fn sync(device: &Device) -> Result<()> {
     device.sync().map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"))
 }
 
-fn measure(device: &Device, model: BenchModel, ring: bool, args: &TrainBenchArgs, bar: &ProgressBar) -> Result<(f64, BTreeMap<&'static str, f64>)> {
+fn measure(device: &Device, model: EncoderKind, ring: bool, args: &TrainBenchArgs, bar: &ProgressBar) -> Result<(f64, BTreeMap<&'static str, f64>)> {
     let b = args.batch;
-    let per_class = (2 * b).div_ceil(10);
-    let images = data::synthetic(per_class, 32, 1)?;
-    let on_device = DeviceImages::upload(&images, device)?;
-    let spec = AugmentSpec::default();
-    let ring = ring.then(|| RingSchedule::new(RingSpec::paper(), AnnealPolicy::None)).transpose()?;
-    let config = MocoConfig {
-        encoder: match model {
-            BenchModel::Small => EncoderKind::Small,
-            BenchModel::Resnet18 => EncoderKind::ResNet18,
-        },
-        queue_size: args.queue,
-        ring,
+    let config = TrainConfig {
+        method: if ring { MethodKind::Mocoring } else { MethodKind::Moco },
+        model,
+        batch: b,
+        queue: Some(args.queue),
+        synthetic_per_class: (2 * b).div_ceil(10),
+        lower: 1.0,
+        upper: 10.0,
+        anneal: Anneal::None,
+        epochs: 1_000_000,
         seed: 1,
-        ..MocoConfig::default()
+        ..TrainConfig::default()
     };
-    let mut moco = Moco::new(config, device)?;
-    let batch_of = |step: usize| -> Vec<u32> { (0..b as u32).map(|i| (i + (step * b) as u32) % images.len() as u32).collect() };
-    let mut step_at = |step: usize, probe: &mut dyn FnMut(Option<StepPhase>)| -> Result<()> {
-        let views = sample_views(&spec, &batch_of(step), 32, 32, 7, step as u64);
-        let both = on_device.augment(&views, &spec)?;
-        probe(None);
-        let out = moco.step_with_probe(both.clone().narrow(0, 0, b), both.narrow(0, b, b), 1.0, 0.03, &mut |p| probe(Some(p)))?;
-        drop(out);
-        Ok(())
-    };
-    for s in 0..args.warmup {
-        step_at(s, &mut |_| {})?;
+    let mut trainer = Trainer::new(config.clone(), Datasets::synthetic(&config)?, device)?;
+    for _ in 0..args.warmup {
+        trainer.run_step(&mut |_| {})?;
         bar.inc(1);
     }
     sync(device)?;
     let start = Instant::now();
-    for s in 0..args.steps {
-        step_at(args.warmup + s, &mut |_| {})?;
+    for _ in 0..args.steps {
+        trainer.run_step(&mut |_| {})?;
     }
     sync(device)?;
     let step_ms = start.elapsed().as_secs_f64() * 1e3 / args.steps as f64;
     bar.inc(args.steps as u64);
 
     let mut phases: BTreeMap<&'static str, f64> = PHASES.iter().map(|p| (*p, 0.0)).collect();
-    for s in 0..args.steps {
+    for _ in 0..args.steps {
         let mut last = Instant::now();
         let mut failed = None;
-        step_at(args.warmup + args.steps + s, &mut |phase| {
+        trainer.run_step(&mut |phase: StepPhase| {
             if let Err(e) = sync(device) {
                 failed = Some(e);
             }
             let now = Instant::now();
-            *phases.get_mut(phase.map_or("augment", phase_name)).expect("known phase") +=
-                (now - last).as_secs_f64() * 1e3 / args.steps as f64;
+            *phases.get_mut(phase.name()).expect("known phase") += (now - last).as_secs_f64() * 1e3 / args.steps as f64;
             last = now;
         })?;
         if let Some(e) = failed {
@@ -240,7 +212,7 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
             for (device, model, ratio) in &report.mocoring_over_moco {
                 println!("MoCoRing / MoCo step time, {model:?} on {device}: {ratio:.3}");
             }
-            let speed = |d: usize, m: BenchModel, method: &str| {
+            let speed = |d: usize, m: EncoderKind, method: &str| {
                 report.rows.iter().find(|r| r.device == devices[d].to_string() && r.model == m && r.method == method).map(|r| r.step_ms)
             };
             if devices.len() == 2 {

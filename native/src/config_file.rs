@@ -1,95 +1,224 @@
-//! `--config FILE.toml` for `ring-wgpu train`: the file's settings become flags placed
-//! before the command line's own, so a flag given on the command line wins.
+//! From the command line to core's `TrainConfig`: a preset (or, when resuming, the run's
+//! saved configuration), then the TOML file's keys over it, then the flags given on the
+//! command line over those. Every value is validated before any work starts, and errors
+//! name where the bad value came from (`--flag`, or the key and its file).
 //!
-//! Keys are the flag names (`epochs`, `lr-schedule` or `lr_schedule`, ...), at the top
-//! level or under a `[train]` table; arrays become comma-separated values.
+//! The file's keys are `TrainConfig`'s fields (`epochs`, `lr_schedule`, ...; `lr-schedule`
+//! works too), at the top level or under a `[train]` table, plus `preset` and `out`.
 
-use std::ffi::OsString;
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+use ring_wgpu_core::train::{preset, ConfigError, TrainConfig};
 
-fn flags_from_toml(path: &Path) -> Result<Vec<OsString>> {
+/// Where a configuration value came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// The preset (or the default `quick` preset).
+    Preset(String),
+    /// The resumed run's saved configuration.
+    Saved,
+    /// A key of the TOML file.
+    File(PathBuf),
+    /// A flag on the command line.
+    Flag,
+}
+
+/// A configuration and where each of its keys came from.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The configuration (not yet resolved against the data).
+    pub config: TrainConfig,
+    /// Where each key's value came from.
+    pub sources: BTreeMap<String, Source>,
+    /// `out` from the file, if it set one.
+    pub out: Option<PathBuf>,
+}
+
+impl Resolved {
+    /// `error` with the origin of its key: `--temperature -1: ...` for a flag,
+    /// `temperature = -1 in run.toml: ...` for a file key.
+    pub fn explain(&self, error: ring_wgpu_core::Error) -> anyhow::Error {
+        let ring_wgpu_core::Error::Config(ConfigError::Invalid { key, value, message }) = &error else { return error.into() };
+        match self.sources.get(key) {
+            Some(Source::Flag) => anyhow!("--{} {value}: {message}", key.replace('_', "-")),
+            Some(Source::File(path)) => anyhow!("{key} = {value} in {}: {message}", path.display()),
+            Some(Source::Preset(name)) => anyhow!("{key} = {value} (preset {name}): {message}"),
+            Some(Source::Saved) => anyhow!("{key} = {value} (the run's saved settings): {message}"),
+            None => anyhow!("{key} = {value}: {message}"),
+        }
+    }
+}
+
+/// A configuration as a TOML table (TOML, unlike JSON, holds NaN and infinities, so a
+/// flag's `nan` reaches validation as itself). Unset optional keys are absent.
+fn to_table(config: &TrainConfig) -> Result<toml::Table> {
+    match toml::Value::try_from(config) {
+        Ok(toml::Value::Table(table)) => Ok(table),
+        Ok(_) => unreachable!("a TrainConfig serialises to a table"),
+        Err(e) => Err(anyhow!("the settings cannot be recorded: {e}")),
+    }
+}
+
+fn from_table(table: toml::Table) -> Result<TrainConfig, toml::de::Error> {
+    toml::Value::Table(table).try_into()
+}
+
+/// The file's table: `[train]` merged into the top level, keys in `snake_case`.
+fn read_table(path: &Path) -> Result<toml::Table> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
-    let mut table: toml::Table = text.parse().with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let mut table: toml::Table = text.parse().map_err(|e| anyhow!("{} is not valid TOML: {e}", path.display()))?;
     if let Some(toml::Value::Table(train)) = table.remove("train") {
         table.extend(train);
     }
-    let mut flags = Vec::new();
-    for (key, value) in table {
-        let flag = format!("--{}", key.replace('_', "-"));
-        if flag == "--config" {
-            bail!("{}: a config file cannot name another config file", path.display());
-        }
-        let text = match value {
-            toml::Value::String(s) => s,
-            toml::Value::Integer(i) => i.to_string(),
-            toml::Value::Float(f) => f.to_string(),
-            toml::Value::Boolean(true) => {
-                flags.push(OsString::from(flag));
-                continue;
-            }
-            toml::Value::Boolean(false) => continue,
-            toml::Value::Array(items) => items
-                .iter()
-                .map(|v| match v {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(","),
-            other => bail!("{}: `{key}` has an unsupported value {other}", path.display()),
-        };
-        flags.push(OsString::from(flag));
-        flags.push(OsString::from(text));
-    }
-    Ok(flags)
+    Ok(table.into_iter().map(|(k, v)| (k.replace('-', "_"), v)).collect())
 }
 
-/// Rewrites `args` (as from `std::env::args_os`) so that `train --config FILE` is followed
-/// by the file's flags, then by the rest of the command line.
-pub fn expand(args: Vec<OsString>) -> Result<Vec<OsString>> {
-    let Some(train) = args.iter().position(|a| a == "train") else { return Ok(args) };
-    let mut path = None;
-    for (i, arg) in args.iter().enumerate().skip(train + 1) {
-        let arg = arg.to_string_lossy();
-        if arg == "--config" {
-            path = Some(args.get(i + 1).context("--config needs a file")?.clone());
-        } else if let Some(p) = arg.strip_prefix("--config=") {
-            path = Some(OsString::from(p));
+/// Builds the configuration of `ring-wgpu train`: `flags` are the parsed flags (all of
+/// `TrainConfig`'s fields), `matches` tell which were given; `file` the TOML file,
+/// `preset_name` the `--preset` flag, `saved` the resumed run's configuration.
+pub fn resolve(
+    flags: &TrainConfig,
+    matches: &ArgMatches,
+    file: Option<&Path>,
+    preset_name: Option<&str>,
+    saved: Option<&TrainConfig>,
+) -> Result<Resolved> {
+    let mut table = match file {
+        Some(path) => read_table(path)?,
+        None => toml::Table::new(),
+    };
+    let file_preset = match table.remove("preset") {
+        Some(toml::Value::String(name)) => Some(name),
+        Some(other) => return Err(anyhow!("preset = {other} in {}: must be a preset name", file.unwrap().display())),
+        None => None,
+    };
+    let out = match table.remove("out") {
+        Some(toml::Value::String(dir)) => Some(PathBuf::from(dir)),
+        Some(other) => return Err(anyhow!("out = {other} in {}: must be a folder name", file.unwrap().display())),
+        None => None,
+    };
+    let (base, base_source) = match (preset_name.or(file_preset.as_deref()), saved) {
+        (Some(name), _) => (preset(name).map_err(|e| anyhow!("{e}"))?, Source::Preset(name.to_string())),
+        (None, Some(saved)) => (saved.clone(), Source::Saved),
+        (None, None) => (TrainConfig::default(), Source::Preset("quick".into())),
+    };
+    let mut value = to_table(&base)?;
+    let keys: Vec<String> = serde_json::to_value(&base)?.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default();
+    let mut sources: BTreeMap<String, Source> = keys.iter().map(|k| (k.clone(), base_source.clone())).collect();
+
+    if let Some(path) = file {
+        for (key, item) in table {
+            if !keys.contains(&key) {
+                let mut keys: Vec<&str> = keys.iter().map(|k| k.as_str()).collect();
+                keys.sort();
+                return Err(anyhow!(
+                    "{}: unknown key `{key}`; the keys are the flags of `ring-wgpu train` without dashes: {}, preset, out",
+                    path.display(),
+                    keys.join(", ")
+                ));
+            }
+            // Check this key alone, so that a wrong type names it.
+            let mut trial = value.clone();
+            trial.insert(key.clone(), item.clone());
+            if let Err(e) = from_table(trial) {
+                return Err(anyhow!("{key} = {item} in {}: {}", path.display(), e.message()));
+            }
+            value.insert(key.clone(), item);
+            sources.insert(key, Source::File(path.to_path_buf()));
         }
     }
-    let Some(path) = path else { return Ok(args) };
-    let mut out: Vec<OsString> = args[..=train].to_vec();
-    out.extend(flags_from_toml(Path::new(&path))?);
-    out.extend(args[train + 1..].iter().cloned());
-    Ok(out)
+
+    let given = to_table(flags)?;
+    for (key, flag_value) in given {
+        if matches!(matches.value_source(&key), Some(ValueSource::CommandLine | ValueSource::EnvVariable)) {
+            value.insert(key.clone(), flag_value);
+            sources.insert(key, Source::Flag);
+        }
+    }
+    let config = from_table(value).map_err(|e| anyhow!("the settings do not form a run configuration: {}", e.message()))?;
+    let resolved = Resolved { config, sources, out };
+    resolved.config.validate().map_err(|e| resolved.explain(e.into()))?;
+    Ok(resolved)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::{CommandFactory, FromArgMatches, Parser};
+
+    #[derive(Parser, Debug)]
+    struct Flags {
+        #[command(flatten)]
+        config: TrainConfig,
+    }
+
+    fn parse(args: &[&str]) -> (TrainConfig, ArgMatches) {
+        let matches = Flags::command().try_get_matches_from(std::iter::once("train").chain(args.iter().copied())).unwrap();
+        (Flags::from_arg_matches(&matches).unwrap().config, matches)
+    }
+
+    fn temp_file(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ring-config-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("run.toml");
+        std::fs::write(&path, text).unwrap();
+        path
+    }
 
     #[test]
-    fn file_flags_come_first_so_the_command_line_wins() {
-        let dir = std::env::temp_dir().join(format!("ring-config-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("run.toml");
-        std::fs::write(&file, "epochs = 3\n[train]\nlr_schedule = \"step\"\nupper = 12.5\n").unwrap();
-        let args: Vec<OsString> = ["ring-wgpu", "train", "--config", file.to_str().unwrap(), "--epochs", "1"]
-            .iter()
-            .map(OsString::from)
-            .collect();
-        let expanded: Vec<String> = expand(args).unwrap().iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        assert_eq!(&expanded[..2], ["ring-wgpu", "train"]);
-        let epochs_file = expanded.iter().position(|a| a == "3").unwrap();
-        let epochs_cli = expanded.iter().rposition(|a| a == "1").unwrap();
-        assert!(epochs_file < epochs_cli, "{expanded:?}");
-        assert!(expanded.windows(2).any(|w| w == ["--lr-schedule", "step"]), "{expanded:?}");
-        assert!(expanded.windows(2).any(|w| w == ["--upper", "12.5"]), "{expanded:?}");
-        std::fs::write(&file, "epochs = [").unwrap();
-        let args: Vec<OsString> = ["ring-wgpu", "train", "--config", file.to_str().unwrap()].iter().map(OsString::from).collect();
-        assert!(expand(args).unwrap_err().to_string().contains("not valid TOML"));
-        std::fs::remove_dir_all(dir).ok();
+    fn a_file_plus_flags_gives_what_flags_alone_give() {
+        let path = temp_file("same", "epochs = 3\n[train]\nlr-schedule = \"step\"\nupper = 12.5\nbatch = 20\n");
+        let (flags, matches) = parse(&["--epochs", "1"]);
+        let from_file = resolve(&flags, &matches, Some(&path), None, None).unwrap();
+        let (flags, matches) = parse(&["--epochs", "1", "--lr-schedule", "step", "--upper", "12.5", "--batch", "20"]);
+        let from_flags = resolve(&flags, &matches, None, None, None).unwrap();
+        assert_eq!(from_file.config, from_flags.config);
+        assert_eq!(from_file.config.epochs, 1, "the command line wins");
+        assert_eq!(from_file.sources["upper"], Source::File(path.clone()));
+        assert_eq!(from_file.sources["epochs"], Source::Flag);
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    #[test]
+    fn presets_sit_under_files_and_flags() {
+        let path = temp_file("preset", "preset = \"paper-cifar10-moco\"\nepochs = 20\n");
+        let (flags, matches) = parse(&["--batch", "128"]);
+        let r = resolve(&flags, &matches, Some(&path), None, None).unwrap();
+        let paper = preset("paper-cifar10-moco").unwrap();
+        assert_eq!(r.config, TrainConfig { epochs: 20, batch: 128, ..paper });
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
+    }
+
+    #[test]
+    fn mistakes_are_named_with_their_origin() {
+        let path = temp_file("bad", "bogus_key = 1\n");
+        let (flags, matches) = parse(&[]);
+        let e = resolve(&flags, &matches, Some(&path), None, None).unwrap_err().to_string();
+        assert!(e.contains("unknown key `bogus_key`") && e.contains("run.toml"), "{e}");
+        std::fs::write(&path, "epochs = \"many\"\n").unwrap();
+        let e = resolve(&flags, &matches, Some(&path), None, None).unwrap_err().to_string();
+        assert!(e.starts_with("epochs = \"many\" in") && e.contains("invalid type"), "{e}");
+        std::fs::write(&path, "temperature = -1.0\n").unwrap();
+        let e = resolve(&flags, &matches, Some(&path), None, None).unwrap_err().to_string();
+        assert!(e.starts_with("temperature = -1 in") && e.contains("positive"), "{e}");
+        std::fs::write(&path, "epochs = [").unwrap();
+        let e = resolve(&flags, &matches, Some(&path), None, None).unwrap_err().to_string();
+        assert!(e.contains("not valid TOML"), "{e}");
+        for (args, want) in [
+            (vec!["--temperature", "-1"], "--temperature -1: must be a positive number"),
+            (vec!["--queue", "10", "--batch", "50"], "--queue 10: must hold at least one batch (50)"),
+            (vec!["--knn-k", "0"], "--knn-k 0: must be at least 1"),
+            (vec!["--lr", "nan"], "--lr NaN: must be a positive number"),
+            (vec!["--key-momentum", "2"], "--key-momentum 2: must be in [0, 1]"),
+        ] {
+            let (flags, matches) = parse(&args);
+            let e = resolve(&flags, &matches, None, None, None).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{args:?}: {e}");
+        }
+        std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
 }

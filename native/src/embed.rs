@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use ring_wgpu_core::augment::{AugmentSpec, DeviceImages};
+use ring_wgpu_core::data::Split;
 use ring_wgpu_core::eval::pca;
-use ring_wgpu_core::train::extract_features;
+use ring_wgpu_core::gpu::read::read_f32;
+use ring_wgpu_core::train::KnnFeatures;
 
 use crate::{run_dir, GpuArgs};
 
@@ -19,7 +20,7 @@ enum Which {
 }
 
 /// Write the embeddings of a trained run (its last checkpoint): `<split>_features.npy`
-/// (N x F float32, L2-normalised pooled features), `<split>_labels.npy` (N uint32) and
+/// (N x F float32, L2-normalised pooled backbone features), `<split>_labels.npy` (N uint32) and
 /// `<split>_pca.png` (2-D PCA scatter, one colour per class).
 #[derive(Args, Debug)]
 pub struct EmbedArgs {
@@ -91,19 +92,16 @@ fn scatter(path: &Path, points: &[f32], labels: &[u32], size: u32) -> Result<()>
 
 pub fn run(gpu_args: &GpuArgs, args: &EmbedArgs) -> Result<()> {
     let run = run_dir::open(&args.out, gpu_args)?;
-    let device = run.compute.burn_device().clone();
-    let moco = &run.moco;
-    let (name, data) = match args.split {
-        Which::Train => ("train", &run.train),
-        Which::Test => ("test", &run.test),
+    let trainer = &run.trainer;
+    let (name, split, data) = match args.split {
+        Which::Train => ("train", Split::Train, &trainer.datasets().train),
+        Which::Test => ("test", Split::Test, &trainer.datasets().test),
     };
-    let images = DeviceImages::upload(data, &device)?;
-    let spec = AugmentSpec { size: run.args.image_size, ..AugmentSpec::default() };
-    let features = extract_features(&moco.query, &images, data.height, data.width, &spec, 256)?;
+    let features = trainer.features(split, KnnFeatures::Backbone)?;
     let [n, f] = features.dims();
-    let projected = pca(features.clone(), 2, run.args.seed)?;
-    let features: Vec<f32> = features.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let projected: Vec<f32> = projected.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let projected = pca(features.clone(), 2, trainer.config().seed)?;
+    let features = pollster::block_on(read_f32(features))?;
+    let projected = pollster::block_on(read_f32(projected))?;
     let features_path = args.out.join(format!("{name}_features.npy"));
     write_npy(&features_path, "<f4", &[n, f], &features.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())?;
     let labels_path = args.out.join(format!("{name}_labels.npy"));

@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{ensure, Result};
 use clap::Args;
-use ring_wgpu_core::augment::{AugmentSpec, DeviceImages};
-use ring_wgpu_core::eval::{linear_probe, LinearProbeConfig};
+use ring_wgpu_core::data::Split;
+use ring_wgpu_core::eval::{knn_top1, linear_probe, top1, KnnConfig, LinearProbeConfig};
+use ring_wgpu_core::train::KnnFeatures;
 use serde::Serialize;
 
-use crate::train::{knn_top1, split_features, top1};
 use crate::{run_dir, GpuArgs};
 
 /// Evaluate the run in --out (its last checkpoint) on the test split: weighted kNN
@@ -46,22 +46,24 @@ struct EvalReport {
 }
 
 pub fn run(gpu_args: &GpuArgs, args: &EvalArgs) -> Result<()> {
+    ensure!(args.knn_k >= 1, "--knn-k {}: must be at least 1", args.knn_k);
+    ensure!(args.probe_batch >= 1, "--probe-batch {}: must be at least 1", args.probe_batch);
+    ensure!(args.probe_lr.is_finite() && args.probe_lr > 0.0, "--probe-lr {}: must be a positive number", args.probe_lr);
     let start = Instant::now();
     let run = run_dir::open(&args.out, gpu_args)?;
-    let (train, test, moco, epochs) = (&run.train, &run.test, &run.moco, run.epochs);
-    let device = run.compute.burn_device().clone();
-    let train_images = DeviceImages::upload(train, &device)?;
-    let test_images = DeviceImages::upload(test, &device)?;
-    let spec = AugmentSpec { size: run.args.image_size, ..AugmentSpec::default() };
-
-    let train_features = split_features(moco, &train_images, train, &spec)?;
-    let test_features = split_features(moco, &test_images, test, &spec)?;
-    let knn = knn_top1(train_features.clone(), train, test_features.clone(), test, args.knn_k)?;
+    let trainer = &run.trainer;
+    let (train, test) = (&trainer.datasets().train, &trainer.datasets().test);
+    let epochs = trainer.epochs_completed();
+    let train_features = trainer.features(Split::Train, KnnFeatures::Backbone)?;
+    let test_features = trainer.features(Split::Test, KnnFeatures::Backbone)?;
+    let knn_config = KnnConfig { k: args.knn_k, ..KnnConfig::default() };
+    let knn = pollster::block_on(knn_top1(train_features.clone(), &train.labels, train.classes.len(), test_features.clone(), &test.labels, &knn_config))?;
     println!("kNN (k = {}) top-1: {:.2}%", args.knn_k, knn * 100.0);
     let linear = if args.probe_epochs > 0 {
         let probe = LinearProbeConfig { epochs: args.probe_epochs, lr: args.probe_lr, batch: args.probe_batch, ..LinearProbeConfig::default() };
         eprintln!("training the linear probe ({} epochs)...", args.probe_epochs);
-        let top1 = top1(linear_probe(train_features, &train.labels, train.classes.len(), test_features, &probe)?, &test.labels)?;
+        let predicted = linear_probe(train_features, &train.labels, train.classes.len(), test_features, &probe)?;
+        let top1 = pollster::block_on(top1(predicted, &test.labels))?;
         println!("linear probe ({} epochs) top-1: {:.2}%", args.probe_epochs, top1 * 100.0);
         Some(top1)
     } else {

@@ -10,6 +10,7 @@ mod eval;
 mod info;
 mod plot;
 mod run_dir;
+mod sinks;
 mod train;
 
 #[cfg(test)]
@@ -17,7 +18,7 @@ mod train;
 mod test_http;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use ring_wgpu_core::{BackendChoice, Compute, DeviceChoice, Gpu, GpuOptions};
 
 /// Hard-negative ("Ring") contrastive learning on any GPU through wgpu.
@@ -72,7 +73,7 @@ enum Command {
     /// List every adapter, the one chosen, and the limits that bind the Ring kernels.
     Info,
     /// Train MoCoRing (or MoCo); with no arguments, a short run on the built-in synthetic dataset.
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// kNN and linear-probe top-1 of a trained run (its last checkpoint) on the test split.
     Eval(eval::EvalArgs),
     /// Features of a trained run as .npy, with a PNG scatter of their 2-D PCA by class.
@@ -108,17 +109,14 @@ fn main() {
         // SAFETY: first statement of main, before any other thread exists.
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
-    let args = match config_file::expand(std::env::args_os().collect()) {
-        Ok(args) => args,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            std::process::exit(2);
-        }
+    let matches = Cli::command().mut_subcommand("train", |train| train.after_help(train::presets_help())).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
     };
-    let cli = Cli::parse_from(args);
     let result = match &cli.command {
         Command::Info => info::run(&cli.gpu),
-        Command::Train(args) => train::run(&cli.gpu, args),
+        Command::Train(args) => train::run(&cli.gpu, args, matches.subcommand_matches("train").expect("the train subcommand")),
         Command::Eval(args) => eval::run(&cli.gpu, args),
         Command::Embed(args) => embed::run(&cli.gpu, args),
         Command::Bench(BenchCommand::Ring(args)) => bench_ring::run(&cli.gpu, args),

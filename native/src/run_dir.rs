@@ -1,43 +1,26 @@
-//! Opening a finished (or stopped) training run from its folder: its settings, datasets
-//! and last checkpoint.
+//! Reopening a trained (or stopped) run from its folder: its checkpoint holds the
+//! configuration and the state; the datasets are loaded as the configuration names them.
 
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use ring_wgpu_core::data::ImageDataset;
-use ring_wgpu_core::moco::Moco;
-use ring_wgpu_core::Compute;
+use ring_wgpu_core::train::{Checkpoint, Datasets, Trainer};
 
-use crate::train::{load, moco_config, TrainArgs};
 use crate::{checkpoint, GpuArgs};
 
 /// A run reopened for evaluation.
 pub struct Run {
-    /// The run's settings.
-    pub args: TrainArgs,
-    /// Its training split.
-    pub train: ImageDataset,
-    /// Its test split.
-    pub test: ImageDataset,
-    /// The device it is loaded on.
-    pub compute: Compute,
-    /// Its state after `epochs` epochs.
-    pub moco: Moco,
-    /// Completed epochs.
-    pub epochs: usize,
+    /// The run, as it was at its last checkpoint.
+    pub trainer: Trainer,
 }
 
-/// Reads `out/config.json`, loads the datasets it names and the last checkpoint.
+/// Reads `out/checkpoint.bin`, loads the datasets its configuration names and rebuilds the run.
 pub fn open(out: &Path, gpu_args: &GpuArgs) -> Result<Run> {
-    let config_path = out.join("config.json");
-    let text = std::fs::read_to_string(&config_path).with_context(|| format!("no run in {} (config.json missing)", out.display()))?;
-    let settings: serde_json::Value =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a ring-wgpu run configuration", config_path.display()))?;
-    let args: TrainArgs = serde_json::from_value(settings.clone())
-        .with_context(|| format!("{} is not a ring-wgpu run configuration", config_path.display()))?;
-    let (train, test) = load(&args)?;
+    let bytes = checkpoint::read(out)?;
+    let file = checkpoint::path(out);
+    let config = Checkpoint::read_config(&bytes).with_context(|| file.display().to_string())?;
+    let datasets = Datasets::load(&config)?;
     let compute = gpu_args.compute()?;
-    let config = moco_config(&args, train.len())?;
-    let (epochs, moco) = checkpoint::load(out, &settings, config, compute.burn_device())?;
-    Ok(Run { args, train, test, compute, moco, epochs })
+    let trainer = Trainer::from_checkpoint(&bytes, None, datasets, compute.burn_device()).with_context(|| file.display().to_string())?;
+    Ok(Run { trainer })
 }

@@ -199,12 +199,15 @@ fn resume_continues_exactly_where_the_run_stopped() {
     let png = std::fs::read(whole.join("test_pca.png")).unwrap();
     assert!(png.starts_with(b"\x89PNG"));
     let (ok, _, stderr) = run(&["eval", "--out", base.join("nothing-here").to_str().unwrap()]);
-    assert!(!ok && stderr.contains("config.json missing"), "{stderr}");
+    assert!(!ok && stderr.contains("checkpoint.bin missing"), "{stderr}");
 
-    // A damaged checkpoint is an error that says so, not a panic.
-    std::fs::write(parts.join("checkpoint.bin"), b"RING-WGPU CHECKPOINT 1\n{\"epoch\":").unwrap();
+    // A damaged checkpoint is an error that says so, not a panic; so is one of the old format.
+    std::fs::write(parts.join("checkpoint.bin"), b"RING-WGPU CHECKPOINT 2\n{\"epoch\":").unwrap();
     let (ok, _, stderr) = go(with(&["--out", parts.to_str().unwrap(), "--resume", "--epochs", "3"]));
     assert!(!ok && stderr.contains("damaged") && !stderr.contains("panicked"), "{stderr}");
+    std::fs::write(parts.join("checkpoint.bin"), b"RING-WGPU CHECKPOINT 1\n{\"epoch\":1}\n").unwrap();
+    let (ok, _, stderr) = go(with(&["--out", parts.to_str().unwrap(), "--resume", "--epochs", "3"]));
+    assert!(!ok && stderr.contains("format 1") && stderr.contains("start a new run"), "{stderr}");
     std::fs::remove_dir_all(base).ok();
 }
 
@@ -227,5 +230,80 @@ fn cpu_training_learns_the_synthetic_classes() {
     eprintln!("kNN {untrained} -> {trained}, loss {first} -> {last}\n{stdout}");
     assert!(last < first, "loss did not fall: {first} -> {last}");
     assert!(trained >= untrained + 0.05 && trained >= 0.25, "kNN did not rise: {untrained} -> {trained}");
+    std::fs::remove_dir_all(&out).ok();
+}
+
+/// Tried as a new user would: every mistake is named (the flag, or the key and its file)
+/// before any work starts, with no panic and no run folder left behind.
+#[test]
+fn bad_settings_are_named_before_any_work() {
+    let dir = std::env::temp_dir().join(format!("ring-wgpu-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = dir.join("run.toml");
+    std::fs::write(&toml, "epochs = 2\nbogus_key = 1\n").unwrap();
+    let out = dir.join("out");
+    let out_s = out.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["train", "--config", toml.to_str().unwrap(), "--out", out_s], "unknown key `bogus_key`"),
+        (vec!["train", "--temperature", "-1", "--out", out_s], "--temperature -1: must be a positive number"),
+        (vec!["train", "--queue", "10", "--batch", "50", "--out", out_s], "--queue 10: must hold at least one batch (50)"),
+        (vec!["train", "--knn-k", "0", "--out", out_s], "--knn-k 0: must be at least 1"),
+        (vec!["train", "--lr", "nan", "--out", out_s], "--lr NaN: must be a positive number"),
+        (vec!["train", "--key-momentum", "2", "--out", out_s], "--key-momentum 2: must be in [0, 1]"),
+        (vec!["train", "--lower", "10", "--upper", "5", "--out", out_s], "--lower 10: "),
+        (vec!["train", "--preset", "nope", "--out", out_s], "invalid value 'nope'"),
+        (vec!["train", "--batch", "600", "--out", out_s], "--batch 600: 1000 training images are too few"),
+    ];
+    for (args, want) in cases {
+        let (ok, _, stderr) = run(&args);
+        assert!(!ok, "{args:?} succeeded");
+        assert!(stderr.contains(want), "{args:?}: expected `{want}` in\n{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+    }
+    assert!(run(&["train", "--config", toml.to_str().unwrap(), "--out", out_s]).2.contains(toml.to_str().unwrap()), "the file is named");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn train_help_lists_the_presets_and_defaults() {
+    let (ok, stdout, _) = run(&["train", "--help"]);
+    assert!(ok);
+    for word in ["quick", "paper-cifar10-mocoring", "paper-cifar10-moco", "--preset", "--knn-features", "--blur", "[default: 15]"] {
+        assert!(stdout.contains(word), "train --help lacks {word}:\n{stdout}");
+    }
+}
+
+/// core's Trainer driven step by step, in process, reproduces `ring-wgpu train`'s
+/// metrics for the same configuration and seed (both on the CPU backend).
+#[test]
+fn the_trainer_step_by_step_reproduces_the_cli() {
+    use ring_wgpu_core::burn::tensor::Device;
+    use ring_wgpu_core::train::{Datasets, TrainConfig, Trainer};
+    let out = std::env::temp_dir().join(format!("ring-wgpu-same-{}", std::process::id()));
+    std::fs::remove_dir_all(&out).ok();
+    let (ok, _, stderr) = run(&[
+        "--device", "cpu", "train", "--synthetic-per-class", "4", "--batch", "10", "--epochs", "2", "--knn-k", "5", "--knn-every", "1",
+        "--upper", "50", "--lower", "5", "--seed", "3", "--out", out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let config: TrainConfig = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    let cli = metrics(&out);
+    let mut trainer = Trainer::new(config.clone(), Datasets::synthetic(&config).unwrap(), &Device::flex()).unwrap();
+    let untrained = pollster::block_on(trainer.knn()).unwrap();
+    assert_eq!(cli[0]["knn_top1"].as_f64(), Some(untrained));
+    let mut epochs = Vec::new();
+    while !trainer.finished() {
+        let (_, epoch_end) = pollster::block_on(trainer.step(&mut ())).unwrap();
+        epochs.extend(epoch_end);
+    }
+    assert_eq!(epochs.len(), 2);
+    for m in &epochs {
+        let line = &cli[m.epoch];
+        assert_eq!(line["loss"].as_f64(), m.loss, "epoch {}", m.epoch);
+        assert_eq!(line["knn_top1"].as_f64(), m.knn_top1, "epoch {}", m.epoch);
+        assert_eq!(line["upper"].as_f64(), Some(m.upper));
+        assert_eq!(line["lr"].as_f64(), Some(m.lr));
+    }
     std::fs::remove_dir_all(&out).ok();
 }

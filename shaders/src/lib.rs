@@ -73,5 +73,13 @@ pub const AUGMENT: WgslKernel = WgslKernel {
     workgroup_size: 256,
 };
 
+/// Gaussian blur of augmented views, one direction per launch.
+pub const BLUR: WgslKernel = WgslKernel {
+    file: "blur.wgsl",
+    prelude: "",
+    body: include_str!("../wgsl/blur.wgsl"),
+    workgroup_size: 256,
+};
+
 /// Every kernel, for validation and warm-up.
-pub const ALL: [WgslKernel; 5] = [RING_SELECT, RING_MASK, RING_COMPACT, RING_SAMPLE, AUGMENT];
+pub const ALL: [WgslKernel; 6] = [RING_SELECT, RING_MASK, RING_COMPACT, RING_SAMPLE, AUGMENT, BLUR];

@@ -51,8 +51,9 @@ struct View {
     contrast: f32,
     saturation: f32,
     hue: f32,
-    pad0: u32,
-    pad1: u32,
+    // Gaussian blur sigma in pixels, 0 for none (applied by blur.wgsl after this kernel).
+    blur_sigma: f32,
+    pad: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> pixels: array<u32>;

@@ -91,10 +91,7 @@ fn raw_wgpu_and_burn_launch_agree_on_one_device() {
 
     let tensor = Tensor::<2>::from_data(TensorData::new(sims.clone(), [rows, cols]), gpu.burn_device());
     let bounds = ring_select(tensor, &spec, Pairing::None).unwrap();
-    let through_burn: Vec<u32> = pollster::block_on(bounds.words().into_data_async())
-        .unwrap()
-        .convert::<i64>()
-        .try_to_vec::<i64>()
+    let through_burn: Vec<u32> = pollster::block_on(ring_wgpu_core::gpu::read::read_i64(bounds.words()))
         .unwrap()
         .into_iter()
         .map(|w| w as u32)

@@ -52,14 +52,7 @@ pub async fn ring_self_test(rows: u32, cols: u32, lower: f64, upper: f64, seed: 
     let tensor = Tensor::<2>::from_data(TensorData::new(sims.clone(), [rows, cols]), gpu.burn_device());
     let bounds = ring_select(tensor, &spec, Pairing::None).map_err(|e| JsError::new(&e.to_string()))?;
     let got = bounds.read().await.map_err(|e| JsError::new(&e.to_string()))?;
-    let mask: Vec<f32> = bounds
-        .mask()
-        .into_data_async()
-        .await
-        .map_err(|e| JsError::new(&format!("{e:?}")))?
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| JsError::new(&format!("{e:?}")))?;
+    let mask: Vec<f32> = ring_wgpu_core::gpu::read::read_f32(bounds.mask()).await.map_err(|e| JsError::new(&e.to_string()))?;
     let want = select_reference(&sims, rows, cols, &spec, Pairing::None).map_err(|e| JsError::new(&e.to_string()))?;
     let want_mask = mask_reference(&sims, rows, cols, &want, Pairing::None);
     let mut summary = gpu.summary().clone();

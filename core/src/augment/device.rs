@@ -5,10 +5,11 @@ use std::sync::Arc;
 use burn::backend::wgpu::CubeTensor;
 use burn::tensor::{DType, Device, Int, Shape, Tensor, TensorData};
 
-use super::{augment_reference, AugmentSpec, ViewParams};
+use super::blur::blur_launch;
+use super::{augment_reference, blur_reference, AugmentSpec, ViewParams};
 use crate::data::ImageDataset;
 use crate::gpu::launch;
-use crate::ring::RingError;
+use crate::error::{input_error, Result};
 
 /// Bytes per shard: below every binding-size limit we meet (128 MiB on lavapipe and in
 /// browsers by default).
@@ -29,9 +30,9 @@ pub struct DeviceImages {
 
 impl DeviceImages {
     /// Uploads `data`'s pixels to `device`.
-    pub fn upload(data: &ImageDataset, device: &Device) -> Result<Self, RingError> {
+    pub fn upload(data: &ImageDataset, device: &Device) -> Result<Self> {
         if data.is_empty() {
-            return Err(RingError::Shape("cannot upload an empty dataset".into()));
+            input_error!("cannot upload an empty dataset");
         }
         let image_bytes = data.image_bytes();
         if crate::gpu::is_cpu(device) {
@@ -55,7 +56,7 @@ impl DeviceImages {
                 let tensor = Tensor::<1, Int>::from_data(TensorData::new(words, [n]), device);
                 Ok(tensor.try_into_primitive::<burn::backend::Wgpu>().map_err(|e| crate::gpu::GpuError::NotOnWgpu(format!("{e:?}")))?)
             })
-            .collect::<Result<Vec<_>, RingError>>()?;
+            .collect::<Result<Vec<_>>>()?;
         Ok(DeviceImages { shards, host: None, per_shard, len: data.len(), height: data.height, width: data.width })
     }
 
@@ -64,23 +65,37 @@ impl DeviceImages {
         self.len
     }
 
+    /// Height and width of the source images.
+    pub fn image_size(&self) -> (usize, usize) {
+        (self.height, self.width)
+    }
+
     /// True when there is no image.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Augments `views` (from [`super::sample_views`]) into a `views.len()` x 3 x size x
-    /// size f32 tensor, each view at its slot. One launch per shard that holds a view.
-    pub fn augment(&self, views: &[ViewParams], spec: &AugmentSpec) -> Result<Tensor<4>, RingError> {
+    /// size f32 tensor, each view at its slot. One launch per shard that holds a view,
+    /// then two blur launches when a view has a blur sigma.
+    pub fn augment(&self, views: &[ViewParams], spec: &AugmentSpec) -> Result<Tensor<4>> {
         let n = views.len();
         if n == 0 {
-            return Err(RingError::Shape("no views to augment".into()));
+            input_error!("no views to augment");
         }
         if views.iter().any(|v| v.image as usize >= self.len || v.slot as usize >= n) {
-            return Err(RingError::Shape(format!("a view names an image beyond {} or a slot beyond {n}", self.len)));
+            input_error!("a view names an image beyond {} or a slot beyond {n}", self.len);
         }
+        let mut sigmas = vec![0.0f32; n];
+        for v in views {
+            sigmas[v.slot as usize] = v.blur_sigma;
+        }
+        let blurred = sigmas.iter().any(|&s| s > 0.0);
         if let Some((data, device)) = &self.host {
-            let pixels = augment_reference(data, views, spec);
+            let mut pixels = augment_reference(data, views, spec);
+            if blurred {
+                pixels = blur_reference(&pixels, &sigmas, spec.size);
+            }
             return Ok(Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, spec.size, spec.size]), device));
         }
         let first = &self.shards[0];
@@ -106,6 +121,7 @@ impl DeviceImages {
                 vec![shard.handle.clone(), views_buffer, out.handle.clone(), launch::upload(shard, &params)],
             );
         }
+        let out = if blurred { blur_launch(&out, &sigmas, spec.size) } else { out };
         let out = CubeTensor::new_contiguous(
             out.client.clone(),
             out.device.clone(),

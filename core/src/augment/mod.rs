@@ -1,15 +1,18 @@
-//! Two-view augmentation on the GPU (kernel `shaders/wgsl/augment.wgsl`).
+//! Two-view augmentation on the GPU (kernels `shaders/wgsl/augment.wgsl`, `blur.wgsl`).
 //!
 //! The host draws each view's random choices ([`sample_views`]: crop box, flip, jitter
-//! factors and order, grayscale), a few dozen bytes per view; the pixels never leave the
-//! GPU: the dataset is uploaded once ([`DeviceImages`]) and every step's views are
-//! cropped, resampled, jittered and normalised there into an f32 NCHW batch.
-//! [`augment_reference`] is the plain-Rust version the kernel is tested against.
+//! factors and order, grayscale, blur), a few dozen bytes per view; the pixels never leave
+//! the GPU: the dataset is uploaded once ([`DeviceImages`]) and every step's views are
+//! cropped, resampled, jittered, normalised (and optionally blurred) there into an f32
+//! NCHW batch. [`augment_reference`] and [`blur_reference`] are the plain-Rust versions the
+//! kernels are tested against.
 
+mod blur;
 mod device;
 mod params;
 mod reference;
 
+pub use blur::{blur_on_device, blur_reference, BlurParams};
 pub use device::DeviceImages;
 pub use params::{sample_views, AugmentParams, AugmentSpec, ViewParams};
 pub use reference::augment_reference;

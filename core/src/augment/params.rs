@@ -67,17 +67,17 @@ pub struct ViewParams {
     pub saturation: f32,
     /// Hue shift (fraction of a turn).
     pub hue: f32,
+    /// Gaussian blur sigma in pixels (0: no blur), applied after the rest (blur.wgsl).
+    pub blur_sigma: f32,
     /// Padding.
-    pub pad0: u32,
-    /// Padding.
-    pub pad1: u32,
+    pub pad: u32,
 }
 
 impl ViewParams {
     /// Field names in WGSL declaration order.
     pub const FIELDS: [&'static str; 16] = [
         "image", "slot", "flip", "jitter", "grayscale", "order", "crop_x", "crop_y", "crop_w", "crop_h",
-        "brightness", "contrast", "saturation", "hue", "pad0", "pad1",
+        "brightness", "contrast", "saturation", "hue", "blur_sigma", "pad",
     ];
 
     /// The identity view of `image`: whole image, no flip, no jitter, no grayscale.
@@ -119,6 +119,10 @@ pub struct AugmentSpec {
     pub hue: f64,
     /// Probability of grayscale.
     pub grayscale_p: f64,
+    /// Probability of a Gaussian blur (MoCo v2: 0.5; off by default on 32-pixel images).
+    pub blur_p: f64,
+    /// Blur sigma range, pixels (MoCo v2: [0.1, 2]).
+    pub blur_sigma: (f64, f64),
     /// Channel means after scaling to [0, 1].
     pub mean: [f32; 3],
     /// Channel standard deviations.
@@ -138,6 +142,8 @@ impl Default for AugmentSpec {
             saturation: 0.4,
             hue: 0.1,
             grayscale_p: 0.2,
+            blur_p: 0.0,
+            blur_sigma: (0.1, 2.0),
             mean: [0.4914, 0.4822, 0.4465],
             std: [0.2470, 0.2435, 0.2616],
         }
@@ -199,11 +205,12 @@ fn crop_box(rng: &mut Rng, spec: &AugmentSpec, height: usize, width: usize) -> (
     ((width - w) / 2, (height - h) / 2, w, h)
 }
 
-/// Two views of each of `images` (dataset indices): slots `0..B` are the first views,
-/// `B..2B` the second. Reproducible from (`seed`, `step`) alone.
-pub fn sample_views(spec: &AugmentSpec, images: &[u32], height: usize, width: usize, seed: u64, step: u64) -> Vec<ViewParams> {
+/// `views` views of each of `images` (dataset indices): slots `0..B` are the first views,
+/// `B..2B` the second, and so on. Reproducible from (`seed`, `step`) alone; a view's draw
+/// depends only on its slot.
+pub fn sample_views(spec: &AugmentSpec, images: &[u32], views: usize, height: usize, width: usize, seed: u64, step: u64) -> Vec<ViewParams> {
     let b = images.len();
-    (0..2 * b)
+    (0..views * b)
         .map(|slot| {
             let mut rng = view_rng(seed, step, slot as u64);
             let (x, y, w, h) = crop_box(&mut rng, spec, height, width);
@@ -222,6 +229,12 @@ pub fn sample_views(spec: &AugmentSpec, images: &[u32], height: usize, width: us
             }
             let order = ops.iter().enumerate().fold(0, |acc, (k, &op)| acc | (op << (2 * k)));
             let grayscale = rng.unit() < spec.grayscale_p;
+            // Drawn last, and only when enabled: the other draws do not depend on it.
+            let blur_sigma = if spec.blur_p > 0.0 && rng.unit() < spec.blur_p {
+                rng.range(spec.blur_sigma.0, spec.blur_sigma.1) as f32
+            } else {
+                0.0
+            };
             ViewParams {
                 image: images[slot % b],
                 slot: slot as u32,
@@ -237,8 +250,8 @@ pub fn sample_views(spec: &AugmentSpec, images: &[u32], height: usize, width: us
                 contrast,
                 saturation,
                 hue,
-                pad0: 0,
-                pad1: 0,
+                blur_sigma,
+                pad: 0,
             }
         })
         .collect()
@@ -277,10 +290,17 @@ mod tests {
     fn draws_follow_the_recipe() {
         let spec = AugmentSpec::default();
         let images: Vec<u32> = (0..2000).collect();
-        let views = sample_views(&spec, &images, 32, 32, 9, 3);
+        let views = sample_views(&spec, &images, 2, 32, 32, 9, 3);
         assert_eq!(views.len(), 4000);
-        assert_eq!(views, sample_views(&spec, &images, 32, 32, 9, 3), "reproducible");
-        assert_ne!(views, sample_views(&spec, &images, 32, 32, 9, 4), "new draws each step");
+        assert_eq!(views, sample_views(&spec, &images, 2, 32, 32, 9, 3), "reproducible");
+        assert_ne!(views, sample_views(&spec, &images, 2, 32, 32, 9, 4), "new draws each step");
+        assert_eq!(&views[..2000], &sample_views(&spec, &images, 1, 32, 32, 9, 3)[..], "a view depends on its slot only");
+        assert!(views.iter().all(|v| v.blur_sigma == 0.0), "no blur by default");
+        let blurred = sample_views(&AugmentSpec { blur_p: 0.5, ..spec.clone() }, &images, 2, 32, 32, 9, 3);
+        assert!((blurred.iter().filter(|v| v.blur_sigma > 0.0).count() as f64 / 4000.0 - 0.5).abs() < 0.04);
+        assert!(blurred.iter().all(|v| v.blur_sigma == 0.0 || (0.1..=2.0).contains(&v.blur_sigma)));
+        let unblurred: Vec<ViewParams> = blurred.iter().map(|v| ViewParams { blur_sigma: 0.0, ..*v }).collect();
+        assert_eq!(unblurred, views, "turning blur on leaves every other draw as it was");
         let rate = |f: &dyn Fn(&ViewParams) -> bool| views.iter().filter(|v| f(v)).count() as f64 / views.len() as f64;
         assert!((rate(&|v| v.flip == 1) - 0.5).abs() < 0.04);
         assert!((rate(&|v| v.jitter == 1) - 0.8).abs() < 0.04);

@@ -96,6 +96,40 @@ impl ImageDataset {
         }
     }
 
+    /// `n` images chosen at random (seeded), as evenly across classes as their sizes allow
+    /// (classes take turns, each in a random order), kept in dataset order. All of them
+    /// when `n >= len`.
+    pub fn balanced_subset(&self, n: usize, seed: u64) -> ImageDataset {
+        if n >= self.len() {
+            return self.clone();
+        }
+        let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); self.classes.len() + 1];
+        for (i, &label) in self.labels.iter().enumerate() {
+            let c = (label as usize).min(self.classes.len());
+            by_class[c].push(i);
+        }
+        let mut queues: Vec<Vec<usize>> = by_class
+            .into_iter()
+            .enumerate()
+            .map(|(c, members)| {
+                let order = crate::rng::permutation(members.len(), seed ^ (c as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                order.into_iter().rev().map(|k| members[k as usize]).collect()
+            })
+            .collect();
+        let mut chosen = Vec::with_capacity(n);
+        while chosen.len() < n {
+            for queue in queues.iter_mut() {
+                if chosen.len() < n
+                    && let Some(i) = queue.pop()
+                {
+                    chosen.push(i);
+                }
+            }
+        }
+        chosen.sort_unstable();
+        self.subset(&chosen)
+    }
+
     /// Images per class (unlabeled images are not counted).
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.classes.len()];

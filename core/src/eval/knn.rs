@@ -5,9 +5,12 @@
 
 use burn::tensor::{Int, Tensor, TensorData};
 
-use crate::ring::{order_key, ring_select_positions, similarities, Pairing, RingError};
+use crate::error::{input_error, Result};
+use crate::gpu::read::read_i64;
+use crate::ring::{order_key, ring_select_positions, similarities, Pairing};
 
-/// kNN settings (defaults: k = 200, tau = 0.1, as in InstDisc and MoCo).
+/// kNN settings (defaults: k = 200, tau = 0.1, as in InstDisc and MoCo; k = 1 is
+/// nearest-neighbour classification, the Ring authors' monitor).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct KnnConfig {
     /// Neighbours per query.
@@ -33,20 +36,20 @@ pub fn knn_predict(
     classes: usize,
     queries: Tensor<2>,
     config: &KnnConfig,
-) -> Result<Tensor<1, Int>, RingError> {
+) -> Result<Tensor<1, Int>> {
     let [n, d] = bank.dims();
     let [m, dq] = queries.dims();
     if dq != d || bank_labels.len() != n || m == 0 || classes == 0 {
-        return Err(RingError::Shape(format!(
+        input_error!(
             "kNN needs a bank N x d with N labels and queries M x d: got bank {n} x {d}, {} labels, queries {m} x {dq}",
             bank_labels.len()
-        )));
+        );
     }
     if let Some(&bad) = bank_labels.iter().find(|&&l| l as usize >= classes) {
-        return Err(RingError::Shape(format!("bank label {bad} is not below {classes} classes")));
+        input_error!("bank label {bad} is not below {classes} classes");
     }
     if config.chunk == 0 || config.temperature.is_nan() || config.temperature <= 0.0 {
-        return Err(RingError::Shape("kNN chunk must be positive and temperature > 0".into()));
+        input_error!("kNN chunk must be positive and temperature > 0");
     }
     let k = config.k.min(n).max(1);
     let device = bank.device();
@@ -65,6 +68,22 @@ pub fn knn_predict(
         predictions.push(scores.argmax(1).reshape([end - start]));
     }
     Ok(Tensor::cat(predictions, 0))
+}
+
+/// Fraction of `predicted` (read back, asynchronously) equal to `labels`.
+pub async fn top1(predicted: Tensor<1, Int>, labels: &[u32]) -> Result<f64> {
+    let predicted = read_i64(predicted).await?;
+    if predicted.len() != labels.len() || labels.is_empty() {
+        input_error!("{} predictions for {} labels", predicted.len(), labels.len());
+    }
+    let correct = predicted.iter().zip(labels).filter(|(p, l)| **p == **l as i64).count();
+    Ok(correct as f64 / labels.len() as f64)
+}
+
+/// Weighted kNN top-1 accuracy of `queries` labelled `query_labels`, with `bank`
+/// labelled `bank_labels` (`classes` classes) as the neighbours.
+pub async fn knn_top1(bank: Tensor<2>, bank_labels: &[u32], classes: usize, queries: Tensor<2>, query_labels: &[u32], config: &KnnConfig) -> Result<f64> {
+    top1(knn_predict(bank, bank_labels, classes, queries, config)?, query_labels).await
 }
 
 /// Plain-Rust reference of [`knn_predict`] (f64 votes; ties between classes go to the

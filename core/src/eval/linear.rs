@@ -8,7 +8,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Int, Tensor, TensorData};
 
-use crate::ring::RingError;
+use crate::error::{input_error, Result};
 use crate::rng::permutation;
 
 /// Linear-probe settings (defaults: SGD lr 0.01, momentum 0.9, 100 epochs, batch 256,
@@ -42,17 +42,17 @@ pub fn linear_probe(
     classes: usize,
     test: Tensor<2>,
     config: &LinearProbeConfig,
-) -> Result<Tensor<1, Int>, RingError> {
+) -> Result<Tensor<1, Int>> {
     let [n, f] = train.dims();
     let [_, ft] = test.dims();
     if ft != f || train_labels.len() != n || n == 0 || classes == 0 || config.batch == 0 {
-        return Err(RingError::Shape(format!(
+        input_error!(
             "linear probe needs N x F training features with N labels and M x F test features: got {n} x {f}, {} labels, test width {ft}",
             train_labels.len()
-        )));
+        );
     }
     if let Some(&bad) = train_labels.iter().find(|&&l| l as usize >= classes) {
-        return Err(RingError::Shape(format!("label {bad} is not below {classes} classes")));
+        input_error!("label {bad} is not below {classes} classes");
     }
     let device = train.device();
     let mean = train.clone().mean_dim(0);

@@ -3,7 +3,7 @@
 
 use burn::tensor::{Tensor, TensorData};
 
-use crate::ring::RingError;
+use crate::error::{input_error, Result};
 use crate::rng::SplitMix64;
 
 /// Power-iteration steps per component.
@@ -17,10 +17,10 @@ fn start_vector(f: usize, seed: u64) -> Vec<f32> {
 /// Projects the rows of `x` (N x F) on their first `components` principal components
 /// (N x components), entirely on the GPU: centre, covariance, then power iteration
 /// (`PCA_ITERATIONS` steps from a seeded start) with deflation.
-pub fn pca(x: Tensor<2>, components: usize, seed: u64) -> Result<Tensor<2>, RingError> {
+pub fn pca(x: Tensor<2>, components: usize, seed: u64) -> Result<Tensor<2>> {
     let [n, f] = x.dims();
     if n < 2 || components == 0 || components > f {
-        return Err(RingError::Shape(format!("PCA of {n} x {f} into {components} components: need N >= 2 and 1 <= components <= F")));
+        input_error!("PCA of {n} x {f} into {components} components: need N >= 2 and 1 <= components <= F");
     }
     let device = x.device();
     let centred = x.clone() - x.mean_dim(0);

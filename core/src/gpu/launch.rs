@@ -77,6 +77,7 @@ pub(crate) fn float_storage(tensor: Tensor<2>) -> Result<Storage, GpuError> {
     let device = tensor.device();
     let cube = match tensor.clone().try_into_primitive::<Wgpu>() {
         Ok(cube) => cube,
+        // Host memory: a synchronous read blocks on nothing (also in a browser).
         Err(_) if crate::gpu::is_cpu(&device) => {
             let values = tensor
                 .into_data()

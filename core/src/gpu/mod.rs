@@ -6,6 +6,7 @@ mod context;
 mod error;
 pub(crate) mod launch;
 mod options;
+pub mod read;
 
 pub use compute::{is_cpu, Compute, DeviceChoice};
 pub use context::{AdapterSummary, Gpu, KernelLimits};

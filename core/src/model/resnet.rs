@@ -7,13 +7,16 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 /// Which backbone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
 pub enum EncoderKind {
-    /// ResNet-18, CIFAR form: widths 64-128-256-512, two basic blocks per stage; 512-d features.
-    ResNet18,
-    /// A small ResNet for browsers and software GPUs: widths 16-32-64, one block per stage;
-    /// 64-d features.
+    /// Small ResNet (16-32-64, one block per stage, 64-d features): fast, fits browsers and software GPUs.
     Small,
+    /// ResNet-18, CIFAR form (64-128-256-512, two blocks per stage, 512-d features).
+    #[serde(rename = "resnet18")]
+    #[cfg_attr(feature = "clap", value(name = "resnet18"))]
+    ResNet18,
 }
 
 impl EncoderKind {

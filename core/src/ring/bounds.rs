@@ -279,15 +279,7 @@ impl RingBounds {
         if let BoundsStorage::Host { rings, .. } = &self.storage {
             return Ok(rings.clone());
         }
-        let data = self
-            .words()
-            .into_data_async()
-            .await
-            .map_err(|e| crate::gpu::GpuError::ReadBack(format!("{e:?}")))?;
-        let words: Vec<u32> = data
-            .convert::<u32>()
-            .try_to_vec::<u32>()
-            .map_err(|e| crate::gpu::GpuError::ReadBack(format!("{e:?}")))?;
+        let words: Vec<u32> = crate::gpu::read::read_i64(self.words()).await?.into_iter().map(|w| w as u32).collect();
         Ok(words.chunks_exact(RowRing::WORDS).map(RowRing::from_words).collect())
     }
 }

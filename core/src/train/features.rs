@@ -1,31 +1,31 @@
-//! Evaluation features: every image, unaugmented, through the backbone.
+//! Evaluation features: every image, unaugmented, through a trained encoder.
 
 use burn::tensor::Tensor;
 
 use crate::augment::{AugmentSpec, DeviceImages, ViewParams};
-use crate::model::{l2_normalise, ContrastiveNet};
-use crate::ring::RingError;
+use crate::error::Result;
+use crate::methods::Encoder;
+use crate::train::KnnFeatures;
 
-/// L2-normalised pooled backbone features of all `images` (whole image resized to
-/// `spec.size`, normalised, no augmentation), in chunks of `chunk` images; the model is
-/// used in evaluation mode (batch-norm running statistics, no autodiff). Stays on the GPU.
+/// L2-normalised `features` (backbone or projection) of all `images` (each whole image
+/// resized to `spec.size`, normalised, no augmentation), in chunks of `chunk` images,
+/// through `encoder` (in evaluation mode). Stays on the device.
 pub fn extract_features(
-    model: &ContrastiveNet,
+    encoder: &dyn Encoder,
     images: &DeviceImages,
-    height: usize,
-    width: usize,
+    features: KnnFeatures,
     spec: &AugmentSpec,
     chunk: usize,
-) -> Result<Tensor<2>, RingError> {
-    let model = burn::module::Module::valid(model);
+) -> Result<Tensor<2>> {
+    let (height, width) = images.image_size();
+    let chunk = chunk.max(1);
     let mut parts = Vec::new();
-    for start in (0..images.len()).step_by(chunk.max(1)) {
-        let end = (start + chunk.max(1)).min(images.len());
-        let views: Vec<ViewParams> = (start..end)
-            .map(|i| ViewParams::identity(i as u32, (i - start) as u32, height, width))
-            .collect();
+    for start in (0..images.len()).step_by(chunk) {
+        let end = (start + chunk).min(images.len());
+        let views: Vec<ViewParams> =
+            (start..end).map(|i| ViewParams::identity(i as u32, (i - start) as u32, height, width)).collect();
         let batch = images.augment(&views, spec)?;
-        parts.push(l2_normalise(model.features(batch)));
+        parts.push(encoder.encode(batch, features));
     }
     Ok(Tensor::cat(parts, 0))
 }

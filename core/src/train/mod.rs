@@ -1,9 +1,25 @@
-//! Pieces of a training run that are not tied to one method: the learning-rate
-//! schedule, the data order, and the evaluation features of a dataset.
+//! Training runs: the configuration ([`TrainConfig`], [`preset`]), the [`Trainer`] that
+//! owns a run and emits [`TrainEvent`]s to [`EventSink`]s, checkpoints as bytes, the
+//! learning-rate schedule, the optimiser, and evaluation features.
 
+pub mod checkpoint;
+mod config;
+mod data;
+mod events;
 mod features;
+pub mod presets;
 mod schedule;
+mod sgd;
+mod trainer;
 
+pub use checkpoint::{Checkpoint, CheckpointError, Progress};
+pub use config::{Anneal, ConfigError, DatasetKind, KnnFeatures, MethodKind, TrainConfig, RESUMABLE_CHANGES};
+pub use data::Datasets;
+pub use events::{EpochMetrics, EventSink, FitOutcome, SinkFn, StepMetrics, StopHandle, TrainEvent};
 pub use features::extract_features;
+pub use presets::{preset, PRESETS};
+pub use schedule::{LrPolicy, LrSchedule, LrUpdate};
+pub use sgd::{Sgd, SgdSettings};
+pub use trainer::{EpochOutcome, StepsMetrics, Trainer};
+
 pub use crate::rng::permutation;
-pub use schedule::{LrPolicy, LrSchedule};

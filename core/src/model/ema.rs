@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::tensor::Tensor;
 
-use crate::model::ContrastiveNet;
+use super::ContrastiveNet;
 
 /// The query encoder's parameter values, flattened, by parameter id.
 struct Collect(HashMap<ParamId, Tensor<1>>);

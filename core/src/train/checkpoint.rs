@@ -1,0 +1,204 @@
+//! Checkpoints as bytes: a run's configuration, its progress and its method's state
+//! (method-agnostic: named f32 tensors plus a little JSON). Files are the native edge's
+//! business (written atomically there); a browser keeps the same bytes in IndexedDB or
+//! offers them as a download.
+//!
+//! Layout: the magic line, one JSON header line (format, configuration, progress, the
+//! method's meta, each tensor's name and shape), then every tensor's values as
+//! little-endian f32, in header order.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::TrainConfig;
+use crate::error::Result;
+use crate::gpu::read::read_f32;
+use crate::methods::{HostState, MethodState};
+use crate::model::HostTensor;
+
+const MAGIC: &[u8] = b"RING-WGPU CHECKPOINT";
+const FORMAT: u32 = 2;
+
+/// What is wrong with a checkpoint.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CheckpointError {
+    /// The bytes are not a checkpoint at all.
+    #[error("not a ring-wgpu checkpoint")]
+    NotACheckpoint,
+    /// Written by another version of the format.
+    #[error(
+        "the checkpoint is in format {0}, which this version of ring-wgpu (format {FORMAT}) cannot continue; \
+         start a new run (in another output folder)"
+    )]
+    Format(u32),
+    /// Truncated or inconsistent.
+    #[error("the checkpoint is damaged ({0}); start a new run, or resume from an intact copy")]
+    Damaged(String),
+    /// Resuming with settings other than the run's.
+    #[error(
+        "the run was made with other settings: {}. Resume with the same settings, or start a new run",
+        .0.join(", ")
+    )]
+    SettingsChanged(Vec<String>),
+}
+
+/// How far a run got.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Steps completed.
+    pub global_step: u64,
+    /// Sum of the losses of the current epoch's steps so far (f32 bits; none at an epoch
+    /// boundary).
+    pub epoch_loss_bits: Option<u32>,
+    /// Seconds trained before this point (across resumptions).
+    pub seconds: f64,
+    /// The last kNN top-1 measured.
+    pub last_knn: Option<f64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TensorEntry {
+    name: String,
+    shape: Vec<usize>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    format: u32,
+    config: TrainConfig,
+    progress: Progress,
+    meta: serde_json::Value,
+    tensors: Vec<TensorEntry>,
+}
+
+/// A run's complete state on the host.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// The run's (resolved) configuration.
+    pub config: TrainConfig,
+    /// How far it got.
+    pub progress: Progress,
+    /// The method's state.
+    pub state: HostState,
+}
+
+impl Checkpoint {
+    /// Reads a method's state back from the device (asynchronously).
+    pub async fn capture(config: TrainConfig, progress: Progress, state: MethodState) -> Result<Self> {
+        let mut tensors = HashMap::with_capacity(state.tensors.len());
+        for (name, tensor) in state.tensors {
+            let values = read_f32(tensor).await?;
+            tensors.insert(name, HostTensor { shape: vec![values.len()], values });
+        }
+        Ok(Checkpoint { config, progress, state: HostState { tensors, meta: state.meta } })
+    }
+
+    /// The checkpoint as bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut order: Vec<&String> = self.state.tensors.keys().collect();
+        order.sort();
+        let header = Header {
+            format: FORMAT,
+            config: self.config.clone(),
+            progress: self.progress,
+            meta: self.state.meta.clone(),
+            tensors: order.iter().map(|&name| TensorEntry { name: name.clone(), shape: self.state.tensors[name].shape.clone() }).collect(),
+        };
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(format!(" {FORMAT}\n").as_bytes());
+        bytes.extend_from_slice(serde_json::to_string(&header).expect("the header serialises").as_bytes());
+        bytes.push(b'\n');
+        for name in order {
+            for v in &self.state.tensors[name].values {
+                bytes.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        bytes
+    }
+
+    /// The header of checkpoint bytes, and where the tensor values start.
+    fn header(bytes: &[u8]) -> Result<(Header, usize), CheckpointError> {
+        let damaged = |what: &str| CheckpointError::Damaged(what.to_string());
+        let line_end = |from: usize| bytes[from..].iter().position(|&b| b == b'\n').map(|i| from + i);
+        if !bytes.starts_with(MAGIC) {
+            return Err(CheckpointError::NotACheckpoint);
+        }
+        let first = line_end(0).ok_or_else(|| damaged("no header"))?;
+        let format: u32 = std::str::from_utf8(&bytes[MAGIC.len()..first])
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or(CheckpointError::NotACheckpoint)?;
+        if format != FORMAT {
+            return Err(CheckpointError::Format(format));
+        }
+        let second = line_end(first + 1).ok_or_else(|| damaged("truncated header"))?;
+        let header: Header = serde_json::from_slice(&bytes[first + 1..second]).map_err(|e| damaged(&format!("unreadable header: {e}")))?;
+        Ok((header, second + 1))
+    }
+
+    /// The configuration a checkpoint was made with (reads the header only).
+    pub fn read_config(bytes: &[u8]) -> Result<TrainConfig, CheckpointError> {
+        Ok(Self::header(bytes)?.0.config)
+    }
+
+    /// Parses bytes written by [`Checkpoint::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        let damaged = |what: &str| CheckpointError::Damaged(what.to_string());
+        let (header, mut offset) = Self::header(bytes)?;
+        let mut tensors = HashMap::with_capacity(header.tensors.len());
+        for entry in header.tensors {
+            let n: usize = entry.shape.iter().product();
+            let end = offset.checked_add(n * 4).filter(|&end| end <= bytes.len()).ok_or_else(|| damaged("truncated"))?;
+            let values = bytes[offset..end].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+            tensors.insert(entry.name, HostTensor { shape: entry.shape, values });
+            offset = end;
+        }
+        if offset != bytes.len() {
+            return Err(damaged("trailing bytes"));
+        }
+        Ok(Checkpoint { config: header.config, progress: header.progress, state: HostState { tensors, meta: header.meta } })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Checkpoint {
+        let mut tensors = HashMap::new();
+        tensors.insert("a".to_string(), HostTensor { shape: vec![3], values: vec![1.0, -0.0, f32::NAN] });
+        tensors.insert("b".to_string(), HostTensor { shape: vec![1], values: vec![2.5] });
+        let meta = serde_json::json!({ "queue_ptr": 7 });
+        let progress = Progress { global_step: 12, epoch_loss_bits: Some(3.25f32.to_bits()), seconds: 1.5, last_knn: Some(0.5) };
+        Checkpoint { config: TrainConfig { epochs: 4, ..TrainConfig::default() }, progress, state: HostState { tensors, meta } }
+    }
+
+    #[test]
+    fn bytes_round_trip_exactly() {
+        let bytes = sample().to_bytes();
+        let back = Checkpoint::from_bytes(&bytes).unwrap();
+        assert_eq!(back.config.epochs, 4);
+        assert_eq!(back.progress, sample().progress);
+        assert_eq!(back.state.meta["queue_ptr"], 7);
+        assert_eq!(back.state.tensors["a"].values[0], 1.0);
+        assert!(back.state.tensors["a"].values[1].is_sign_negative() && back.state.tensors["a"].values[2].is_nan());
+        assert_eq!(back.state.tensors["b"].values, vec![2.5]);
+    }
+
+    #[test]
+    fn damage_is_reported_not_panicked() {
+        let bytes = sample().to_bytes();
+        assert_eq!(Checkpoint::from_bytes(b"hello").unwrap_err(), CheckpointError::NotACheckpoint);
+        assert!(matches!(Checkpoint::from_bytes(&bytes[..bytes.len() - 2]), Err(CheckpointError::Damaged(_))));
+        assert!(matches!(Checkpoint::from_bytes(&bytes[..40]), Err(CheckpointError::Damaged(_))));
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(matches!(Checkpoint::from_bytes(&longer), Err(CheckpointError::Damaged(_))));
+        let old = b"RING-WGPU CHECKPOINT 1\n{\"epoch\":1}\n";
+        let e = Checkpoint::from_bytes(old).unwrap_err();
+        assert_eq!(e, CheckpointError::Format(1));
+        assert!(e.to_string().contains("start a new run"));
+    }
+}

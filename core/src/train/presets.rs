@@ -1,0 +1,103 @@
+//! Named starting points for a run ([`preset`]); flags, files and fields set after it win.
+//!
+//! - `quick`: the default, a short MoCoRing run on the built-in synthetic set.
+//! - `paper-cifar10-mocoring` / `paper-cifar10-moco`: the authors' published CIFAR-10
+//!   configuration (mhw32/contrastive-ring-public, `config/pretrain/mocov2/moco_ring.json`
+//!   and `moco.json`, with `scripts/run.py`'s MoCoLRScheduler), on our 32-pixel input path.
+
+use super::config::{Anneal, ConfigError, DatasetKind, KnnFeatures, LrSchedule, LrUpdate, MethodKind, TrainConfig};
+use crate::model::EncoderKind;
+
+/// Every preset name, in the order `--help` lists them.
+pub const PRESETS: &[&str] = &["quick", "paper-cifar10-mocoring", "paper-cifar10-moco"];
+
+/// One line describing each preset (for help texts).
+pub fn describe(name: &str) -> &'static str {
+    match name {
+        "quick" => "MoCoRing, small ResNet, built-in synthetic data, 15 epochs (the default; ~2 min on 2 CPU cores)",
+        "paper-cifar10-mocoring" => "the authors' CIFAR-10 MoCoRing: ResNet-18, batch 256, 200 epochs, queue 65536, ring l = u/10, u = 10, no annealing",
+        "paper-cifar10-moco" => "the authors' CIFAR-10 MoCo v2 baseline: ResNet-18, batch 256, 200 epochs, queue 4096",
+        _ => "",
+    }
+}
+
+/// The authors' shared CIFAR-10 settings (both methods).
+fn paper_cifar10(method: MethodKind, queue: usize) -> TrainConfig {
+    TrainConfig {
+        method,
+        dataset: DatasetKind::Cifar10,
+        model: EncoderKind::ResNet18,
+        projection_dim: 128,
+        epochs: 200,
+        batch: 256,
+        queue: Some(queue),
+        temperature: 0.07,
+        key_momentum: 0.999,
+        // thres_outer = 0.1, thres_inner = 0.1 with dynamic_inner: l = u/10 of the outer set.
+        upper: 10.0,
+        inner_fraction: Some(0.1),
+        // Their published configuration anneals nothing (linear_anneal etc. all false).
+        anneal: Anneal::None,
+        anneal_epochs: None,
+        lr: 0.03,
+        sgd_momentum: 0.9,
+        weight_decay: 1e-4,
+        // MoCoLRScheduler: x0.1 at int(0.68 E) and int(0.83 E), set at each epoch's start.
+        lr_schedule: LrSchedule::Step,
+        lr_milestones: vec![0.68, 0.83],
+        lr_update: LrUpdate::Epoch,
+        warmup_epochs: 0.0,
+        seed: 1337,
+        // Their monitor: the label of the single most similar training image, compared on
+        // the normalised projection outputs.
+        knn_k: 1,
+        knn_features: KnnFeatures::Projection,
+        knn_every: 1,
+        ..TrainConfig::default()
+    }
+}
+
+/// The configuration named `name` (see [`PRESETS`]).
+pub fn preset(name: &str) -> Result<TrainConfig, ConfigError> {
+    match name {
+        "quick" => Ok(TrainConfig::default()),
+        "paper-cifar10-mocoring" => Ok(paper_cifar10(MethodKind::Mocoring, 65_536)),
+        "paper-cifar10-moco" => Ok(paper_cifar10(MethodKind::Moco, 4096)),
+        _ => Err(ConfigError::UnknownPreset { name: name.into() }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_is_valid_and_described() {
+        for name in PRESETS {
+            preset(name).unwrap().validate().unwrap();
+            assert!(!describe(name).is_empty());
+        }
+        assert!(preset("paper").unwrap_err().to_string().contains("paper-cifar10-mocoring"));
+    }
+
+    /// The values of the authors' moco_ring.json / moco.json and run.py, read from the preset.
+    #[test]
+    fn paper_presets_hold_the_published_values() {
+        for (name, method, queue) in [("paper-cifar10-mocoring", MethodKind::Mocoring, 65_536), ("paper-cifar10-moco", MethodKind::Moco, 4096)] {
+            let c = preset(name).unwrap();
+            assert_eq!(c.method, method);
+            assert_eq!(c.dataset, DatasetKind::Cifar10);
+            assert_eq!(c.model, EncoderKind::ResNet18);
+            assert_eq!((c.batch, c.epochs, c.projection_dim, c.seed), (256, 200, 128, 1337));
+            assert_eq!((c.lr, c.sgd_momentum, c.weight_decay), (0.03, 0.9, 1e-4));
+            assert_eq!((c.lr_schedule, c.lr_update, c.lr_milestones.clone()), (LrSchedule::Step, LrUpdate::Epoch, vec![0.68, 0.83]));
+            assert_eq!((c.temperature, c.key_momentum, c.queue), (0.07, 0.999, Some(queue)));
+            assert_eq!((c.upper, c.inner_fraction, c.anneal), (10.0, Some(0.1), Anneal::None));
+            // Drop-last batches: 50,000 / 256 = 195 steps per epoch.
+            assert_eq!(c.resolved(50_000).unwrap().queue, Some(queue));
+        }
+        let ring = preset("paper-cifar10-mocoring").unwrap().ring_schedule().unwrap();
+        let window = ring.spec_at(0.0).window(65_536);
+        assert_eq!((window.lo, window.hi), (655, 6553), "positions [655, 6553) of 65536");
+    }
+}

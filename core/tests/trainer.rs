@@ -1,0 +1,147 @@
+//! The Trainer: a run stopped by its stop handle and continued from its checkpoint bytes
+//! equals the uninterrupted run; resuming with other settings is refused by name; bad
+//! configurations are refused before any work. On the CPU backend (fast, exact) and once
+//! on the GPU.
+
+mod common;
+
+use common::*;
+use ring_wgpu_core::burn::tensor::Device;
+use ring_wgpu_core::train::{Checkpoint, CheckpointError, Datasets, EpochMetrics, FitOutcome, SinkFn, TrainConfig, TrainEvent, Trainer};
+use ring_wgpu_core::Error;
+
+fn config() -> TrainConfig {
+    TrainConfig { synthetic_per_class: 4, batch: 10, epochs: 2, knn_k: 5, knn_every: 1, lower: 5.0, upper: 50.0, ..TrainConfig::default() }
+}
+
+/// Runs `trainer` to its end, collecting epoch metrics; stops after `stop_at` steps when given.
+fn run(trainer: &mut Trainer, stop_at: Option<u64>, epochs: &mut Vec<EpochMetrics>) -> FitOutcome {
+    let stop = trainer.stop_handle();
+    pollster::block_on(trainer.fit(&mut SinkFn(|e: &TrainEvent<'_>| {
+        match e {
+            TrainEvent::Epoch(m) => epochs.push((*m).clone()),
+            TrainEvent::Step(s) if Some(s.global_step) == stop_at => stop.stop(),
+            _ => {}
+        }
+        Ok(())
+    })))
+    .unwrap()
+}
+
+fn same_run(a: &[EpochMetrics], b: &[EpochMetrics]) {
+    assert_eq!(a.len(), b.len(), "{a:?}\n{b:?}");
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!((x.epoch, x.loss, x.knn_top1, x.upper, x.lr), (y.epoch, y.loss, y.knn_top1, y.upper, y.lr), "\n{x:?}\n{y:?}");
+    }
+}
+
+fn stop_and_resume_equals_the_whole_run(device: &Device, stop_at: u64) {
+    let datasets = Datasets::synthetic(&config()).unwrap();
+    let mut whole = Trainer::new(config(), datasets.clone(), device).unwrap();
+    let mut whole_epochs = Vec::new();
+    assert_eq!(run(&mut whole, None, &mut whole_epochs), FitOutcome::Finished);
+
+    let mut first = Trainer::new(config(), datasets.clone(), device).unwrap();
+    let mut epochs = Vec::new();
+    assert_eq!(run(&mut first, Some(stop_at), &mut epochs), FitOutcome::Stopped);
+    assert_eq!(first.global_step(), stop_at);
+    let bytes = pollster::block_on(first.checkpoint()).unwrap();
+    drop(first);
+    let mut resumed = Trainer::from_checkpoint(&bytes, Some(&config()), datasets, device).unwrap();
+    assert_eq!(resumed.global_step(), stop_at);
+    assert_eq!(run(&mut resumed, None, &mut epochs), FitOutcome::Finished);
+    same_run(&whole_epochs, &epochs);
+
+    // The final states agree value for value.
+    let a = Checkpoint::from_bytes(&pollster::block_on(whole.checkpoint()).unwrap()).unwrap();
+    let b = Checkpoint::from_bytes(&pollster::block_on(resumed.checkpoint()).unwrap()).unwrap();
+    assert_eq!(a.state.tensors.len(), b.state.tensors.len());
+    for (name, t) in &a.state.tensors {
+        assert_eq!(t.values, b.state.tensors[name].values, "{name}");
+    }
+    assert_eq!(a.state.meta, b.state.meta);
+}
+
+#[test]
+fn stopped_mid_epoch_and_resumed_equals_the_whole_run_on_the_cpu() {
+    // 4 steps per epoch: stop inside the second epoch, and at an epoch boundary.
+    stop_and_resume_equals_the_whole_run(&Device::flex(), 6);
+    stop_and_resume_equals_the_whole_run(&Device::flex(), 4);
+}
+
+#[test]
+fn stopped_and_resumed_equals_the_whole_run_on_the_gpu() {
+    let Some(gpu) = gpu() else { return };
+    stop_and_resume_equals_the_whole_run(gpu.burn_device(), 5);
+}
+
+#[test]
+fn resuming_with_other_settings_is_refused_by_name() {
+    let device = Device::flex();
+    let datasets = Datasets::synthetic(&config()).unwrap();
+    let trainer = Trainer::new(config(), datasets.clone(), &device).unwrap();
+    let bytes = pollster::block_on(trainer.checkpoint()).unwrap();
+    let changed = TrainConfig { batch: 8, temperature: 0.2, ..config() };
+    let err = Trainer::from_checkpoint(&bytes, Some(&changed), datasets.clone(), &device).err().unwrap();
+    let Error::Checkpoint(CheckpointError::SettingsChanged(keys)) = &err else { panic!("{err}") };
+    assert_eq!(keys, &["batch (saved 10, now 8)", "temperature (saved 0.07, now 0.2)"]);
+    // The run length and the monitor may change.
+    let longer = TrainConfig { epochs: 5, knn_k: 3, ..config() };
+    let resumed = Trainer::from_checkpoint(&bytes, Some(&longer), datasets.clone(), &device).unwrap();
+    assert_eq!(resumed.config().epochs, 5);
+    let err = Trainer::from_checkpoint(&bytes[..bytes.len() / 2], None, datasets, &device).err().unwrap();
+    assert!(err.to_string().contains("damaged"), "{err}");
+}
+
+#[test]
+fn bad_configurations_are_refused_before_any_work() {
+    let datasets = Datasets::synthetic(&config()).unwrap();
+    let device = Device::flex();
+    for (config, key) in [
+        (TrainConfig { temperature: -1.0, ..config() }, "temperature"),
+        (TrainConfig { queue: Some(5), ..config() }, "queue"),
+        (TrainConfig { batch: 30, ..config() }, "batch"),
+        (TrainConfig { knn_k: 0, ..config() }, "knn_k"),
+    ] {
+        let err = Trainer::new(config, datasets.clone(), &device).err().unwrap().to_string();
+        assert!(err.starts_with(key), "{key}: {err}");
+    }
+}
+
+/// `train_subset` trains on a class-balanced part of the training split.
+#[test]
+fn a_training_subset_is_class_balanced() {
+    let config = TrainConfig { synthetic_per_class: 10, train_subset: Some(30), batch: 5, ..config() };
+    let trainer = Trainer::new(config.clone(), Datasets::synthetic(&config).unwrap(), &Device::flex()).unwrap();
+    let train = &trainer.datasets().train;
+    assert_eq!(train.len(), 30);
+    assert!(train.class_counts().iter().all(|&c| c == 3), "{:?}", train.class_counts());
+    assert_eq!(trainer.steps_per_epoch(), 6);
+}
+
+/// The monitor's two kinds of features: backbone features are the encoder's pooled
+/// features, L2-normalised; projection features its normalised projections; the monitor's
+/// kNN on either equals the reference kNN on the features read back.
+#[test]
+fn knn_monitor_features_match_their_reference() {
+    use ring_wgpu_core::data::Split;
+    use ring_wgpu_core::eval::{knn_reference, KnnConfig};
+    use ring_wgpu_core::train::KnnFeatures;
+    for which in [KnnFeatures::Backbone, KnnFeatures::Projection] {
+        let config = TrainConfig { knn_features: which, knn_k: 3, ..config() };
+        let trainer = Trainer::new(config.clone(), Datasets::synthetic(&config).unwrap(), &Device::flex()).unwrap();
+        let (train, test) = (&trainer.datasets().train, &trainer.datasets().test);
+        let bank = trainer.features(Split::Train, which).unwrap();
+        let queries = trainer.features(Split::Test, which).unwrap();
+        let d = bank.dims()[1];
+        assert_eq!(d, if which == KnnFeatures::Backbone { 64 } else { 128 });
+        let (bank, queries) = (read_f32(bank), read_f32(queries));
+        for row in bank.chunks(d) {
+            let norm = row.iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "{which:?}: norm {norm}");
+        }
+        let want = knn_reference(&bank, &train.labels, train.classes.len(), &queries, d, &KnnConfig { k: 3, ..KnnConfig::default() });
+        let want = want.iter().zip(&test.labels).filter(|(a, b)| a == b).count() as f64 / test.len() as f64;
+        assert_eq!(pollster::block_on(trainer.knn()).unwrap(), want, "{which:?}");
+    }
+}
