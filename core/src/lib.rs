@@ -13,6 +13,28 @@
 //! - [`ring`]: ring percentiles and annealing, the WGSL ring kernels (select, mask,
 //!   compact, sample) each with its plain-Rust reference, and the Ring NCE loss.
 //!
+//! ```no_run
+//! use ring_wgpu_core::train::{preset, Datasets, SinkFn, TrainConfig, TrainEvent, Trainer};
+//! use ring_wgpu_core::Compute;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = TrainConfig { epochs: 30, ..preset("quick")? };
+//! let datasets = Datasets::load(&config)?;
+//! let compute = Compute::open_blocking(Default::default(), &Default::default())?;
+//! let mut trainer = Trainer::new(config, datasets, compute.burn_device())?;
+//! let stop = trainer.stop_handle(); // stop.stop() ends the run before its next step
+//! pollster::block_on(trainer.fit(&mut SinkFn(|e: &TrainEvent| {
+//!     if let TrainEvent::Epoch(m) = e {
+//!         println!("{m:?}");
+//!     }
+//!     Ok(())
+//! })))?;
+//! let bytes = pollster::block_on(trainer.checkpoint())?; // Trainer::from_checkpoint continues it
+//! # let _ = (stop, bytes);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Compiles for native targets and for `wasm32-unknown-unknown`; nothing here blocks on
 //! a GPU read-back (reads are `async`), and nothing touches the filesystem except the
 //! dataset loaders of [`data`] (native only in practice).

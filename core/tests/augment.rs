@@ -3,9 +3,9 @@
 mod common;
 
 use common::*;
-use ring_wgpu_core::augment::{augment_reference, blur_reference, sample_views, AugmentSpec, DeviceImages, ViewParams};
+use ring_wgpu_core::augment::{AugmentSpec, DeviceImages, ViewParams, augment_reference, blur_reference, sample_views};
 use ring_wgpu_core::burn::tensor::Tensor;
-use ring_wgpu_core::data::{synthetic, ImageDataset};
+use ring_wgpu_core::data::{ImageDataset, synthetic};
 
 /// Tolerance on normalised values (about 1/255 / std / 100): the kernel and the reference
 /// do the same f32 operations; GPUs may fuse multiply-adds.
@@ -185,10 +185,19 @@ fn blur_kernel_matches_reference_on_edge_cases() {
     let views = 65;
     let mut rng = Rng(17);
     let mut images: Vec<f32> = (0..views * plane).map(|_| rng.unit()).collect();
-    images[plane + 0] = 50.0; // a corner of view 1
+    images[plane] = 50.0; // a corner of view 1
     images[2 * plane + 4 * size + 4] = -50.0; // the centre of view 2
-    let sigmas: Vec<f32> = (0..views).map(|v| match v % 4 { 0 => 0.0, 1 => 0.1, 2 => 2.0, _ => 0.1 + (v as f32 / views as f32) * 1.9 }).collect();
+    let sigmas: Vec<f32> = (0..views)
+        .map(|v| match v % 4 {
+            0 => 0.0,
+            1 => 0.1,
+            2 => 2.0,
+            _ => 0.1 + (v as f32 / views as f32) * 1.9,
+        })
+        .collect();
     let want = blur_reference(&images, &sigmas, size);
-    let got = read4(ring_wgpu_core::augment::blur_on_device(&upload(gpu, &images, views, plane).reshape([views, 3, size, size]), &sigmas).unwrap());
+    let got = read4(
+        ring_wgpu_core::augment::blur_on_device(&upload(gpu, &images, views, plane).reshape([views, 3, size, size]), &sigmas).unwrap(),
+    );
     assert_blur_close(&got, &want);
 }

@@ -1,9 +1,9 @@
 //! Helpers shared by the GPU test files.
 #![allow(dead_code)]
 
+use ring_wgpu_core::Gpu;
 use ring_wgpu_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use ring_wgpu_core::gpu::testing::test_gpu;
-use ring_wgpu_core::Gpu;
 
 /// The test GPU (panics without one in CI).
 pub fn gpu() -> Option<&'static Gpu> {

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use ring_wgpu_core::burn::tensor::{Int, Tensor, TensorData};
-use ring_wgpu_core::eval::{knn_predict, knn_reference, linear_probe, KnnConfig, LinearProbeConfig};
+use ring_wgpu_core::eval::{KnnConfig, LinearProbeConfig, knn_predict, knn_reference, linear_probe};
 
 fn clustered(n: usize, d: usize, classes: usize, noise: f32, rng: &mut Rng, centers: &[Vec<f32>]) -> (Vec<f32>, Vec<u32>) {
     let mut x = Vec::with_capacity(n * d);
@@ -36,7 +36,11 @@ fn predictions_match_reference() {
     let (queries, query_labels) = clustered(301, d, classes, 0.9, &mut rng, &centers);
     let bank_t = Tensor::<2>::from_data(TensorData::new(bank.clone(), [600, d]), device);
     let queries_t = Tensor::<2>::from_data(TensorData::new(queries.clone(), [301, d]), device);
-    for config in [KnnConfig { chunk: 64, ..KnnConfig::default() }, KnnConfig { k: 7, temperature: 0.5, chunk: 1000 }, KnnConfig { k: 5000, ..KnnConfig::default() }] {
+    for config in [
+        KnnConfig { chunk: 64, ..KnnConfig::default() },
+        KnnConfig { k: 7, temperature: 0.5, chunk: 1000 },
+        KnnConfig { k: 5000, ..KnnConfig::default() },
+    ] {
         let got = read_int(knn_predict(bank_t.clone(), &bank_labels, classes, queries_t.clone(), &config).unwrap());
         let want = knn_reference(&bank, &bank_labels, classes, &queries, d, &config);
         assert_eq!(got, want, "{config:?}");
@@ -110,7 +114,8 @@ fn pca_matches_reference() {
     let mut rng = Rng(31);
     // Anisotropic data: variances 16, 4, 1, 0.25, ... along the axes, then mixed.
     let x: Vec<f32> = (0..n * f).map(|i| rng.unit() * 4.0 / 2f32.powi((i % f) as i32) + 0.3 * (i / f % 7) as f32).collect();
-    let got = read_f32(ring_wgpu_core::eval::pca(Tensor::<2>::from_data(TensorData::new(x.clone(), [n, f]), gpu.burn_device()), 2, 5).unwrap());
+    let got =
+        read_f32(ring_wgpu_core::eval::pca(Tensor::<2>::from_data(TensorData::new(x.clone(), [n, f]), gpu.burn_device()), 2, 5).unwrap());
     let want = ring_wgpu_core::eval::pca_reference(&x, n, f, 2, 5);
     let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     for (g, w) in got.iter().zip(&want) {

@@ -7,7 +7,7 @@ use common::*;
 use ring_wgpu_core::burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use ring_wgpu_core::burn::tensor::{Device, Tensor};
 use ring_wgpu_core::methods::{Moco, MocoSettings};
-use ring_wgpu_core::model::{key_encoder, momentum_update, ContrastiveNet, EncoderKind};
+use ring_wgpu_core::model::{ContrastiveNet, EncoderKind, key_encoder, momentum_update};
 use ring_wgpu_core::train::{Anneal, Datasets, MethodKind, SinkFn, TrainConfig, TrainEvent, Trainer};
 
 struct Values(Vec<f32>);
@@ -175,6 +175,20 @@ fn the_trainer_reports_events_in_order() {
     assert_eq!(outcome, ring_wgpu_core::train::FitOutcome::Finished);
     assert_eq!(
         log,
-        ["started 4", "epoch 0 knn true", "step 1", "step 2", "step 3", "step 4", "epoch 1 knn true", "step 5", "step 6", "step 7", "step 8", "epoch 2 knn true", "finished"]
+        [
+            "started 4",
+            "epoch 0 knn true",
+            "step 1",
+            "step 2",
+            "step 3",
+            "step 4",
+            "epoch 1 knn true",
+            "step 5",
+            "step 6",
+            "step 7",
+            "step 8",
+            "epoch 2 knn true",
+            "finished"
+        ]
     );
 }

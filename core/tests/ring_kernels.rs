@@ -7,10 +7,8 @@ mod common;
 
 use common::*;
 use proptest::prelude::*;
-use ring_wgpu_core::ring::{
-    compact_reference, mask_reference, ring_select, sample_reference, select_reference, Pairing, RowRing,
-};
 use ring_wgpu_core::burn::tensor::Device;
+use ring_wgpu_core::ring::{Pairing, RowRing, compact_reference, mask_reference, ring_select, sample_reference, select_reference};
 use ring_wgpu_core::{InnerCut, RingError, RingSpec};
 
 /// Kinds of similarity rows that stress different parts of the selection.

@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use ring_wgpu_core::burn::tensor::{Int, Tensor, TensorData};
 use ring_wgpu_core::ring::{
-    compact_reference, mask_reference, ring_nce_loss, ring_nce_loss_reference, ring_select, sample_reference, select_reference,
-    similarities, Negatives, NegativesRef, Pairing,
+    Negatives, NegativesRef, Pairing, compact_reference, mask_reference, ring_nce_loss, ring_nce_loss_reference, ring_select,
+    sample_reference, select_reference, similarities,
 };
 use ring_wgpu_core::{Gpu, RingSpec};
 
@@ -75,9 +75,7 @@ fn loss_and_gradient_match_reference_with_a_ring_mask() {
     for (b, n, d, seed) in [(5, 300, 16, 1u64), (1, 37, 3, 2), (8, 1000, 33, 3)] {
         let p = problem(b, n, d, seed);
         // Ring from the anchors' own similarities to the queue.
-        let sims: Vec<f32> = (0..b * n)
-            .map(|i| (0..d).map(|t| p.q[(i / n) * d + t] * p.queue[(i % n) * d + t]).sum())
-            .collect();
+        let sims: Vec<f32> = (0..b * n).map(|i| (0..d).map(|t| p.q[(i / n) * d + t] * p.queue[(i % n) * d + t]).sum()).collect();
         let rings = select_reference(&sims, b, n, &RingSpec::paper(), Pairing::None).unwrap();
         let mask = mask_reference(&sims, b, n, &rings, Pairing::None);
         let tau = 0.07;
@@ -186,7 +184,9 @@ fn in_batch_negatives_exclude_self_and_positive() {
         })
         .sum::<f64>()
         / rows as f64;
-    let ring = |upper: f64, lower: f64| NegativeSampler::Ring(RingSchedule::new(RingSpec::new(lower, upper).unwrap(), AnnealPolicy::None).unwrap());
+    let ring = |upper: f64, lower: f64| {
+        NegativeSampler::Ring(RingSchedule::new(RingSpec::new(lower, upper).unwrap(), AnnealPolicy::None).unwrap())
+    };
     for (name, device) in devices() {
         let anchors = upload_on(&device, &z, rows, d);
         for (sampler, plain) in [(NegativeSampler::All, true), (ring(100.0, 0.0), true), (ring(50.0, 10.0), false)] {
@@ -201,7 +201,8 @@ fn in_batch_negatives_exclude_self_and_positive() {
                 assert_eq!(count, if plain { rows - 2 } else { 3 }, "{name} {sampler:?}: row {i}");
             }
             if plain {
-                let loss = ring_nce_loss(anchors.clone(), upload_on(&device, &positives, rows, d), anchors.clone(), chosen.negatives, tau).unwrap();
+                let loss = ring_nce_loss(anchors.clone(), upload_on(&device, &positives, rows, d), anchors.clone(), chosen.negatives, tau)
+                    .unwrap();
                 let loss = read_f32(loss)[0] as f64;
                 assert!((loss - nt_xent).abs() < 1e-5 * nt_xent.abs().max(1.0), "{name} {sampler:?}: {loss} vs NT-Xent {nt_xent}");
             }

@@ -6,9 +6,9 @@
 mod common;
 
 use common::*;
+use ring_wgpu_core::Error;
 use ring_wgpu_core::burn::tensor::Device;
 use ring_wgpu_core::train::{Checkpoint, CheckpointError, Datasets, EpochMetrics, FitOutcome, SinkFn, TrainConfig, TrainEvent, Trainer};
-use ring_wgpu_core::Error;
 
 fn config() -> TrainConfig {
     TrainConfig { synthetic_per_class: 4, batch: 10, epochs: 2, knn_k: 5, knn_every: 1, lower: 5.0, upper: 50.0, ..TrainConfig::default() }
@@ -125,7 +125,7 @@ fn a_training_subset_is_class_balanced() {
 #[test]
 fn knn_monitor_features_match_their_reference() {
     use ring_wgpu_core::data::Split;
-    use ring_wgpu_core::eval::{knn_reference, KnnConfig};
+    use ring_wgpu_core::eval::{KnnConfig, knn_reference};
     use ring_wgpu_core::train::KnnFeatures;
     for which in [KnnFeatures::Backbone, KnnFeatures::Projection] {
         let config = TrainConfig { knn_features: which, knn_k: 3, ..config() };

@@ -14,13 +14,13 @@
 
 use std::time::Instant;
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{Context, Result, bail, ensure};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use ring_wgpu_core::gpu::read::read_f32;
-use ring_wgpu_core::burn::tensor::{Distribution, Tensor};
-use ring_wgpu_core::ring::{mask_reference, order_key, ring_select, select_reference, similarities, Pairing};
 use ring_wgpu_core::RingSpec;
+use ring_wgpu_core::burn::tensor::{Distribution, Tensor};
+use ring_wgpu_core::gpu::read::read_f32;
+use ring_wgpu_core::ring::{Pairing, mask_reference, order_key, ring_select, select_reference, similarities};
 use serde::Serialize;
 
 use crate::GpuArgs;
@@ -191,24 +191,47 @@ pub fn run(gpu_args: &GpuArgs, args: &RingBenchArgs) -> Result<()> {
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Csv => {
-            println!("batch,candidates,dim,ring_len,gpu_ms,cpu_select_ms,cpu_sort_ms,speedup_vs_cpu_select,speedup_vs_cpu_sort,gpu_gb_per_s,cpu_select_gb_per_s,verified");
+            println!(
+                "batch,candidates,dim,ring_len,gpu_ms,cpu_select_ms,cpu_sort_ms,speedup_vs_cpu_select,speedup_vs_cpu_sort,gpu_gb_per_s,cpu_select_gb_per_s,verified"
+            );
             for r in &report.rows {
                 println!(
                     "{},{},{},{},{:.4},{:.4},{:.4},{:.3},{:.3},{:.3},{:.3},{}",
-                    r.batch, r.candidates, r.dim, r.ring_len, r.gpu_ms, r.cpu_select_ms, r.cpu_sort_ms,
-                    r.speedup_vs_cpu_select, r.speedup_vs_cpu_sort, r.gpu_gb_per_s, r.cpu_select_gb_per_s, r.verified
+                    r.batch,
+                    r.candidates,
+                    r.dim,
+                    r.ring_len,
+                    r.gpu_ms,
+                    r.cpu_select_ms,
+                    r.cpu_sort_ms,
+                    r.speedup_vs_cpu_select,
+                    r.speedup_vs_cpu_sort,
+                    r.gpu_gb_per_s,
+                    r.cpu_select_gb_per_s,
+                    r.verified
                 );
             }
         }
         Format::Table => {
             println!("Ring selection (select + mask), l = {}%, u = {}%, on {}", args.lower, args.upper, report.adapter);
-            println!("| B | N | D | ring | GPU ms | CPU select_nth ms | CPU sort ms | GPU speed-up vs select_nth | vs sort | GPU GB/s | CPU GB/s | verified |");
+            println!(
+                "| B | N | D | ring | GPU ms | CPU select_nth ms | CPU sort ms | GPU speed-up vs select_nth | vs sort | GPU GB/s | CPU GB/s | verified |"
+            );
             println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
             for r in &report.rows {
                 println!(
                     "| {} | {} | {} | {} | {:.3} | {:.3} | {:.3} | {:.2}x | {:.2}x | {:.2} | {:.2} | {} |",
-                    r.batch, r.candidates, r.dim, r.ring_len, r.gpu_ms, r.cpu_select_ms, r.cpu_sort_ms,
-                    r.speedup_vs_cpu_select, r.speedup_vs_cpu_sort, r.gpu_gb_per_s, r.cpu_select_gb_per_s,
+                    r.batch,
+                    r.candidates,
+                    r.dim,
+                    r.ring_len,
+                    r.gpu_ms,
+                    r.cpu_select_ms,
+                    r.cpu_sort_ms,
+                    r.speedup_vs_cpu_select,
+                    r.speedup_vs_cpu_sort,
+                    r.gpu_gb_per_s,
+                    r.cpu_select_gb_per_s,
                     if r.verified { "yes" } else { "NO" }
                 );
             }

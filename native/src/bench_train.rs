@@ -16,14 +16,14 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use anyhow::{ensure, Result};
+use anyhow::{Result, ensure};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use ring_wgpu_core::Compute;
 use ring_wgpu_core::burn::tensor::Device;
 use ring_wgpu_core::methods::StepPhase;
 use ring_wgpu_core::model::EncoderKind;
 use ring_wgpu_core::train::{Anneal, Datasets, MethodKind, TrainConfig, Trainer};
-use ring_wgpu_core::Compute;
 use serde::Serialize;
 
 use crate::GpuArgs;
@@ -98,7 +98,13 @@ fn sync(device: &Device) -> Result<()> {
     device.sync().map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"))
 }
 
-fn measure(device: &Device, model: EncoderKind, ring: bool, args: &TrainBenchArgs, bar: &ProgressBar) -> Result<(f64, BTreeMap<&'static str, f64>)> {
+fn measure(
+    device: &Device,
+    model: EncoderKind,
+    ring: bool,
+    args: &TrainBenchArgs,
+    bar: &ProgressBar,
+) -> Result<(f64, BTreeMap<&'static str, f64>)> {
     let b = args.batch;
     let config = TrainConfig {
         method: if ring { MethodKind::Mocoring } else { MethodKind::Moco },
@@ -183,10 +189,8 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
         }
     }
     bar.finish_and_clear();
-    let mocoring_over_moco = rows
-        .chunks(2)
-        .map(|pair| (pair[0].device.clone(), pair[0].model, pair[1].step_ms / pair[0].step_ms))
-        .collect();
+    let mocoring_over_moco =
+        rows.chunks(2).map(|pair| (pair[0].device.clone(), pair[0].model, pair[1].step_ms / pair[0].step_ms)).collect();
     let report = Report { rows, mocoring_over_moco };
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)?;
@@ -197,7 +201,17 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
             println!("device,model,method,batch,queue,images_per_s,step_ms,{}", PHASES.map(|p| format!("{p}_ms")).join(","));
             for r in &report.rows {
                 let phases: Vec<String> = PHASES.iter().map(|p| format!("{:.2}", r.phases_ms[p])).collect();
-                println!("\"{}\",{:?},{},{},{},{:.2},{:.2},{}", r.device, r.model, r.method, r.batch, r.queue, r.images_per_s, r.step_ms, phases.join(","));
+                println!(
+                    "\"{}\",{:?},{},{},{},{:.2},{:.2},{}",
+                    r.device,
+                    r.model,
+                    r.method,
+                    r.batch,
+                    r.queue,
+                    r.images_per_s,
+                    r.step_ms,
+                    phases.join(",")
+                );
             }
         }
         Format::Table => {
@@ -206,7 +220,15 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
             println!("|---|---|---|---|---|---|---|---|---|---|");
             for r in &report.rows {
                 let phases: Vec<String> = PHASES.iter().map(|p| format!("{:.1}", r.phases_ms[p])).collect();
-                println!("| {} | {:?} | {} | {:.1} | {:.1} | {} |", r.device, r.model, r.method, r.images_per_s, r.step_ms, phases.join(" | "));
+                println!(
+                    "| {} | {:?} | {} | {:.1} | {:.1} | {} |",
+                    r.device,
+                    r.model,
+                    r.method,
+                    r.images_per_s,
+                    r.step_ms,
+                    phases.join(" | ")
+                );
             }
             println!();
             for (device, model, ratio) in &report.mocoring_over_moco {

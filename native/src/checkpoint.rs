@@ -33,7 +33,6 @@ pub fn save(out: &Path, bytes: &[u8]) -> Result<()> {
 /// Reads the checkpoint bytes of the run in `out`.
 pub fn read(out: &Path) -> Result<Vec<u8>> {
     let file = path(out);
-    std::fs::read(&file).with_context(|| {
-        format!("no run in {}: {FILE} missing (start one with `ring-wgpu train --out {}`)", out.display(), out.display())
-    })
+    std::fs::read(&file)
+        .with_context(|| format!("no run in {}: {FILE} missing (start one with `ring-wgpu train --out {}`)", out.display(), out.display()))
 }

@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, Context, Result};
-use clap::parser::ValueSource;
+use anyhow::{Context, Result, anyhow};
 use clap::ArgMatches;
-use ring_wgpu_core::train::{preset, ConfigError, TrainConfig};
+use clap::parser::ValueSource;
+use ring_wgpu_core::train::{ConfigError, TrainConfig, preset};
 
 /// Where a configuration value came from.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,8 +34,6 @@ pub struct Resolved {
     pub config: TrainConfig,
     /// Where each key's value came from.
     pub sources: BTreeMap<String, Source>,
-    /// `out` from the file, if it set one.
-    pub out: Option<PathBuf>,
 }
 
 impl Resolved {
@@ -77,6 +75,15 @@ fn read_table(path: &Path) -> Result<toml::Table> {
     Ok(table.into_iter().map(|(k, v)| (k.replace('-', "_"), v)).collect())
 }
 
+/// The output folder a TOML file names (its `out` key), if any.
+pub fn file_out(path: &Path) -> Result<Option<PathBuf>> {
+    match read_table(path)?.get("out") {
+        Some(toml::Value::String(dir)) => Ok(Some(PathBuf::from(dir))),
+        Some(other) => Err(anyhow!("out = {other} in {}: must be a folder name", path.display())),
+        None => Ok(None),
+    }
+}
+
 /// Builds the configuration of `ring-wgpu train`: `flags` are the parsed flags (all of
 /// `TrainConfig`'s fields), `matches` tell which were given; `file` the TOML file,
 /// `preset_name` the `--preset` flag, `saved` the resumed run's configuration.
@@ -96,11 +103,8 @@ pub fn resolve(
         Some(other) => return Err(anyhow!("preset = {other} in {}: must be a preset name", file.unwrap().display())),
         None => None,
     };
-    let out = match table.remove("out") {
-        Some(toml::Value::String(dir)) => Some(PathBuf::from(dir)),
-        Some(other) => return Err(anyhow!("out = {other} in {}: must be a folder name", file.unwrap().display())),
-        None => None,
-    };
+    // `out` is the output folder (see `file_out`), not part of the configuration.
+    table.remove("out");
     let (base, base_source) = match (preset_name.or(file_preset.as_deref()), saved) {
         (Some(name), _) => (preset(name).map_err(|e| anyhow!("{e}"))?, Source::Preset(name.to_string())),
         (None, Some(saved)) => (saved.clone(), Source::Saved),
@@ -140,7 +144,7 @@ pub fn resolve(
         }
     }
     let config = from_table(value).map_err(|e| anyhow!("the settings do not form a run configuration: {}", e.message()))?;
-    let resolved = Resolved { config, sources, out };
+    let resolved = Resolved { config, sources };
     resolved.config.validate().map_err(|e| resolved.explain(e.into()))?;
     Ok(resolved)
 }

@@ -10,7 +10,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use md5::{Digest, Md5};
@@ -203,8 +203,7 @@ pub fn download(archive: &Archive, path: &Path) -> Result<()> {
         let remaining = response.body().content_length();
         let bar = ProgressBar::new(remaining.map(|n| n + have).unwrap_or(0));
         bar.set_style(
-            ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
-                .expect("valid template"),
+            ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}").expect("valid template"),
         );
         bar.set_message(archive.file.clone());
         bar.set_position(have);
@@ -312,9 +311,8 @@ pub fn unpack(path: &Path, dir: &Path, folder: &str) -> Result<()> {
     let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(BufReader::new(file)));
     // `unpack` refuses entries that would land outside `scratch` (absolute paths, `..`).
-    tar.unpack(&scratch).with_context(|| {
-        format!("{} is not a valid .tar.gz (truncated or corrupt); delete it and download again", path.display())
-    })?;
+    tar.unpack(&scratch)
+        .with_context(|| format!("{} is not a valid .tar.gz (truncated or corrupt); delete it and download again", path.display()))?;
     let unpacked = scratch.join(folder);
     if !unpacked.is_dir() {
         fs::remove_dir_all(&scratch).ok();
@@ -334,7 +332,7 @@ mod tests {
     //! Against a local HTTP server (no internet in tests).
 
     use super::*;
-    use crate::test_http::{serve, Behaviour};
+    use crate::test_http::{Behaviour, serve};
 
     fn tiny_cifar_archive() -> Vec<u8> {
         let mut tar = tar::Builder::new(Vec::new());

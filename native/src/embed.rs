@@ -11,7 +11,7 @@ use ring_wgpu_core::eval::pca;
 use ring_wgpu_core::gpu::read::read_f32;
 use ring_wgpu_core::train::KnnFeatures;
 
-use crate::{run_dir, GpuArgs};
+use crate::{GpuArgs, run_dir};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Which {
@@ -57,8 +57,16 @@ pub fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Resu
 
 /// Ten distinguishable colours (Tableau 10), then greys.
 const PALETTE: [[u8; 3]; 10] = [
-    [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189],
-    [140, 86, 75], [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207],
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
 ];
 
 fn scatter(path: &Path, points: &[f32], labels: &[u32], size: u32) -> Result<()> {

@@ -3,14 +3,15 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{ensure, Result};
+use anyhow::{Result, ensure};
 use clap::Args;
+use ring_wgpu_core::burn::tensor::Tensor;
 use ring_wgpu_core::data::Split;
-use ring_wgpu_core::eval::{knn_top1, linear_probe, top1, KnnConfig, LinearProbeConfig};
-use ring_wgpu_core::train::KnnFeatures;
+use ring_wgpu_core::eval::{KnnConfig, LinearProbeConfig, knn_top1, linear_probe, top1};
+use ring_wgpu_core::train::{KnnFeatures, Trainer};
 use serde::Serialize;
 
-use crate::{run_dir, GpuArgs};
+use crate::{GpuArgs, run_dir};
 
 /// Evaluate the run in --out (its last checkpoint) on the test split: weighted kNN
 /// (k = 200, tau = 0.1) and a linear probe (logistic regression on frozen, standardised
@@ -57,13 +58,20 @@ pub fn run(gpu_args: &GpuArgs, args: &EvalArgs) -> Result<()> {
     let train_features = trainer.features(Split::Train, KnnFeatures::Backbone)?;
     let test_features = trainer.features(Split::Test, KnnFeatures::Backbone)?;
     let knn_config = KnnConfig { k: args.knn_k, ..KnnConfig::default() };
-    let knn = pollster::block_on(knn_top1(train_features.clone(), &train.labels, train.classes.len(), test_features.clone(), &test.labels, &knn_config))?;
+    let knn = pollster::block_on(knn_top1(
+        train_features.clone(),
+        &train.labels,
+        train.classes.len(),
+        test_features.clone(),
+        &test.labels,
+        &knn_config,
+    ))?;
     println!("kNN (k = {}) top-1: {:.2}%", args.knn_k, knn * 100.0);
     let linear = if args.probe_epochs > 0 {
-        let probe = LinearProbeConfig { epochs: args.probe_epochs, lr: args.probe_lr, batch: args.probe_batch, ..LinearProbeConfig::default() };
+        let probe =
+            LinearProbeConfig { epochs: args.probe_epochs, lr: args.probe_lr, batch: args.probe_batch, ..LinearProbeConfig::default() };
         eprintln!("training the linear probe ({} epochs)...", args.probe_epochs);
-        let predicted = linear_probe(train_features, &train.labels, train.classes.len(), test_features, &probe)?;
-        let top1 = pollster::block_on(top1(predicted, &test.labels))?;
+        let top1 = probe_top1(trainer, Some(train_features), Some(test_features), &probe)?;
         println!("linear probe ({} epochs) top-1: {:.2}%", args.probe_epochs, top1 * 100.0);
         Some(top1)
     } else {
@@ -80,4 +88,25 @@ pub fn run(gpu_args: &GpuArgs, args: &EvalArgs) -> Result<()> {
     };
     std::fs::write(args.out.join("eval.json"), serde_json::to_string_pretty(&report)?)?;
     Ok(())
+}
+
+/// Linear-probe top-1 on the test split of `trainer`'s run, from its backbone features
+/// (`None` for either split: computed here).
+pub(crate) fn probe_top1(
+    trainer: &Trainer,
+    train_features: Option<Tensor<2>>,
+    test_features: Option<Tensor<2>>,
+    probe: &LinearProbeConfig,
+) -> Result<f64> {
+    let (train, test) = (&trainer.datasets().train, &trainer.datasets().test);
+    let train_features = match train_features {
+        Some(f) => f,
+        None => trainer.features(Split::Train, KnnFeatures::Backbone)?,
+    };
+    let test_features = match test_features {
+        Some(f) => f,
+        None => trainer.features(Split::Test, KnnFeatures::Backbone)?,
+    };
+    let predicted = linear_probe(train_features, &train.labels, train.classes.len(), test_features, probe)?;
+    Ok(pollster::block_on(top1(predicted, &test.labels))?)
 }

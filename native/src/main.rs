@@ -3,6 +3,7 @@
 mod bench_ring;
 mod bench_train;
 mod checkpoint;
+mod compare;
 mod config_file;
 mod download;
 mod embed;
@@ -74,6 +75,8 @@ enum Command {
     Info,
     /// Train MoCoRing (or MoCo); with no arguments, a short run on the built-in synthetic dataset.
     Train(Box<train::TrainArgs>),
+    /// Train several methods at one budget over several seeds; a Markdown table and kNN curves.
+    Compare(Box<compare::CompareArgs>),
     /// kNN and linear-probe top-1 of a trained run (its last checkpoint) on the test split.
     Eval(eval::EvalArgs),
     /// Features of a trained run as .npy, with a PNG scatter of their 2-D PCA by class.
@@ -109,7 +112,10 @@ fn main() {
         // SAFETY: first statement of main, before any other thread exists.
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
-    let matches = Cli::command().mut_subcommand("train", |train| train.after_help(train::presets_help())).get_matches();
+    let matches = Cli::command()
+        .mut_subcommand("train", |train| train.after_help(train::presets_help()))
+        .mut_subcommand("compare", |compare| compare.after_help(train::presets_help()))
+        .get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
@@ -117,6 +123,7 @@ fn main() {
     let result = match &cli.command {
         Command::Info => info::run(&cli.gpu),
         Command::Train(args) => train::run(&cli.gpu, args, matches.subcommand_matches("train").expect("the train subcommand")),
+        Command::Compare(args) => compare::run(&cli.gpu, args, matches.subcommand_matches("compare").expect("the compare subcommand")),
         Command::Eval(args) => eval::run(&cli.gpu, args),
         Command::Embed(args) => embed::run(&cli.gpu, args),
         Command::Bench(BenchCommand::Ring(args)) => bench_ring::run(&cli.gpu, args),

@@ -106,7 +106,21 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
     /// Line colour.
     pub colour: Rgb<u8>,
+    /// Name in the panel's legend (none: no legend entry).
+    pub label: Option<String>,
 }
+
+/// Distinct line colours for series drawn together (matplotlib's tab10 order).
+pub const PALETTE: [Rgb<u8>; 8] = [
+    BLUE,
+    ORANGE,
+    Rgb([44, 160, 44]),
+    Rgb([214, 39, 40]),
+    Rgb([148, 103, 189]),
+    Rgb([140, 86, 75]),
+    Rgb([227, 119, 194]),
+    Rgb([23, 190, 207]),
+];
 
 /// One panel: a title and its series on shared axes, with an optional dashed
 /// horizontal reference line (e.g. chance accuracy).
@@ -189,6 +203,14 @@ fn draw_panel(img: &mut RgbImage, panel: &Panel, x: i32, y: i32, w: i32, h: i32)
             }
         }
     }
+    // Legend, top left inside the plot area: a colour swatch and the series' label.
+    for (row, (label, colour)) in panel.series.iter().filter_map(|s| s.label.as_deref().map(|l| (l, s.colour))).enumerate() {
+        let (lx, ly) = (left + 10, top + 6 + row as i32 * 14);
+        for dy in 0..8 {
+            line(img, (lx as f32, (ly + dy) as f32), ((lx + 14) as f32, (ly + dy) as f32), 1, colour);
+        }
+        text(img, lx + 20, ly, &label.to_uppercase(), 1, INK);
+    }
 }
 
 /// Draws `panels` side by side into a PNG at `path` (written through a temporary file,
@@ -222,10 +244,10 @@ pub fn training_curves(metrics_jsonl: &Path, classes: usize, out: &Path) -> Resu
     save(
         out,
         &[
-            Panel { title: "TRAINING LOSS".into(), series: vec![Series { points: loss, colour: BLUE }], reference: None },
+            Panel { title: "TRAINING LOSS".into(), series: vec![Series { points: loss, colour: BLUE, label: None }], reference: None },
             Panel {
                 title: "KNN TOP-1 %  (- - CHANCE)".into(),
-                series: vec![Series { points: knn, colour: ORANGE }],
+                series: vec![Series { points: knn, colour: ORANGE, label: None }],
                 reference: Some(100.0 / classes.max(1) as f64),
             },
         ],

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use ring_wgpu_core::train::{Checkpoint, Datasets, Trainer};
 
-use crate::{checkpoint, GpuArgs};
+use crate::{GpuArgs, checkpoint};
 
 /// A run reopened for evaluation.
 pub struct Run {

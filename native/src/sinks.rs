@@ -112,7 +112,17 @@ impl MetricsFiles {
     fn record(&mut self, m: &EpochMetrics) -> Result<()> {
         writeln!(self.jsonl, "{}", serde_json::to_string(m)?)?;
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
-        writeln!(self.csv, "{},{},{:.3},{:.6},{},{},{:.1}", m.epoch, opt(m.loss), m.upper, m.lr, opt(m.knn_top1), opt(m.images_per_s), m.seconds)?;
+        writeln!(
+            self.csv,
+            "{},{},{:.3},{:.6},{},{},{:.1}",
+            m.epoch,
+            opt(m.loss),
+            m.upper,
+            m.lr,
+            opt(m.knn_top1),
+            opt(m.images_per_s),
+            m.seconds
+        )?;
         // The curves are a convenience: a failure to draw them is reported, not fatal.
         if let Err(e) = plot::training_curves(&self.dir.join("metrics.jsonl"), self.classes, &self.dir.join("curves.png")) {
             eprintln!("warning: could not draw curves.png: {e:#}");

@@ -4,15 +4,16 @@
 //! when stopped by Ctrl-C or --stop-after) it writes the checkpoint file atomically.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, Once};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::builder::PossibleValuesParser;
 use clap::{ArgMatches, Args};
-use ring_wgpu_core::train::{Checkpoint, Datasets, EpochOutcome, EventSink, TrainConfig, Trainer, PRESETS};
+use ring_wgpu_core::train::{Checkpoint, Datasets, EpochOutcome, EventSink, PRESETS, StopHandle, TrainConfig, Trainer};
 
 use crate::config_file::{self, Resolved};
 use crate::sinks::{MetricsFiles, Progress};
-use crate::{checkpoint, GpuArgs};
+use crate::{GpuArgs, checkpoint};
 
 /// Default output folder.
 pub const DEFAULT_OUT: &str = "runs/latest";
@@ -62,15 +63,18 @@ fn output_folder(args: &TrainArgs, file_out: Option<&Path>) -> PathBuf {
 /// Resolves the configuration, reading the saved one first when resuming.
 fn configure(args: &TrainArgs, matches: &ArgMatches) -> Result<(Resolved, PathBuf, Option<Vec<u8>>)> {
     // The file may name the output folder, which a resumed run's saved settings live in.
-    let first = config_file::resolve(&args.settings, matches, args.config.as_deref(), args.preset.as_deref(), None);
-    let out = output_folder(args, first.as_ref().ok().and_then(|r| r.out.as_deref()));
-    if !args.resume {
-        return Ok((first?, out, None));
-    }
-    let bytes = checkpoint::read(&out).context("nothing to resume; run without --resume to start")?;
-    let saved = Checkpoint::read_config(&bytes).with_context(|| checkpoint::path(&out).display().to_string())?;
-    let resolved = config_file::resolve(&args.settings, matches, args.config.as_deref(), args.preset.as_deref(), Some(&saved))?;
-    Ok((resolved, out, Some(bytes)))
+    let file_out = match &args.config {
+        Some(path) => config_file::file_out(path)?,
+        None => None,
+    };
+    let out = output_folder(args, file_out.as_deref());
+    let saved = if args.resume { Some(checkpoint::read(&out).context("nothing to resume; run without --resume to start")?) } else { None };
+    let saved_config = match &saved {
+        Some(bytes) => Some(Checkpoint::read_config(bytes).with_context(|| checkpoint::path(&out).display().to_string())?),
+        None => None,
+    };
+    let resolved = config_file::resolve(&args.settings, matches, args.config.as_deref(), args.preset.as_deref(), saved_config.as_ref())?;
+    Ok((resolved, out, saved))
 }
 
 pub fn run(gpu_args: &GpuArgs, args: &TrainArgs, matches: &ArgMatches) -> Result<()> {
@@ -106,51 +110,21 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs, matches: &ArgMatches) -> Result
         config.queue.unwrap_or_default()
     );
     if saved.is_some() {
-        eprintln!("resuming after step {} (epoch {}) from {}", trainer.global_step(), trainer.epochs_completed(), checkpoint::path(&out).display());
+        eprintln!(
+            "resuming after step {} (epoch {}) from {}",
+            trainer.global_step(),
+            trainer.epochs_completed(),
+            checkpoint::path(&out).display()
+        );
     }
     if trainer.finished() {
         println!("the run in {} already finished its {} epochs; raise --epochs to train on", out.display(), trainer.epochs_completed());
         return Ok(());
     }
 
-    let stop = trainer.stop_handle();
-    let on_interrupt = stop.clone();
-    // A second Ctrl-C ends the process at once (the last checkpoint stays).
-    let _ = ctrlc::set_handler(move || {
-        if on_interrupt.is_stopped() {
-            std::process::exit(130);
-        }
-        eprintln!("\nstopping after this step (Ctrl-C again to quit now)...");
-        on_interrupt.stop();
-    });
-    let mut progress = Progress::new();
-    let mut metrics = MetricsFiles::open(&out, saved.is_some())?;
-    let mut sinks: Vec<Box<dyn EventSink + '_>> = vec![Box::new(&mut progress), Box::new(&mut metrics)];
-    let mut saved_at = trainer.global_step();
-    pollster::block_on(trainer.start(&mut sinks))?;
-    while !trainer.finished() {
-        match pollster::block_on(trainer.epoch(&mut sinks))? {
-            EpochOutcome::Completed(m) => {
-                checkpoint::save(&out, &pollster::block_on(trainer.checkpoint())?)?;
-                saved_at = trainer.global_step();
-                if args.stop_after == Some(m.epoch) && !trainer.finished() {
-                    stop.stop();
-                }
-            }
-            EpochOutcome::Stopped => {
-                if saved_at != trainer.global_step() {
-                    checkpoint::save(&out, &pollster::block_on(trainer.checkpoint())?)?;
-                }
-                let (epochs, spe) = (trainer.epochs_completed(), trainer.steps_per_epoch());
-                let into = trainer.global_step() as usize - epochs * spe;
-                let at = if into == 0 { format!("after epoch {epochs}") } else { format!("in epoch {} after step {into} of {spe}", epochs + 1) };
-                println!("stopped {at}; continue with the same command and --resume");
-                return Ok(());
-            }
-        }
+    if !drive(&mut trainer, &out, saved.is_some(), args.stop_after, "continue with the same command and --resume")? {
+        return Ok(());
     }
-    trainer.finish(&mut sinks)?;
-    drop(sinks);
     println!(
         "done in {:.0} s: kNN top-1 {:.1}% ({}chance {:.1}%); metrics in {}",
         trainer.seconds(),
@@ -162,3 +136,61 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs, matches: &ArgMatches) -> Result
     Ok(())
 }
 
+/// The run whose training Ctrl-C stops (one at a time: `compare` trains runs in turn).
+static INTERRUPTIBLE: Mutex<Option<StopHandle>> = Mutex::new(None);
+
+/// Routes Ctrl-C to `stop`: the first stops the run before its next step, a second one
+/// ends the process at once (the last checkpoint stays).
+pub(crate) fn stop_on_ctrl_c(stop: StopHandle) {
+    static INSTALL: Once = Once::new();
+    *INTERRUPTIBLE.lock().unwrap_or_else(|e| e.into_inner()) = Some(stop);
+    INSTALL.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            let current = INTERRUPTIBLE.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let Some(stop) = current else { std::process::exit(130) };
+            if stop.is_stopped() {
+                std::process::exit(130);
+            }
+            eprintln!("\nstopping after this step (Ctrl-C again to quit now)...");
+            stop.stop();
+        });
+    });
+}
+
+/// Trains `trainer` to the end of its epochs, or until Ctrl-C or `stop_after`: the
+/// progress bar, `metrics.jsonl`/`.csv` and `curves.png` in `out`, and the checkpoint
+/// written after every epoch and when stopped (then `to_continue` is printed: how to go
+/// on). Returns true when the run finished.
+pub(crate) fn drive(trainer: &mut Trainer, out: &Path, resumed: bool, stop_after: Option<usize>, to_continue: &str) -> Result<bool> {
+    let stop = trainer.stop_handle();
+    stop_on_ctrl_c(stop.clone());
+    let mut progress = Progress::new();
+    let mut metrics = MetricsFiles::open(out, resumed)?;
+    let mut sinks: Vec<Box<dyn EventSink + '_>> = vec![Box::new(&mut progress), Box::new(&mut metrics)];
+    let mut saved_at = trainer.global_step();
+    pollster::block_on(trainer.start(&mut sinks))?;
+    while !trainer.finished() {
+        match pollster::block_on(trainer.epoch(&mut sinks))? {
+            EpochOutcome::Completed(m) => {
+                checkpoint::save(out, &pollster::block_on(trainer.checkpoint())?)?;
+                saved_at = trainer.global_step();
+                if stop_after == Some(m.epoch) && !trainer.finished() {
+                    stop.stop();
+                }
+            }
+            EpochOutcome::Stopped => {
+                if saved_at != trainer.global_step() {
+                    checkpoint::save(out, &pollster::block_on(trainer.checkpoint())?)?;
+                }
+                let (epochs, spe) = (trainer.epochs_completed(), trainer.steps_per_epoch());
+                let into = trainer.global_step() as usize - epochs * spe;
+                let at =
+                    if into == 0 { format!("after epoch {epochs}") } else { format!("in epoch {} after step {into} of {spe}", epochs + 1) };
+                println!("stopped {at}; {to_continue}");
+                return Ok(false);
+            }
+        }
+    }
+    trainer.finish(&mut sinks)?;
+    Ok(true)
+}

@@ -55,8 +55,22 @@ fn bench_ring_runs_and_verifies_small_sizes() {
     std::fs::create_dir_all(&dir).unwrap();
     let json = dir.join("bench.json");
     let (ok, stdout, stderr) = run(&[
-        "bench", "ring", "--batch", "8", "--dim", "16", "--candidates", "300,1025", "--iters", "2", "--cpu-iters", "1",
-        "--format", "csv", "--json", json.to_str().unwrap(),
+        "bench",
+        "ring",
+        "--batch",
+        "8",
+        "--dim",
+        "16",
+        "--candidates",
+        "300,1025",
+        "--iters",
+        "2",
+        "--cpu-iters",
+        "1",
+        "--format",
+        "csv",
+        "--json",
+        json.to_str().unwrap(),
     ]);
     assert!(ok, "bench failed: {stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -85,8 +99,23 @@ fn train_runs_a_tiny_mocoring_and_writes_metrics() {
     let out = dir.join("out");
     // On the GPU explicitly (auto picks the CPU backend when the only adapter is lavapipe).
     let (ok, stdout, stderr) = run(&[
-        "--device", "gpu", "train", "--config", config.to_str().unwrap(), "--epochs", "2", "--knn-k", "5", "--lr", "0.05",
-        "--upper", "50", "--lower", "5", "--out", out.to_str().unwrap(),
+        "--device",
+        "gpu",
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--epochs",
+        "2",
+        "--knn-k",
+        "5",
+        "--lr",
+        "0.05",
+        "--upper",
+        "50",
+        "--lower",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(ok, "train failed: {stderr}");
     assert!(stdout.contains("kNN top-1"), "{stdout}");
@@ -141,11 +170,7 @@ fn unknown_device_is_a_clear_error() {
 }
 
 fn metrics(dir: &std::path::Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(dir.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
 #[test]
@@ -219,8 +244,21 @@ fn cpu_training_learns_the_synthetic_classes() {
     let out = std::env::temp_dir().join(format!("ring-wgpu-learns-{}", std::process::id()));
     std::fs::remove_dir_all(&out).ok();
     let (ok, stdout, stderr) = run(&[
-        "--device", "cpu", "train", "--synthetic-per-class", "40", "--batch", "40", "--epochs", "6",
-        "--knn-every", "6", "--knn-k", "20", "--out", out.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "train",
+        "--synthetic-per-class",
+        "40",
+        "--batch",
+        "40",
+        "--epochs",
+        "6",
+        "--knn-every",
+        "6",
+        "--knn-k",
+        "20",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(ok, "{stderr}");
     assert!(stderr.contains("device: CPU"), "{stderr}");
@@ -283,8 +321,27 @@ fn the_trainer_step_by_step_reproduces_the_cli() {
     let out = std::env::temp_dir().join(format!("ring-wgpu-same-{}", std::process::id()));
     std::fs::remove_dir_all(&out).ok();
     let (ok, _, stderr) = run(&[
-        "--device", "cpu", "train", "--synthetic-per-class", "4", "--batch", "10", "--epochs", "2", "--knn-k", "5", "--knn-every", "1",
-        "--upper", "50", "--lower", "5", "--seed", "3", "--out", out.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "train",
+        "--synthetic-per-class",
+        "4",
+        "--batch",
+        "10",
+        "--epochs",
+        "2",
+        "--knn-k",
+        "5",
+        "--knn-every",
+        "1",
+        "--upper",
+        "50",
+        "--lower",
+        "5",
+        "--seed",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
     ]);
     assert!(ok, "{stderr}");
     let config: TrainConfig = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
@@ -306,4 +363,72 @@ fn the_trainer_step_by_step_reproduces_the_cli() {
         assert_eq!(line["lr"].as_f64(), Some(m.lr));
     }
     std::fs::remove_dir_all(&out).ok();
+}
+
+#[test]
+fn compare_trains_each_method_per_seed_writes_the_table_and_resumes() {
+    let dir = std::env::temp_dir().join(format!("ring-wgpu-compare-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let out = dir.join("cmp");
+    let args = [
+        "compare",
+        "--methods",
+        "mocoring,moco,simclr",
+        "--seeds",
+        "1,2",
+        "--synthetic-per-class",
+        "4",
+        "--batch",
+        "10",
+        "--epochs",
+        "2",
+        "--knn-k",
+        "5",
+        "--knn-every",
+        "1",
+        "--upper",
+        "50",
+        "--lower",
+        "5",
+        "--probe-epochs",
+        "3",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let (ok, stdout, stderr) = run(&args);
+    assert!(ok, "compare failed: {stderr}");
+    let table = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(stdout.starts_with(&table), "the table is printed too: {stdout}");
+    for method in ["mocoring", "moco", "simclr"] {
+        let row = table.lines().find(|l| l.starts_with(&format!("| {method} |"))).unwrap_or_else(|| panic!("{method}: {table}"));
+        let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+        // | method | epochs | kNN | Ring - plain | probe | images/s | seconds |
+        assert_eq!(cells[2], "2", "{row}");
+        assert!(cells[3].contains(" ± ") && cells[5].contains(" ± "), "mean ± std over 2 seeds: {row}");
+        assert_eq!(cells[4].is_empty(), method != "mocoring", "Ring - plain only for a Ring method with its plain form: {row}");
+        for seed in [1, 2] {
+            let run_dir = out.join(format!("{method}-seed{seed}"));
+            assert!(run_dir.join("checkpoint.bin").exists() && run_dir.join("result.json").exists(), "{}", run_dir.display());
+            let config = std::fs::read_to_string(run_dir.join("config.json")).unwrap();
+            assert!(config.contains(&format!("\"method\": \"{method}\"")) && config.contains(&format!("\"seed\": {seed}")), "{config}");
+        }
+    }
+    assert_eq!(std::fs::read_to_string(out.join("compare.csv")).unwrap().lines().count(), 7);
+    assert!(std::fs::read(out.join("compare.png")).unwrap().starts_with(b"\x89PNG"));
+
+    // Again: nothing is retrained; a run whose evaluation was lost is evaluated, not retrained.
+    let metrics = out.join("moco-seed2").join("metrics.jsonl");
+    let lines_before = std::fs::read_to_string(&metrics).unwrap().lines().count();
+    std::fs::remove_file(out.join("moco-seed2").join("result.json")).unwrap();
+    let (ok, _, stderr) = run(&args);
+    assert!(ok, "{stderr}");
+    assert_eq!(stderr.matches("done before").count(), 5, "{stderr}");
+    assert!(stderr.contains("moco seed 2: linear probe") && !stderr.contains("training"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&metrics).unwrap().lines().count(), lines_before);
+    assert_eq!(std::fs::read_to_string(out.join("compare.md")).unwrap(), table, "the same numbers");
+
+    // Flags that compare sets itself are refused with what to use instead.
+    let (ok, _, stderr) = run(&["compare", "--method", "moco", "--out", out.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("--method: compare trains each of --methods"), "{stderr}");
+    std::fs::remove_dir_all(dir).ok();
 }

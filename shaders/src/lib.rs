@@ -34,52 +34,27 @@ impl WgslKernel {
 }
 
 /// Boundary elements of each row's ring (radix select).
-pub const RING_SELECT: WgslKernel = WgslKernel {
-    file: "ring_select.wgsl",
-    prelude: COMMON,
-    body: include_str!("../wgsl/ring_select.wgsl"),
-    workgroup_size: 256,
-};
+pub const RING_SELECT: WgslKernel =
+    WgslKernel { file: "ring_select.wgsl", prelude: COMMON, body: include_str!("../wgsl/ring_select.wgsl"), workgroup_size: 256 };
 
 /// MoCoRing / SimCLR-Ring mask of ring membership.
-pub const RING_MASK: WgslKernel = WgslKernel {
-    file: "ring_mask.wgsl",
-    prelude: COMMON,
-    body: include_str!("../wgsl/ring_mask.wgsl"),
-    workgroup_size: 256,
-};
+pub const RING_MASK: WgslKernel =
+    WgslKernel { file: "ring_mask.wgsl", prelude: COMMON, body: include_str!("../wgsl/ring_mask.wgsl"), workgroup_size: 256 };
 
 /// Ring members of each row as a column list.
-pub const RING_COMPACT: WgslKernel = WgslKernel {
-    file: "ring_compact.wgsl",
-    prelude: COMMON,
-    body: include_str!("../wgsl/ring_compact.wgsl"),
-    workgroup_size: 256,
-};
+pub const RING_COMPACT: WgslKernel =
+    WgslKernel { file: "ring_compact.wgsl", prelude: COMMON, body: include_str!("../wgsl/ring_compact.wgsl"), workgroup_size: 256 };
 
 /// IRing: uniform draws with replacement from each row's ring.
-pub const RING_SAMPLE: WgslKernel = WgslKernel {
-    file: "ring_sample.wgsl",
-    prelude: COMMON,
-    body: include_str!("../wgsl/ring_sample.wgsl"),
-    workgroup_size: 256,
-};
+pub const RING_SAMPLE: WgslKernel =
+    WgslKernel { file: "ring_sample.wgsl", prelude: COMMON, body: include_str!("../wgsl/ring_sample.wgsl"), workgroup_size: 256 };
 
 /// Two-view image augmentation (crop, flip, colour jitter, grayscale, normalise).
-pub const AUGMENT: WgslKernel = WgslKernel {
-    file: "augment.wgsl",
-    prelude: "",
-    body: include_str!("../wgsl/augment.wgsl"),
-    workgroup_size: 256,
-};
+pub const AUGMENT: WgslKernel =
+    WgslKernel { file: "augment.wgsl", prelude: "", body: include_str!("../wgsl/augment.wgsl"), workgroup_size: 256 };
 
 /// Gaussian blur of augmented views, one direction per launch.
-pub const BLUR: WgslKernel = WgslKernel {
-    file: "blur.wgsl",
-    prelude: "",
-    body: include_str!("../wgsl/blur.wgsl"),
-    workgroup_size: 256,
-};
+pub const BLUR: WgslKernel = WgslKernel { file: "blur.wgsl", prelude: "", body: include_str!("../wgsl/blur.wgsl"), workgroup_size: 256 };
 
 /// Every kernel, for validation and warm-up.
 pub const ALL: [WgslKernel; 6] = [RING_SELECT, RING_MASK, RING_COMPACT, RING_SAMPLE, AUGMENT, BLUR];

@@ -25,11 +25,8 @@ fn every_kernel_validates_without_optional_capabilities() {
 fn every_kernel_fits_browser_limits() {
     for kernel in ALL {
         let module = parse(&kernel);
-        let entry = module
-            .entry_points
-            .iter()
-            .find(|e| e.name == "main")
-            .unwrap_or_else(|| panic!("{} has no entry point `main`", kernel.file));
+        let entry =
+            module.entry_points.iter().find(|e| e.name == "main").unwrap_or_else(|| panic!("{} has no entry point `main`", kernel.file));
         assert_eq!(entry.stage, naga::ShaderStage::Compute, "{}", kernel.file);
         let [x, y, z] = entry.workgroup_size;
         assert_eq!([x, y, z], [kernel.workgroup_size, 1, 1], "{}: workgroup size", kernel.file);

@@ -5,7 +5,7 @@
 
 use ring_wgpu_core::burn::tensor::{Tensor, TensorData};
 use ring_wgpu_core::gpu::testing::test_gpu;
-use ring_wgpu_core::ring::{ring_select, select_reference, Pairing, RingParams};
+use ring_wgpu_core::ring::{Pairing, RingParams, ring_select, select_reference};
 use ring_wgpu_core::{Gpu, RingSpec};
 use wgpu::util::DeviceExt;
 
@@ -80,22 +80,13 @@ fn raw_wgpu_and_burn_launch_agree_on_one_device() {
         .collect();
     let spec = RingSpec::paper();
     let window = spec.window(cols);
-    let params = RingParams {
-        rows: rows as u32,
-        cols: cols as u32,
-        lo: window.lo as u32,
-        hi: window.hi as u32,
-        ..RingParams::default()
-    };
+    let params = RingParams { rows: rows as u32, cols: cols as u32, lo: window.lo as u32, hi: window.hi as u32, ..RingParams::default() };
     let raw = raw_wgpu_select(gpu, &sims, params);
 
     let tensor = Tensor::<2>::from_data(TensorData::new(sims.clone(), [rows, cols]), gpu.burn_device());
     let bounds = ring_select(tensor, &spec, Pairing::None).unwrap();
-    let through_burn: Vec<u32> = pollster::block_on(ring_wgpu_core::gpu::read::read_i64(bounds.words()))
-        .unwrap()
-        .into_iter()
-        .map(|w| w as u32)
-        .collect();
+    let through_burn: Vec<u32> =
+        pollster::block_on(ring_wgpu_core::gpu::read::read_i64(bounds.words())).unwrap().into_iter().map(|w| w as u32).collect();
     assert_eq!(raw, through_burn);
 
     let reference = select_reference(&sims, rows, cols, &spec, Pairing::None).unwrap();

@@ -8,7 +8,7 @@ use burn::backend::wgpu::CubeTensor;
 use burn::tensor::{Shape, Tensor, TensorData};
 use bytemuck::{Pod, Zeroable};
 
-use crate::error::{input_error, Result};
+use crate::error::{Result, input_error};
 use crate::gpu::launch::{self, Storage};
 
 /// Launch parameters: the Rust mirror of `struct BlurParams` in blur.wgsl.
@@ -88,7 +88,11 @@ pub(crate) fn blur_launch(images: &CubeTensor, sigmas: &[f32], size: usize) -> C
 pub fn blur_on_device(images: &Tensor<4>, sigmas: &[f32]) -> Result<Tensor<4>> {
     let [views, channels, size, width] = images.dims();
     if channels != 3 || size != width || sigmas.len() != views {
-        input_error!("blur takes views x 3 x size x size images and one sigma per view, got {:?} and {} sigmas", images.dims(), sigmas.len());
+        input_error!(
+            "blur takes views x 3 x size x size images and one sigma per view, got {:?} and {} sigmas",
+            images.dims(),
+            sigmas.len()
+        );
     }
     let flat = images.clone().reshape([views, 3 * size * size]);
     match launch::float_storage(flat)? {
@@ -98,7 +102,13 @@ pub fn blur_on_device(images: &Tensor<4>, sigmas: &[f32]) -> Result<Tensor<4>> {
         }
         Storage::Wgpu(cube) => {
             let out = blur_launch(&cube, sigmas, size);
-            let out = CubeTensor::new_contiguous(out.client.clone(), out.device.clone(), Shape::from([views, 3, size, size]), out.handle, out.dtype);
+            let out = CubeTensor::new_contiguous(
+                out.client.clone(),
+                out.device.clone(),
+                Shape::from([views, 3, size, size]),
+                out.handle,
+                out.dtype,
+            );
             Ok(Tensor::<4>::from_primitive::<burn::backend::Wgpu>(out))
         }
     }

@@ -6,10 +6,10 @@ use burn::backend::wgpu::CubeTensor;
 use burn::tensor::{DType, Device, Int, Shape, Tensor, TensorData};
 
 use super::blur::blur_launch;
-use super::{augment_reference, blur_reference, AugmentSpec, ViewParams};
+use super::{AugmentSpec, ViewParams, augment_reference, blur_reference};
 use crate::data::ImageDataset;
+use crate::error::{Result, input_error};
 use crate::gpu::launch;
-use crate::error::{input_error, Result};
 
 /// Bytes per shard: below every binding-size limit we meet (128 MiB on lavapipe and in
 /// browsers by default).
@@ -37,7 +37,14 @@ impl DeviceImages {
         let image_bytes = data.image_bytes();
         if crate::gpu::is_cpu(device) {
             let host = Some((Arc::new(data.clone()), device.clone()));
-            return Ok(DeviceImages { shards: Vec::new(), host, per_shard: data.len(), len: data.len(), height: data.height, width: data.width });
+            return Ok(DeviceImages {
+                shards: Vec::new(),
+                host,
+                per_shard: data.len(),
+                len: data.len(),
+                height: data.height,
+                width: data.width,
+            });
         }
         let per_shard = (SHARD_BYTES / image_bytes).max(1);
         let shards = data

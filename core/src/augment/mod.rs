@@ -12,7 +12,7 @@ mod device;
 mod params;
 mod reference;
 
-pub use blur::{blur_on_device, blur_reference, BlurParams};
+pub use blur::{BlurParams, blur_on_device, blur_reference};
 pub use device::DeviceImages;
-pub use params::{sample_views, AugmentParams, AugmentSpec, ViewParams};
+pub use params::{AugmentParams, AugmentSpec, ViewParams, sample_views};
 pub use reference::augment_reference;

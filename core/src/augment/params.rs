@@ -76,8 +76,22 @@ pub struct ViewParams {
 impl ViewParams {
     /// Field names in WGSL declaration order.
     pub const FIELDS: [&'static str; 16] = [
-        "image", "slot", "flip", "jitter", "grayscale", "order", "crop_x", "crop_y", "crop_w", "crop_h",
-        "brightness", "contrast", "saturation", "hue", "blur_sigma", "pad",
+        "image",
+        "slot",
+        "flip",
+        "jitter",
+        "grayscale",
+        "order",
+        "crop_x",
+        "crop_y",
+        "crop_w",
+        "crop_h",
+        "brightness",
+        "contrast",
+        "saturation",
+        "hue",
+        "blur_sigma",
+        "pad",
     ];
 
     /// The identity view of `image`: whole image, no flip, no jitter, no grayscale.
@@ -208,7 +222,15 @@ fn crop_box(rng: &mut Rng, spec: &AugmentSpec, height: usize, width: usize) -> (
 /// `views` views of each of `images` (dataset indices): slots `0..B` are the first views,
 /// `B..2B` the second, and so on. Reproducible from (`seed`, `step`) alone; a view's draw
 /// depends only on its slot.
-pub fn sample_views(spec: &AugmentSpec, images: &[u32], views: usize, height: usize, width: usize, seed: u64, step: u64) -> Vec<ViewParams> {
+pub fn sample_views(
+    spec: &AugmentSpec,
+    images: &[u32],
+    views: usize,
+    height: usize,
+    width: usize,
+    seed: u64,
+    step: u64,
+) -> Vec<ViewParams> {
     let b = images.len();
     (0..views * b)
         .map(|slot| {
@@ -230,11 +252,8 @@ pub fn sample_views(spec: &AugmentSpec, images: &[u32], views: usize, height: us
             let order = ops.iter().enumerate().fold(0, |acc, (k, &op)| acc | (op << (2 * k)));
             let grayscale = rng.unit() < spec.grayscale_p;
             // Drawn last, and only when enabled: the other draws do not depend on it.
-            let blur_sigma = if spec.blur_p > 0.0 && rng.unit() < spec.blur_p {
-                rng.range(spec.blur_sigma.0, spec.blur_sigma.1) as f32
-            } else {
-                0.0
-            };
+            let blur_sigma =
+                if spec.blur_p > 0.0 && rng.unit() < spec.blur_p { rng.range(spec.blur_sigma.0, spec.blur_sigma.1) as f32 } else { 0.0 };
             ViewParams {
                 image: images[slot % b],
                 slot: slot as u32,
@@ -281,7 +300,20 @@ mod tests {
         check_layout("View", &ViewParams::FIELDS, std::mem::size_of::<ViewParams>());
         check_layout(
             "AugmentParams",
-            &["views", "src_height", "src_width", "out_height", "out_width", "images", "mean_r", "mean_g", "mean_b", "std_r", "std_g", "std_b"],
+            &[
+                "views",
+                "src_height",
+                "src_width",
+                "out_height",
+                "out_width",
+                "images",
+                "mean_r",
+                "mean_g",
+                "mean_b",
+                "std_r",
+                "std_g",
+                "std_b",
+            ],
             std::mem::size_of::<AugmentParams>(),
         );
     }

@@ -81,10 +81,13 @@ fn resolve(dir: &Path, subdir: &str, marker: &str, archive: &str) -> Result<Path
 }
 
 fn names(path: &Path, expected: usize) -> Result<Vec<String>, DatasetError> {
-    let text = String::from_utf8(read(path)?).map_err(|_| DatasetError::Corrupt {
-        path: path.to_path_buf(),
-        reason: "class names are not UTF-8".into(),
-    })?;
+    class_names(&read(path)?, path, expected)
+}
+
+/// Class names, one per line, exactly `expected` of them (`path` labels errors).
+pub(crate) fn class_names(bytes: &[u8], path: &Path, expected: usize) -> Result<Vec<String>, DatasetError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| DatasetError::Corrupt { path: path.to_path_buf(), reason: "class names are not UTF-8".into() })?;
     let names: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
     if names.len() != expected {
         return Err(DatasetError::Corrupt {

@@ -17,6 +17,45 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
     Ok(entries)
 }
 
+/// Decodes images one by one into one size (the first image's, or `size` x `size`).
+struct Decoder {
+    size: Option<usize>,
+    dims: Option<(usize, usize)>,
+    pixels: Vec<u8>,
+}
+
+impl Decoder {
+    fn new(size: Option<usize>) -> Self {
+        Decoder { size, dims: size.map(|s| (s, s)), pixels: Vec::new() }
+    }
+
+    /// Decodes `bytes` (JPEG or PNG; `path` names it in errors) and appends its pixels.
+    fn add(&mut self, path: &Path, bytes: &[u8]) -> Result<(), DatasetError> {
+        let decoded = image::load_from_memory(bytes)
+            .map_err(|e| DatasetError::NotAnImage { path: path.to_path_buf(), reason: e.to_string() })?
+            .to_rgb8();
+        let (w, h) = (decoded.width() as usize, decoded.height() as usize);
+        let (want_h, want_w) = *self.dims.get_or_insert((h, w));
+        let rgb = if (h, w) == (want_h, want_w) {
+            decoded
+        } else if self.size.is_some() {
+            image::imageops::resize(&decoded, want_w as u32, want_h as u32, FilterType::Triangle)
+        } else {
+            return Err(DatasetError::Invalid(format!(
+                "{}: image is {w}x{h}, the first image was {want_w}x{want_h}; pass an image size to resize them all",
+                path.display()
+            )));
+        };
+        self.pixels.extend_from_slice(rgb.as_raw());
+        Ok(())
+    }
+
+    fn finish(self, name: String, labels: Vec<u32>, classes: Vec<String>) -> ImageDataset {
+        let (height, width) = self.dims.unwrap_or((0, 0));
+        ImageDataset { name, height, width, pixels: self.pixels, labels, classes }
+    }
+}
+
 /// Loads `root/<class>/<image>` (JPEG or PNG), resized to `size` x `size` (bilinear) when
 /// `size` is given; without it, every image must have the first image's size.
 ///
@@ -24,14 +63,16 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
 /// images of the wrong size. Hidden files are ignored.
 pub fn load_image_folder(root: &Path, size: Option<usize>) -> Result<ImageDataset, DatasetError> {
     if !root.is_dir() {
-        return Err(DatasetError::Missing { path: root.to_path_buf(), hint: "expected a folder laid out as root/<class>/<image>.jpg".into() });
+        return Err(DatasetError::Missing {
+            path: root.to_path_buf(),
+            hint: "expected a folder laid out as root/<class>/<image>.jpg".into(),
+        });
     }
     let class_dirs: Vec<PathBuf> = sorted_entries(root)?.into_iter().filter(|p| p.is_dir()).collect();
     if class_dirs.is_empty() {
         return Err(DatasetError::NoClasses { path: root.to_path_buf() });
     }
-    let mut dims: Option<(usize, usize)> = size.map(|s| (s, s));
-    let mut pixels = Vec::new();
+    let mut decoder = Decoder::new(size);
     let mut labels = Vec::new();
     let mut classes = Vec::new();
     for (label, class_dir) in class_dirs.iter().enumerate() {
@@ -42,27 +83,40 @@ pub fn load_image_folder(root: &Path, size: Option<usize>) -> Result<ImageDatase
         }
         for file in files {
             let bytes = std::fs::read(&file).map_err(|e| DatasetError::io(&file, e))?;
-            let decoded = image::load_from_memory(&bytes)
-                .map_err(|e| DatasetError::NotAnImage { path: file.clone(), reason: e.to_string() })?
-                .to_rgb8();
-            let (w, h) = (decoded.width() as usize, decoded.height() as usize);
-            let (want_h, want_w) = *dims.get_or_insert((h, w));
-            let rgb = if (h, w) == (want_h, want_w) {
-                decoded
-            } else if size.is_some() {
-                image::imageops::resize(&decoded, want_w as u32, want_h as u32, FilterType::Triangle)
-            } else {
-                return Err(DatasetError::Invalid(format!(
-                    "{}: image is {w}x{h}, the first image was {want_w}x{want_h}; pass an image size to resize them all",
-                    file.display()
-                )));
-            };
-            pixels.extend_from_slice(rgb.as_raw());
+            decoder.add(&file, &bytes)?;
             labels.push(label as u32);
         }
     }
-    let (height, width) = dims.expect("at least one image");
-    Ok(ImageDataset { name: root.display().to_string(), height, width, pixels, labels, classes })
+    Ok(decoder.finish(root.display().to_string(), labels, classes))
+}
+
+/// The same dataset from files in memory (e.g. dropped on a web page): each file as
+/// (`class/name` path, bytes), one folder per class; a leading folder common to every
+/// file (the dropped folder itself) is ignored. Classes sorted by name, files by path,
+/// hidden files skipped, as [`load_image_folder`].
+pub fn image_folder_from_files(name: &str, mut files: Vec<(String, Vec<u8>)>, size: Option<usize>) -> Result<ImageDataset, DatasetError> {
+    files.retain(|(path, _)| !path.split('/').any(|part| part.starts_with('.')));
+    let split = |path: &str| -> Vec<String> { path.split('/').filter(|p| !p.is_empty()).map(String::from).collect() };
+    let mut parts: Vec<(Vec<String>, Vec<u8>)> = files.into_iter().map(|(p, b)| (split(&p), b)).collect();
+    // Strip leading folders shared by every file until class folders remain.
+    while parts.len() > 1 && parts.iter().all(|(p, _)| p.len() > 2) && parts.iter().all(|(p, _)| p[0] == parts[0].0[0]) {
+        parts.iter_mut().for_each(|(p, _)| {
+            p.remove(0);
+        });
+    }
+    if parts.is_empty() || parts.iter().any(|(p, _)| p.len() < 2) {
+        return Err(DatasetError::NoClasses { path: name.into() });
+    }
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut classes: Vec<String> = parts.iter().map(|(p, _)| p[0].clone()).collect();
+    classes.dedup();
+    let mut decoder = Decoder::new(size);
+    let mut labels = Vec::with_capacity(parts.len());
+    for (path, bytes) in &parts {
+        decoder.add(Path::new(&path.join("/")), bytes)?;
+        labels.push(classes.binary_search(&path[0]).expect("listed") as u32);
+    }
+    Ok(decoder.finish(name.into(), labels, classes))
 }
 
 #[cfg(test)]
@@ -124,5 +178,33 @@ mod tests {
         assert!(err.to_string().contains("cut.jpg"), "{err}");
         assert!(matches!(load_image_folder(&dir.join("nope"), None), Err(DatasetError::Missing { .. })));
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    fn png(w: u32, h: u32, value: u8) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        image::RgbImage::from_pixel(w, h, image::Rgb([value, 0, 255 - value]))
+            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        bytes
+    }
+
+    #[test]
+    fn dropped_files_load_like_a_folder() {
+        let files = vec![
+            ("pets/dog/2.png".to_string(), png(6, 6, 10)),
+            ("pets/cat/1.png".to_string(), png(8, 8, 200)),
+            ("pets/dog/.hidden".to_string(), b"junk".to_vec()),
+            ("pets/dog/1.png".to_string(), png(4, 4, 10)),
+        ];
+        let data = image_folder_from_files("dropped", files, Some(4)).unwrap();
+        assert_eq!(data.classes, vec!["cat", "dog"]);
+        assert_eq!(data.labels, vec![0, 1, 1]);
+        assert_eq!(&data.image(0)[..3], &[200, 0, 55]);
+        let err = image_folder_from_files("dropped", vec![("a/x.png".into(), b"nope".to_vec())], Some(4)).unwrap_err().to_string();
+        assert!(err.contains("a/x.png") && err.contains("not a readable image"), "{err}");
+        assert!(matches!(
+            image_folder_from_files("dropped", vec![("x.png".into(), png(2, 2, 1))], None),
+            Err(DatasetError::NoClasses { .. })
+        ));
     }
 }

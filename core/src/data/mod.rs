@@ -5,17 +5,19 @@
 //! download. Bad input (missing, truncated or corrupt files, non-images, empty classes)
 //! is a [`DatasetError`] naming the file and what to do.
 
+mod archive;
 mod cifar;
 mod error;
 mod folder;
 mod stl10;
 mod synthetic;
 
-pub use cifar::{load_cifar10, load_cifar100, parse_cifar_records, CifarLabels};
+pub use archive::{cifar10_from_archive, gunzip, untar};
+pub use cifar::{CifarLabels, load_cifar10, load_cifar100, parse_cifar_records};
 pub use error::DatasetError;
-pub use folder::load_image_folder;
+pub use folder::{image_folder_from_files, load_image_folder};
 pub use stl10::{load_stl10, parse_stl10_images};
-pub use synthetic::{synthetic, SYNTHETIC_CLASSES};
+pub use synthetic::{SYNTHETIC_CLASSES, synthetic};
 
 /// Which part of a dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +130,26 @@ impl ImageDataset {
         }
         chosen.sort_unstable();
         self.subset(&chosen)
+    }
+
+    /// Splits off about `fraction` of each class (at least one image of every class with
+    /// two or more), chosen at random (seeded): returns (the rest, the held-out part),
+    /// each in dataset order.
+    pub fn holdout(&self, fraction: f64, seed: u64) -> (ImageDataset, ImageDataset) {
+        let mut held = Vec::new();
+        let mut kept = Vec::new();
+        for class in 0..=self.classes.len() {
+            let members: Vec<usize> = (0..self.len()).filter(|&i| (self.labels[i] as usize).min(self.classes.len()) == class).collect();
+            let take =
+                if members.len() >= 2 { ((members.len() as f64 * fraction).round() as usize).clamp(1, members.len() - 1) } else { 0 };
+            let order = crate::rng::permutation(members.len(), seed ^ (class as u64).wrapping_mul(0xc2b2_ae3d_27d4_eb4f));
+            for (rank, &k) in order.iter().enumerate() {
+                if rank < take { held.push(members[k as usize]) } else { kept.push(members[k as usize]) }
+            }
+        }
+        held.sort_unstable();
+        kept.sort_unstable();
+        (self.subset(&kept), self.subset(&held))
     }
 
     /// Images per class (unlabeled images are not counted).

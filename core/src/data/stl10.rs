@@ -57,12 +57,8 @@ pub fn load_stl10(dir: &Path, split: Split) -> Result<ImageDataset, DatasetError
     let pixels = parse_stl10_images(&read(&x_path)?, &x_path)?;
     let n = pixels.len() / (3 * PLANE);
     let names_path = root.join("class_names.txt");
-    let classes: Vec<String> = String::from_utf8_lossy(&read(&names_path)?)
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect();
+    let classes: Vec<String> =
+        String::from_utf8_lossy(&read(&names_path)?).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
     if classes.len() != 10 {
         return Err(DatasetError::Corrupt { path: names_path, reason: format!("{} class names, expected 10", classes.len()) });
     }
@@ -72,10 +68,7 @@ pub fn load_stl10(dir: &Path, split: Split) -> Result<ImageDataset, DatasetError
         let y_path = root.join(format!("{stem}_y.bin"));
         let y = read(&y_path)?;
         if y.len() != n {
-            return Err(DatasetError::Corrupt {
-                path: y_path,
-                reason: format!("{} labels for {n} images in {x_name}", y.len()),
-            });
+            return Err(DatasetError::Corrupt { path: y_path, reason: format!("{} labels for {n} images in {x_name}", y.len()) });
         }
         y.iter()
             .enumerate()

@@ -11,18 +11,8 @@ use super::{DatasetError, ImageDataset};
 use crate::rng::SplitMix64;
 
 /// The class names, by label.
-pub const SYNTHETIC_CLASSES: [&str; 10] = [
-    "horizontal-stripes",
-    "vertical-stripes",
-    "checks",
-    "cross-hatch",
-    "rings",
-    "spokes",
-    "dots",
-    "grid",
-    "zigzag",
-    "speckle",
-];
+pub const SYNTHETIC_CLASSES: [&str; 10] =
+    ["horizontal-stripes", "vertical-stripes", "checks", "cross-hatch", "rings", "spokes", "dots", "grid", "zigzag", "speckle"];
 
 /// Pattern value in [-1, 1] of class `class` at (x, y) in [0, 1)^2.
 fn pattern(class: usize, x: f32, y: f32, f: f32, phase: f32, center: (f32, f32), rng_cell: &dyn Fn(i32, i32) -> f32) -> f32 {

@@ -5,9 +5,9 @@
 
 use burn::tensor::{Int, Tensor, TensorData};
 
-use crate::error::{input_error, Result};
+use crate::error::{Result, input_error};
 use crate::gpu::read::read_i64;
-use crate::ring::{order_key, ring_select_positions, similarities, Pairing};
+use crate::ring::{Pairing, order_key, ring_select_positions, similarities};
 
 /// kNN settings (defaults: k = 200, tau = 0.1, as in InstDisc and MoCo; k = 1 is
 /// nearest-neighbour classification, the Ring authors' monitor).
@@ -30,13 +30,7 @@ impl Default for KnnConfig {
 /// Predicted class of every row of `queries` (M x d, L2-normalised) from `bank`
 /// (N x d, L2-normalised) labelled `bank_labels` (N entries < `classes`). Lazy: returns
 /// the M predictions on the GPU.
-pub fn knn_predict(
-    bank: Tensor<2>,
-    bank_labels: &[u32],
-    classes: usize,
-    queries: Tensor<2>,
-    config: &KnnConfig,
-) -> Result<Tensor<1, Int>> {
+pub fn knn_predict(bank: Tensor<2>, bank_labels: &[u32], classes: usize, queries: Tensor<2>, config: &KnnConfig) -> Result<Tensor<1, Int>> {
     let [n, d] = bank.dims();
     let [m, dq] = queries.dims();
     if dq != d || bank_labels.len() != n || m == 0 || classes == 0 {
@@ -82,7 +76,14 @@ pub async fn top1(predicted: Tensor<1, Int>, labels: &[u32]) -> Result<f64> {
 
 /// Weighted kNN top-1 accuracy of `queries` labelled `query_labels`, with `bank`
 /// labelled `bank_labels` (`classes` classes) as the neighbours.
-pub async fn knn_top1(bank: Tensor<2>, bank_labels: &[u32], classes: usize, queries: Tensor<2>, query_labels: &[u32], config: &KnnConfig) -> Result<f64> {
+pub async fn knn_top1(
+    bank: Tensor<2>,
+    bank_labels: &[u32],
+    classes: usize,
+    queries: Tensor<2>,
+    query_labels: &[u32],
+    config: &KnnConfig,
+) -> Result<f64> {
     top1(knn_predict(bank, bank_labels, classes, queries, config)?, query_labels).await
 }
 

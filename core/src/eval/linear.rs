@@ -8,7 +8,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Int, Tensor, TensorData};
 
-use crate::error::{input_error, Result};
+use crate::error::{Result, input_error};
 use crate::rng::permutation;
 
 /// Linear-probe settings (defaults: SGD lr 0.01, momentum 0.9, 100 epochs, batch 256,
@@ -65,9 +65,8 @@ pub fn linear_probe(
     let autodiff = device.clone().autodiff();
     autodiff.seed(config.seed);
     let mut model: Linear = LinearConfig::new(f, classes).init(&autodiff);
-    let mut optimizer = SgdConfig::new()
-        .with_momentum(Some(MomentumConfig::new().with_momentum(config.momentum).with_dampening(0.0)))
-        .init();
+    let mut optimizer =
+        SgdConfig::new().with_momentum(Some(MomentumConfig::new().with_momentum(config.momentum).with_dampening(0.0))).init();
     let loss_fn = CrossEntropyLossConfig::new().init(&autodiff);
     let steps_per_epoch = n.div_ceil(config.batch);
     let total = (config.epochs * steps_per_epoch).max(1);

@@ -1,9 +1,12 @@
-//! Evaluation of learned features: the weighted kNN monitor, the linear probe, PCA.
+//! Evaluation of learned features: the weighted kNN monitor, the linear probe, PCA, and
+//! one anchor's ring for display.
 
 mod knn;
 mod linear;
 mod pca;
+mod ring_view;
 
-pub use knn::{knn_predict, knn_reference, knn_top1, top1, KnnConfig};
-pub use linear::{linear_probe, LinearProbeConfig};
-pub use pca::{pca, pca_reference, PCA_ITERATIONS};
+pub use knn::{KnnConfig, knn_predict, knn_reference, knn_top1, top1};
+pub use linear::{LinearProbeConfig, linear_probe};
+pub use pca::{PCA_ITERATIONS, pca, pca_reference};
+pub use ring_view::{RingPlace, RingView, ring_view, ring_view_reference};

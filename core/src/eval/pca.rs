@@ -3,7 +3,7 @@
 
 use burn::tensor::{Tensor, TensorData};
 
-use crate::error::{input_error, Result};
+use crate::error::{Result, input_error};
 use crate::rng::SplitMix64;
 
 /// Power-iteration steps per component.
@@ -47,7 +47,8 @@ pub fn pca_reference(x: &[f32], n: usize, f: usize, components: usize, seed: u64
             *m += v as f64 / n as f64;
         }
     }
-    let centred: Vec<f64> = x.chunks_exact(f).flat_map(|row| row.iter().zip(&mean).map(|(&v, m)| v as f64 - m).collect::<Vec<_>>()).collect();
+    let centred: Vec<f64> =
+        x.chunks_exact(f).flat_map(|row| row.iter().zip(&mean).map(|(&v, m)| v as f64 - m).collect::<Vec<_>>()).collect();
     let mut cov = vec![0.0f64; f * f];
     for row in centred.chunks_exact(f) {
         for i in 0..f {

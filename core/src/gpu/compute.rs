@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use burn::tensor::Device;
 
-use super::{list_adapters, Gpu, GpuError, GpuOptions};
+use super::{Gpu, GpuError, GpuOptions, list_adapters};
 
 /// What the user asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -46,10 +46,7 @@ impl FromStr for DeviceChoice {
             "" | "auto" => Ok(DeviceChoice::Auto),
             "gpu" | "wgpu" => Ok(DeviceChoice::Gpu),
             "cpu" | "flex" => Ok(DeviceChoice::Cpu),
-            other => Err(GpuError::InvalidOption(format!(
-                "unknown device `{other}`: use one of {}",
-                DeviceChoice::NAMES.join(", ")
-            ))),
+            other => Err(GpuError::InvalidOption(format!("unknown device `{other}`: use one of {}", DeviceChoice::NAMES.join(", ")))),
         }
     }
 }

@@ -21,12 +21,8 @@ pub struct AdapterSummary {
 
 impl AdapterSummary {
     fn from_info(info: &wgpu::AdapterInfo) -> Self {
-        let driver = [info.driver.as_str(), info.driver_info.as_str()]
-            .iter()
-            .filter(|s| !s.is_empty())
-            .copied()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let driver =
+            [info.driver.as_str(), info.driver_info.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
         AdapterSummary {
             name: info.name.clone(),
             backend: format!("{:?}", info.backend),
@@ -84,11 +80,7 @@ fn new_instance(backend: BackendChoice) -> wgpu::Instance {
 }
 
 fn no_adapter(options: &GpuOptions, found: &[AdapterSummary]) -> GpuError {
-    let name_hint = options
-        .adapter_name
-        .as_ref()
-        .map(|n| format!(" named like \"{n}\""))
-        .unwrap_or_default();
+    let name_hint = options.adapter_name.as_ref().map(|n| format!(" named like \"{n}\"")).unwrap_or_default();
     let help = if found.is_empty() {
         if cfg!(target_arch = "wasm32") {
             "This browser exposes no WebGPU adapter: use a recent Chrome/Edge (or Firefox with \
@@ -102,10 +94,7 @@ fn no_adapter(options: &GpuOptions, found: &[AdapterSummary]) -> GpuError {
         }
     } else {
         let names: Vec<String> = found.iter().map(|a| format!("`{a}`")).collect();
-        format!(
-            "Adapters present: {}. Choose one with --adapter / WGPU_ADAPTER_NAME, or another --backend.",
-            names.join(", ")
-        )
+        format!("Adapters present: {}. Choose one with --adapter / WGPU_ADAPTER_NAME, or another --backend.", names.join(", "))
     };
     GpuError::NoAdapter { backend: options.backend.to_string(), name_hint, help }
 }
@@ -118,21 +107,14 @@ pub async fn list_adapters(backend: BackendChoice) -> Vec<AdapterSummary> {
     adapters.iter().map(|a| AdapterSummary::from_info(&a.get_info())).collect()
 }
 
-async fn choose_adapter(
-    instance: &wgpu::Instance,
-    options: &GpuOptions,
-) -> Result<wgpu::Adapter, GpuError> {
+async fn choose_adapter(instance: &wgpu::Instance, options: &GpuOptions) -> Result<wgpu::Adapter, GpuError> {
     let mut adapters = instance.enumerate_adapters(options.backend.backends()).await;
     adapters.sort_by_key(|a| preference(a.get_info().device_type));
-    let summaries: Vec<AdapterSummary> =
-        adapters.iter().map(|a| AdapterSummary::from_info(&a.get_info())).collect();
+    let summaries: Vec<AdapterSummary> = adapters.iter().map(|a| AdapterSummary::from_info(&a.get_info())).collect();
     match &options.adapter_name {
         Some(wanted) => {
             let wanted = wanted.to_lowercase();
-            adapters
-                .into_iter()
-                .find(|a| a.get_info().name.to_lowercase().contains(&wanted))
-                .ok_or_else(|| no_adapter(options, &summaries))
+            adapters.into_iter().find(|a| a.get_info().name.to_lowercase().contains(&wanted)).ok_or_else(|| no_adapter(options, &summaries))
         }
         None => match adapters.into_iter().next() {
             Some(adapter) => Ok(adapter),
@@ -182,9 +164,7 @@ impl Gpu {
         // primary buffers, and the adapter's full limits (burn's reductions need them).
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("ring-wgpu"),
-            required_features: adapter
-                .features()
-                .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+            required_features: adapter.features().difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
             required_limits: adapter.limits(),
             memory_hints: wgpu::MemoryHints::MemoryUsage,
             trace: wgpu::Trace::Off,
@@ -192,9 +172,10 @@ impl Gpu {
             // (it lets cubecl pass shaders through); our kernels are plain WGSL.
             experimental_features: unsafe { wgpu::ExperimentalFeatures::enabled() },
         };
-        let (device, queue) = adapter.request_device(&descriptor).await.map_err(|e| {
-            GpuError::RequestDevice { adapter: summary.name.clone(), message: e.to_string() }
-        })?;
+        let (device, queue) = adapter
+            .request_device(&descriptor)
+            .await
+            .map_err(|e| GpuError::RequestDevice { adapter: summary.name.clone(), message: e.to_string() })?;
         let setup = burn::backend::wgpu::WgpuSetup {
             instance: instance.clone(),
             adapter: adapter.clone(),
@@ -202,10 +183,7 @@ impl Gpu {
             queue: queue.clone(),
             backend: adapter.get_info().backend,
         };
-        let burn_device = Device::wgpu_options()
-            .setup(setup)
-            .init()
-            .map_err(|e| GpuError::Burn(e.to_string()))?;
+        let burn_device = Device::wgpu_options().setup(setup).init().map_err(|e| GpuError::Burn(e.to_string()))?;
         Ok(Gpu { instance, adapter, device, queue, burn_device, summary })
     }
 

@@ -4,9 +4,7 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum GpuError {
     /// No adapter matched the request.
-    #[error(
-        "no GPU adapter found for backend `{backend}`{name_hint}. {help}"
-    )]
+    #[error("no GPU adapter found for backend `{backend}`{name_hint}. {help}")]
     NoAdapter {
         /// The backend asked for.
         backend: String,

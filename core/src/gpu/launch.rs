@@ -8,8 +8,8 @@
 
 use burn::backend::Wgpu;
 use burn::backend::wgpu::{CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous};
-use burn::cubecl::server::{Handle, KernelArguments};
 use burn::cubecl::prelude::KernelId;
+use burn::cubecl::server::{Handle, KernelArguments};
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::{DType, Device, Int, Shape, Tensor};
 use ring_wgpu_shaders::WgslKernel;
@@ -53,11 +53,7 @@ pub(crate) fn launch(like: &CubeTensor, kernel: WgslKernel, groups: u32, buffers
     for buffer in buffers {
         arguments = arguments.with_buffer(buffer.binding());
     }
-    like.client.launch(
-        Box::new(SourceKernel::new(RingKernel { kernel }, cube_dim)),
-        CubeCount::Static(x, y, 1),
-        arguments,
-    );
+    like.client.launch(Box::new(SourceKernel::new(RingKernel { kernel }, cube_dim)), CubeCount::Static(x, y, 1), arguments);
 }
 
 /// A tensor's values where our kernels (or their references) can read them.
@@ -79,20 +75,13 @@ pub(crate) fn float_storage(tensor: Tensor<2>) -> Result<Storage, GpuError> {
         Ok(cube) => cube,
         // Host memory: a synchronous read blocks on nothing (also in a browser).
         Err(_) if crate::gpu::is_cpu(&device) => {
-            let values = tensor
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .map_err(|e| GpuError::ReadBack(format!("{e:?}")))?;
+            let values = tensor.into_data().convert::<f32>().try_into_vec::<f32>().map_err(|e| GpuError::ReadBack(format!("{e:?}")))?;
             return Ok(Storage::Host(values, device));
         }
         Err(e) => return Err(GpuError::NotOnWgpu(format!("{e:?}"))),
     };
     if cube.dtype != DType::F32 {
-        return Err(GpuError::NotOnWgpu(format!(
-            "ring kernels read f32 similarities, got {:?}",
-            cube.dtype
-        )));
+        return Err(GpuError::NotOnWgpu(format!("ring kernels read f32 similarities, got {:?}", cube.dtype)));
     }
     Ok(Storage::Wgpu(into_contiguous(cube)))
 }

@@ -8,9 +8,9 @@ pub(crate) mod launch;
 mod options;
 pub mod read;
 
-pub use compute::{is_cpu, Compute, DeviceChoice};
-pub use context::{AdapterSummary, Gpu, KernelLimits};
+pub use compute::{Compute, DeviceChoice, is_cpu};
 pub use context::list_adapters;
+pub use context::{AdapterSummary, Gpu, KernelLimits};
 pub use error::GpuError;
 pub use options::{BackendChoice, GpuOptions};
 #[cfg(not(target_arch = "wasm32"))]

@@ -65,10 +65,7 @@ impl FromStr for BackendChoice {
             "dx12" | "d3d12" => Ok(BackendChoice::Dx12),
             "gl" | "gles" | "opengl" => Ok(BackendChoice::Gl),
             "webgpu" | "browser" => Ok(BackendChoice::BrowserWebGpu),
-            other => Err(GpuError::InvalidOption(format!(
-                "unknown backend `{other}`: use one of {}",
-                BackendChoice::NAMES.join(", ")
-            ))),
+            other => Err(GpuError::InvalidOption(format!("unknown backend `{other}`: use one of {}", BackendChoice::NAMES.join(", ")))),
         }
     }
 }

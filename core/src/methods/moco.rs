@@ -11,10 +11,10 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase};
-use crate::error::{input_error, Error, Result};
-use crate::model::{key_encoder, load_named, momentum_update, named_tensors, ContrastiveNet, EncoderKind};
+use crate::error::{Error, Result, input_error};
+use crate::model::{ContrastiveNet, EncoderKind, key_encoder, load_named, momentum_update, named_tensors};
 use crate::negatives::NegativeSampler;
-use crate::ring::{ring_nce_loss, Pairing};
+use crate::ring::{Pairing, ring_nce_loss};
 use crate::train::{CheckpointError, MethodKind, Sgd, SgdSettings, TrainConfig};
 
 /// MoCo / MoCoRing settings.
@@ -43,11 +43,10 @@ pub struct MocoSettings {
 impl MocoSettings {
     /// The settings of a resolved configuration ([`TrainConfig::resolved`]).
     pub fn from_config(config: &TrainConfig) -> Result<Self> {
-        let Some(queue_size) = config.queue else { input_error!("MoCo needs the queue size: resolve the configuration first (TrainConfig::resolved)") };
-        let negatives = match config.method {
-            MethodKind::Mocoring => NegativeSampler::Ring(config.ring_schedule()?),
-            MethodKind::Moco => NegativeSampler::All,
+        let Some(queue_size) = config.queue else {
+            input_error!("MoCo needs the queue size: resolve the configuration first (TrainConfig::resolved)")
         };
+        let negatives = NegativeSampler::for_method(config)?;
         Ok(MocoSettings {
             kind: config.method,
             encoder: config.model,
@@ -182,19 +181,16 @@ impl Method for Moco {
         let (size, d) = (self.settings.queue_size, self.settings.projection_dim);
         let queue = state.tensors.remove("queue").ok_or_else(|| damaged("no queue".into()))?;
         if queue.values.len() != size * d || queue_ptr >= size {
-            return Err(damaged(format!("the queue holds {} values with pointer {queue_ptr}, the settings need {size} x {d}", queue.values.len())));
+            return Err(damaged(format!(
+                "the queue holds {} values with pointer {queue_ptr}, the settings need {size} x {d}",
+                queue.values.len()
+            )));
         }
         let query = load_named(self.query.clone(), "query.", &mut state.tensors).map_err(|p| damaged(p.join("; ")))?;
         // The key encoder shares the query's parameter ids (the EMA matches them).
         let key = load_named(key_encoder(&query), "key.", &mut state.tensors).map_err(|p| damaged(p.join("; ")))?.no_grad();
         let device = self.queue.device();
-        let mut velocities = Vec::new();
-        for (name, host) in std::mem::take(&mut state.tensors) {
-            let Some(path) = name.strip_prefix("sgd.") else { return Err(damaged(format!("unexpected tensor {name}"))) };
-            let n = host.values.len();
-            velocities.push((path.to_string(), Tensor::<1>::from_data(TensorData::new(host.values, [n]), &device)));
-        }
-        self.optimizer.load_state(velocities);
+        self.optimizer.load_host(std::mem::take(&mut state.tensors), &device).map_err(damaged)?;
         self.queue = Tensor::<2>::from_data(TensorData::new(queue.values, [size, d]), &device);
         self.queue_ptr = queue_ptr;
         self.query = query;

@@ -1,15 +1,19 @@
-//! The method seam: every contrastive method (MoCo / MoCoRing today; IR, CMC, SimCLR to
-//! come, one file each) is a [`Method`]: one training step on a [`Batch`], its encoder
+//! The method seam: every contrastive method (MoCo / MoCoRing, IR / IRing, SimCLR /
+//! SimCLR-Ring, one file each) is a [`Method`]: one training step on a [`Batch`], its encoder
 //! for evaluation, and its state as named tensors for checkpoints. The [`crate::train::Trainer`]
 //! drives any of them the same way.
 
+mod ir;
 mod moco;
+mod simclr;
 
 use std::collections::HashMap;
 
 use burn::tensor::{Device, Tensor};
 
+pub use ir::{InstanceDiscrimination, IrSettings};
 pub use moco::{Moco, MocoSettings};
+pub use simclr::{SimClr, SimClrSettings};
 
 use crate::error::Result;
 use crate::model::{ContrastiveNet, HostTensor, NamedTensors};
@@ -136,9 +140,12 @@ pub trait Method {
     fn load_state(&mut self, state: HostState) -> Result<()>;
 }
 
-/// A freshly initialised method for a resolved `config` (see [`TrainConfig::resolved`]).
-pub fn build(config: &TrainConfig, device: &Device) -> Result<Box<dyn Method>> {
-    match config.method {
-        MethodKind::Moco | MethodKind::Mocoring => Ok(Box::new(Moco::new(MocoSettings::from_config(config)?, device)?)),
-    }
+/// A freshly initialised method for a resolved `config` (see [`TrainConfig::resolved`])
+/// training on `train_len` images.
+pub fn build(config: &TrainConfig, train_len: usize, device: &Device) -> Result<Box<dyn Method>> {
+    Ok(match config.method {
+        MethodKind::Moco | MethodKind::Mocoring => Box::new(Moco::new(MocoSettings::from_config(config)?, device)?),
+        MethodKind::Ir | MethodKind::Iring => Box::new(InstanceDiscrimination::new(IrSettings::from_config(config, train_len)?, device)?),
+        MethodKind::Simclr | MethodKind::SimclrRing => Box::new(SimClr::new(SimClrSettings::from_config(config)?, device)?),
+    })
 }

@@ -6,6 +6,6 @@ mod resnet;
 mod state;
 
 pub use ema::{key_encoder, momentum_update};
-pub use resnet::{l2_normalise, ContrastiveNet, EncoderKind, ResNet};
-pub use state::{load_named, named_tensors, HostTensor, NamedTensors};
+pub use resnet::{ContrastiveNet, EncoderKind, Head, ResNet, l2_normalise};
 pub(crate) use state::ParamPath;
+pub use state::{HostTensor, NamedTensors, load_named, named_tensors};

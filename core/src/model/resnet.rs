@@ -61,9 +61,8 @@ impl BasicBlock {
             bn1: BatchNormConfig::new(outputs).init(device),
             conv2: conv3x3(outputs, outputs, 1, device),
             bn2: BatchNormConfig::new(outputs).init(device),
-            shortcut: projection.then(|| {
-                Conv2dConfig::new([inputs, outputs], [1, 1]).with_stride([stride, stride]).with_bias(false).init(device)
-            }),
+            shortcut: projection
+                .then(|| Conv2dConfig::new([inputs, outputs], [1, 1]).with_stride([stride, stride]).with_bias(false).init(device)),
             shortcut_bn: projection.then(|| BatchNormConfig::new(outputs).init(device)),
         }
     }
@@ -88,8 +87,13 @@ pub struct ResNet {
 }
 
 impl ResNet {
-    /// A freshly initialised backbone.
+    /// A freshly initialised backbone for RGB images.
     pub fn new(kind: EncoderKind, device: &Device) -> Self {
+        Self::with_channels(kind, 3, device)
+    }
+
+    /// A freshly initialised backbone for images of `in_channels` channels (CMC's L and ab).
+    pub fn with_channels(kind: EncoderKind, in_channels: usize, device: &Device) -> Self {
         let (widths, per_stage) = kind.stages();
         let mut blocks = Vec::new();
         let mut inputs = widths[0];
@@ -100,7 +104,7 @@ impl ResNet {
                 inputs = width;
             }
         }
-        ResNet { stem: conv3x3(3, widths[0], 1, device), stem_bn: BatchNormConfig::new(widths[0]).init(device), blocks }
+        ResNet { stem: conv3x3(in_channels, widths[0], 1, device), stem_bn: BatchNormConfig::new(widths[0]).init(device), blocks }
     }
 
     /// Pooled features, B x F.
@@ -114,13 +118,24 @@ impl ResNet {
     }
 }
 
-/// Backbone plus MoCo v2 projection head (Linear-ReLU-Linear to `projection_dim`),
-/// outputs L2-normalised.
+/// The projection head on top of the pooled features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum Head {
+    /// Linear-ReLU-Linear (MoCo v2, SimCLR).
+    Mlp,
+    /// One linear layer (instance discrimination; the authors' `projection_head: false`).
+    Linear,
+}
+
+/// Backbone plus projection head (Linear-ReLU-Linear to `projection_dim`, or one linear
+/// layer), outputs L2-normalised.
 #[derive(Module, Debug)]
 pub struct ContrastiveNet {
     /// The backbone.
     pub backbone: ResNet,
-    hidden: Linear,
+    hidden: Option<Linear>,
     output: Linear,
 }
 
@@ -131,12 +146,17 @@ pub fn l2_normalise(x: Tensor<2>) -> Tensor<2> {
 }
 
 impl ContrastiveNet {
-    /// A freshly initialised network.
+    /// A freshly initialised network for RGB images with the MoCo v2 head.
     pub fn new(kind: EncoderKind, projection_dim: usize, device: &Device) -> Self {
+        Self::with_head(kind, 3, Head::Mlp, projection_dim, device)
+    }
+
+    /// A freshly initialised network for `in_channels`-channel images with `head`.
+    pub fn with_head(kind: EncoderKind, in_channels: usize, head: Head, projection_dim: usize, device: &Device) -> Self {
         let f = kind.feature_dim();
         ContrastiveNet {
-            backbone: ResNet::new(kind, device),
-            hidden: LinearConfig::new(f, f).init(device),
+            backbone: ResNet::with_channels(kind, in_channels, device),
+            hidden: (head == Head::Mlp).then(|| LinearConfig::new(f, f).init(device)),
             output: LinearConfig::new(f, projection_dim).init(device),
         }
     }
@@ -149,6 +169,10 @@ impl ContrastiveNet {
     /// L2-normalised projections (for the contrastive loss), B x projection_dim.
     pub fn embed(&self, images: Tensor<4>) -> Tensor<2> {
         let h = self.backbone.forward(images);
-        l2_normalise(self.output.forward(relu(self.hidden.forward(h))))
+        let h = match &self.hidden {
+            Some(hidden) => relu(hidden.forward(h)),
+            None => h,
+        };
+        l2_normalise(self.output.forward(h))
     }
 }

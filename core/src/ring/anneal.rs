@@ -49,9 +49,7 @@ impl RingSchedule {
         if let Some(epochs) = epochs
             && (!epochs.is_finite() || epochs <= 0.0)
         {
-            return Err(RingError::InvalidAnneal(format!(
-                "annealing length {epochs} must be a positive number of epochs"
-            )));
+            return Err(RingError::InvalidAnneal(format!("annealing length {epochs} must be a positive number of epochs")));
         }
         Ok(RingSchedule { target, policy })
     }

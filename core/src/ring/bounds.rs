@@ -4,7 +4,7 @@
 use burn::backend::wgpu::CubeTensor;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
-use super::{compact_reference, mask_reference, sample_reference, RingError, RingParams, RingWindow};
+use super::{RingError, RingParams, RingWindow, compact_reference, mask_reference, sample_reference};
 use crate::gpu::launch;
 
 /// Which columns of a row are candidates.
@@ -244,9 +244,10 @@ impl RingBounds {
             return Err(RingError::Shape("ask for at least one sample per row".into()));
         }
         let rows = self.rows();
-        let total = rows.checked_mul(samples).filter(|&t| t <= u32::MAX as usize).ok_or_else(|| {
-            RingError::TooLarge(format!("{rows} rows x {samples} samples exceeds 2^32 draws"))
-        })?;
+        let total = rows
+            .checked_mul(samples)
+            .filter(|&t| t <= u32::MAX as usize)
+            .ok_or_else(|| RingError::TooLarge(format!("{rows} rows x {samples} samples exceeds 2^32 draws")))?;
         let window = self.nonempty_window()?;
         let (sims, bounds) = match &self.storage {
             BoundsStorage::Gpu { sims, bounds } => (sims, bounds),
@@ -257,20 +258,10 @@ impl RingBounds {
         };
         let members = self.members_storage(sims, bounds);
         let drawn = launch::empty(sims, [rows, samples], DType::I32);
-        let params = RingParams {
-            samples: samples as u32,
-            seed_lo: seed as u32,
-            seed_hi: (seed >> 32) as u32,
-            ..self.params
-        };
+        let params = RingParams { samples: samples as u32, seed_lo: seed as u32, seed_hi: (seed >> 32) as u32, ..self.params };
         let params = launch::upload(sims, &params);
         let groups = total.div_ceil(ring_wgpu_shaders::RING_SAMPLE.workgroup_size as usize);
-        launch::launch(
-            sims,
-            ring_wgpu_shaders::RING_SAMPLE,
-            groups as u32,
-            vec![members.handle.clone(), drawn.handle.clone(), params],
-        );
+        launch::launch(sims, ring_wgpu_shaders::RING_SAMPLE, groups as u32, vec![members.handle.clone(), drawn.handle.clone(), params]);
         Ok(launch::int_tensor(drawn))
     }
 

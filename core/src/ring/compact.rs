@@ -9,10 +9,11 @@ use super::order::order_key;
 pub fn compact_reference(sims: &[f32], rows: usize, cols: usize, rings: &[RowRing], pairing: Pairing) -> Vec<u32> {
     let mut members = Vec::new();
     for (row, ring) in rings.iter().enumerate().take(rows) {
-        members.extend((0..cols as u32).filter(|&col| {
-            !pairing.excludes(rows, row, col as usize)
-                && ring.contains(order_key(sims[row * cols + col as usize]), col)
-        }));
+        members.extend(
+            (0..cols as u32).filter(|&col| {
+                !pairing.excludes(rows, row, col as usize) && ring.contains(order_key(sims[row * cols + col as usize]), col)
+            }),
+        );
     }
     members
 }

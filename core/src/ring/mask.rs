@@ -9,8 +9,7 @@ pub fn mask_reference(sims: &[f32], rows: usize, cols: usize, rings: &[RowRing],
     let mut mask = vec![0.0; rows * cols];
     for (row, ring) in rings.iter().enumerate().take(rows) {
         for col in 0..cols {
-            let inside = !pairing.excludes(rows, row, col)
-                && ring.contains(order_key(sims[row * cols + col]), col as u32);
+            let inside = !pairing.excludes(rows, row, col) && ring.contains(order_key(sims[row * cols + col]), col as u32);
             mask[row * cols + col] = if inside { 1.0 } else { 0.0 };
         }
     }

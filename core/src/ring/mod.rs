@@ -28,7 +28,7 @@ pub use anneal::{AnnealPolicy, RingSchedule};
 pub use bounds::{Pairing, RingBounds, RowRing};
 pub use compact::compact_reference;
 pub use error::RingError;
-pub use loss::{ring_nce_loss, ring_nce_loss_reference, LossReference, Negatives, NegativesRef};
+pub use loss::{LossReference, Negatives, NegativesRef, ring_nce_loss, ring_nce_loss_reference};
 pub use mask::mask_reference;
 pub use order::{order_key, random_bits, uniform_below};
 pub use params::RingParams;

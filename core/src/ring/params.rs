@@ -25,8 +25,7 @@ pub struct RingParams {
 
 impl RingParams {
     /// Field names in declaration order, as in the WGSL struct.
-    pub const FIELDS: [&'static str; 8] =
-        ["rows", "cols", "lo", "hi", "pair_half", "samples", "seed_lo", "seed_hi"];
+    pub const FIELDS: [&'static str; 8] = ["rows", "cols", "lo", "hi", "pair_half", "samples", "seed_lo", "seed_hi"];
 }
 
 #[cfg(test)]
@@ -38,11 +37,7 @@ mod tests {
     #[test]
     fn layout_matches_wgsl() {
         let module = naga::front::wgsl::parse_str(&ring_wgpu_shaders::RING_SELECT.source()).unwrap();
-        let (handle, ty) = module
-            .types
-            .iter()
-            .find(|(_, t)| t.name.as_deref() == Some("RingParams"))
-            .expect("RingParams in common.wgsl");
+        let (handle, ty) = module.types.iter().find(|(_, t)| t.name.as_deref() == Some("RingParams")).expect("RingParams in common.wgsl");
         let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!("not a struct") };
         let mut layouter = naga::proc::Layouter::default();
         layouter.update(module.to_ctx()).unwrap();

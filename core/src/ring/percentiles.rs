@@ -76,9 +76,7 @@ impl RingSpec {
             }
             InnerCut::FractionOfOuter(f) => {
                 if !f.is_finite() || !(0.0..1.0).contains(&f) {
-                    return Err(RingError::InvalidPercentiles(format!(
-                        "inner fraction {f} must be in [0, 1) (0.1 means l = u/10)"
-                    )));
+                    return Err(RingError::InvalidPercentiles(format!("inner fraction {f} must be in [0, 1) (0.1 means l = u/10)")));
                 }
             }
         }

@@ -18,9 +18,7 @@ pub(crate) fn check_shape(rows: usize, cols: usize, spec: &RingSpec, pairing: Pa
         )));
     }
     if pairing == Pairing::SimClr && (rows != cols || !rows.is_multiple_of(2) || rows < 2) {
-        return Err(RingError::Shape(format!(
-            "SimCLR pairing needs a square 2B x 2B matrix of both views, got {rows} x {cols}"
-        )));
+        return Err(RingError::Shape(format!("SimCLR pairing needs a square 2B x 2B matrix of both views, got {rows} x {cols}")));
     }
     Ok(spec.window(pairing.pool(cols)))
 }
@@ -72,24 +70,13 @@ fn select_window(sims: Tensor<2>, window: RingWindow, pairing: Pairing) -> Resul
     };
     let bounds = launch::empty(&sims, [rows, RowRing::WORDS], DType::U32);
     let params_buffer = launch::upload(&sims, &params);
-    launch::launch(
-        &sims,
-        ring_wgpu_shaders::RING_SELECT,
-        rows as u32,
-        vec![sims.handle.clone(), bounds.handle.clone(), params_buffer],
-    );
+    launch::launch(&sims, ring_wgpu_shaders::RING_SELECT, rows as u32, vec![sims.handle.clone(), bounds.handle.clone(), params_buffer]);
     Ok(RingBounds { storage: BoundsStorage::Gpu { sims, bounds }, params, pairing })
 }
 
 /// Plain-Rust reference of ring_select: per row, the pool's composite order keys and
 /// two `select_nth_unstable` calls (O(N) per row, no full sort).
-pub fn select_reference(
-    sims: &[f32],
-    rows: usize,
-    cols: usize,
-    spec: &RingSpec,
-    pairing: Pairing,
-) -> Result<Vec<RowRing>, RingError> {
+pub fn select_reference(sims: &[f32], rows: usize, cols: usize, spec: &RingSpec, pairing: Pairing) -> Result<Vec<RowRing>, RingError> {
     let window = check_shape(rows, cols, spec, pairing)?;
     if sims.len() != rows * cols {
         return Err(RingError::Shape(format!("{} similarities for {rows} x {cols}", sims.len())));

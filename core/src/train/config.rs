@@ -9,26 +9,63 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::EncoderKind;
+use crate::model::{EncoderKind, Head};
 use crate::ring::{AnnealPolicy, InnerCut, RingSchedule, RingSpec};
 
 pub use super::schedule::{LrSchedule, LrUpdate};
 
-/// The contrastive method.
+/// The contrastive method (each with and without Ring).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum MethodKind {
     /// MoCo with Ring negatives: only queue entries inside each anchor's ring.
     Mocoring,
     /// Plain MoCo: every queue entry is a negative.
     Moco,
+    /// IRing: instance discrimination drawing its negatives from each anchor's ring of the memory bank.
+    Iring,
+    /// Instance discrimination (memory bank, negatives drawn uniformly from the whole bank).
+    Ir,
+    /// SimCLR-Ring: in-batch negatives inside each anchor's ring of the other 2B - 2 views.
+    SimclrRing,
+    /// SimCLR: every other view of the batch is a negative (NT-Xent).
+    Simclr,
 }
 
 impl MethodKind {
+    /// Every method, in `--help` order.
+    pub const ALL: [MethodKind; 6] =
+        [MethodKind::Mocoring, MethodKind::Moco, MethodKind::Iring, MethodKind::Ir, MethodKind::SimclrRing, MethodKind::Simclr];
+
     /// Does the method choose its negatives with a ring?
     pub fn uses_ring(self) -> bool {
-        matches!(self, MethodKind::Mocoring)
+        matches!(self, MethodKind::Mocoring | MethodKind::Iring | MethodKind::SimclrRing)
+    }
+
+    /// The same family with or without Ring.
+    pub fn with_ring(self, ring: bool) -> MethodKind {
+        use MethodKind::*;
+        match (self, ring) {
+            (Moco | Mocoring, true) => Mocoring,
+            (Moco | Mocoring, false) => Moco,
+            (Ir | Iring, true) => Iring,
+            (Ir | Iring, false) => Ir,
+            (Simclr | SimclrRing, true) => SimclrRing,
+            (Simclr | SimclrRing, false) => Simclr,
+        }
+    }
+
+    /// The name used in configurations and on the command line (`mocoring`, `simclr-ring`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            MethodKind::Mocoring => "mocoring",
+            MethodKind::Moco => "moco",
+            MethodKind::Iring => "iring",
+            MethodKind::Ir => "ir",
+            MethodKind::SimclrRing => "simclr-ring",
+            MethodKind::Simclr => "simclr",
+        }
     }
 }
 
@@ -103,6 +140,9 @@ pub struct TrainConfig {
     /// Encoder.
     #[cfg_attr(feature = "clap", arg(long, value_enum, default_value_t = TrainConfig::default().model))]
     pub model: EncoderKind,
+    /// Projection head: mlp (Linear-ReLU-Linear, MoCo v2 / SimCLR) or linear (instance discrimination).
+    #[cfg_attr(feature = "clap", arg(long, value_enum, default_value_t = TrainConfig::default().head))]
+    pub head: Head,
     /// Width of the projection head's output (the embedding the loss compares).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = TrainConfig::default().projection_dim))]
     pub projection_dim: usize,
@@ -115,6 +155,12 @@ pub struct TrainConfig {
     /// Keys in the MoCo queue (K); when unset, 4096 or half the training set, whichever is smaller (at least one batch).
     #[cfg_attr(feature = "clap", arg(long))]
     pub queue: Option<usize>,
+    /// IR / IRing: noise samples k per anchor (the anchor's own bank entry plus k - 1 drawn negatives).
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = TrainConfig::default().samples))]
+    pub samples: usize,
+    /// IR / IRing: memory-bank momentum m in bank[i] = normalise(m bank[i] + (1 - m) out_i) (authors' code: 0; original IR: 0.5).
+    #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().bank_momentum))]
+    pub bank_momentum: f64,
     /// Temperature tau of the NCE loss.
     #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().temperature))]
     pub temperature: f64,
@@ -188,10 +234,13 @@ impl Default for TrainConfig {
             train_subset: None,
             image_size: 32,
             model: EncoderKind::Small,
+            head: Head::Mlp,
             projection_dim: 128,
             epochs: 15,
             batch: 50,
             queue: None,
+            samples: 4096,
+            bank_momentum: 0.0,
             temperature: 0.07,
             key_momentum: 0.99,
             lower: 1.0,
@@ -277,6 +326,13 @@ impl TrainConfig {
                 &format!("must hold at least one batch ({}); raise queue or lower batch", self.batch),
             )?;
         }
+        check("samples", self.samples, self.samples >= 2, "must be at least 2 (the anchor's own entry and one negative; IR uses 4096)")?;
+        check(
+            "bank_momentum",
+            self.bank_momentum,
+            (0.0..1.0).contains(&self.bank_momentum),
+            "must be in [0, 1) (the authors' code: 0; original IR: 0.5)",
+        )?;
         positive("temperature", self.temperature, "MoCo uses 0.07")?;
         check(
             "key_momentum",
@@ -356,7 +412,11 @@ impl TrainConfig {
                 format!("{images} training images are too few for batches of {}: lower batch (at most {})", config.batch, images / 2),
             ));
         }
-        config.queue = Some(config.queue.unwrap_or_else(|| 4096.min(images / 2).max(config.batch)));
+        // Only MoCo has a queue: a run records the size it uses, or none.
+        config.queue = match config.method {
+            MethodKind::Moco | MethodKind::Mocoring => Some(config.queue.unwrap_or_else(|| 4096.min(images / 2).max(config.batch))),
+            _ => None,
+        };
         if config.anneal_epochs.is_none() {
             config.anneal_epochs = Some(config.epochs as f64 / 2.0);
         }

@@ -1,7 +1,9 @@
 //! The datasets a configuration names: the built-in synthetic splits (no files, also in a
 //! browser) or a dataset folder (native; reads files).
 
-use super::{DatasetKind, TrainConfig};
+#[cfg(not(target_arch = "wasm32"))]
+use super::DatasetKind;
+use super::TrainConfig;
 use crate::data::{self, DatasetError, ImageDataset};
 use crate::error::Result;
 
@@ -30,19 +32,25 @@ impl Datasets {
         use crate::data::{CifarLabels, Split};
         let name = serde_json::to_value(config.dataset).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
         let dir = || {
-            config.data_dir.clone().ok_or_else(|| DatasetError::Invalid(format!(
-                "the {name} dataset is read from a folder: --data-dir is required (data_dir in a config file); \
+            config.data_dir.clone().ok_or_else(|| {
+                DatasetError::Invalid(format!(
+                    "the {name} dataset is read from a folder: --data-dir is required (data_dir in a config file); \
                  get it with `ring-wgpu data download {name} --dir data` and pass --data-dir data"
-            )))
+                ))
+            })
         };
         Ok(match config.dataset {
             DatasetKind::Synthetic => return Self::synthetic(config),
-            DatasetKind::Cifar10 => Datasets { train: data::load_cifar10(&dir()?, Split::Train)?, test: data::load_cifar10(&dir()?, Split::Test)? },
+            DatasetKind::Cifar10 => {
+                Datasets { train: data::load_cifar10(&dir()?, Split::Train)?, test: data::load_cifar10(&dir()?, Split::Test)? }
+            }
             DatasetKind::Cifar100 => Datasets {
                 train: data::load_cifar100(&dir()?, Split::Train, CifarLabels::Fine)?,
                 test: data::load_cifar100(&dir()?, Split::Test, CifarLabels::Fine)?,
             },
-            DatasetKind::Stl10 => Datasets { train: data::load_stl10(&dir()?, Split::Train)?, test: data::load_stl10(&dir()?, Split::Test)? },
+            DatasetKind::Stl10 => {
+                Datasets { train: data::load_stl10(&dir()?, Split::Train)?, test: data::load_stl10(&dir()?, Split::Test)? }
+            }
             DatasetKind::Folder => {
                 let d = dir()?;
                 Datasets {

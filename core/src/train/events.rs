@@ -1,8 +1,8 @@
 //! What a run reports as it goes ([`TrainEvent`]), who listens ([`EventSink`]: a progress
 //! bar, metrics files, a browser page), and how it is stopped ([`StopHandle`]).
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 

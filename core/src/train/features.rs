@@ -22,8 +22,7 @@ pub fn extract_features(
     let mut parts = Vec::new();
     for start in (0..images.len()).step_by(chunk) {
         let end = (start + chunk).min(images.len());
-        let views: Vec<ViewParams> =
-            (start..end).map(|i| ViewParams::identity(i as u32, (i - start) as u32, height, width)).collect();
+        let views: Vec<ViewParams> = (start..end).map(|i| ViewParams::identity(i as u32, (i - start) as u32, height, width)).collect();
         let batch = images.augment(&views, spec)?;
         parts.push(encoder.encode(batch, features));
     }

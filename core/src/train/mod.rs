@@ -13,11 +13,11 @@ mod sgd;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, CheckpointError, Progress};
-pub use config::{Anneal, ConfigError, DatasetKind, KnnFeatures, MethodKind, TrainConfig, RESUMABLE_CHANGES};
+pub use config::{Anneal, ConfigError, DatasetKind, KnnFeatures, MethodKind, RESUMABLE_CHANGES, TrainConfig};
 pub use data::Datasets;
 pub use events::{EpochMetrics, EventSink, FitOutcome, SinkFn, StepMetrics, StopHandle, TrainEvent};
 pub use features::extract_features;
-pub use presets::{preset, PRESETS};
+pub use presets::{PRESETS, preset};
 pub use schedule::{LrPolicy, LrSchedule, LrUpdate};
 pub use sgd::{Sgd, SgdSettings};
 pub use trainer::{EpochOutcome, StepsMetrics, Trainer};

@@ -6,17 +6,23 @@
 //!   and `moco.json`, with `scripts/run.py`'s MoCoLRScheduler), on our 32-pixel input path.
 
 use super::config::{Anneal, ConfigError, DatasetKind, KnnFeatures, LrSchedule, LrUpdate, MethodKind, TrainConfig};
-use crate::model::EncoderKind;
+use crate::model::{EncoderKind, Head};
 
 /// Every preset name, in the order `--help` lists them.
-pub const PRESETS: &[&str] = &["quick", "paper-cifar10-mocoring", "paper-cifar10-moco"];
+pub const PRESETS: &[&str] = &["quick", "paper-cifar10-mocoring", "paper-cifar10-moco", "paper-cifar10-iring", "paper-cifar10-ir"];
 
 /// One line describing each preset (for help texts).
 pub fn describe(name: &str) -> &'static str {
     match name {
         "quick" => "MoCoRing, small ResNet, built-in synthetic data, 15 epochs (the default; ~2 min on 2 CPU cores)",
-        "paper-cifar10-mocoring" => "the authors' CIFAR-10 MoCoRing: ResNet-18, batch 256, 200 epochs, queue 65536, ring l = u/10, u = 10, no annealing",
+        "paper-cifar10-mocoring" => {
+            "the authors' CIFAR-10 MoCoRing: ResNet-18, batch 256, 200 epochs, queue 65536, ring l = u/10, u = 10, no annealing"
+        }
         "paper-cifar10-moco" => "the authors' CIFAR-10 MoCo v2 baseline: ResNet-18, batch 256, 200 epochs, queue 4096",
+        "paper-cifar10-iring" => {
+            "the authors' CIFAR-10 IRing: ResNet-18, linear head, memory bank, k = 4096 draws from the ring l = u/10, u = 10"
+        }
+        "paper-cifar10-ir" => "the authors' CIFAR-10 instance discrimination: ResNet-18, linear head, memory bank, k = 4096 uniform draws",
         _ => "",
     }
 }
@@ -63,6 +69,15 @@ pub fn preset(name: &str) -> Result<TrainConfig, ConfigError> {
         "quick" => Ok(TrainConfig::default()),
         "paper-cifar10-mocoring" => Ok(paper_cifar10(MethodKind::Mocoring, 65_536)),
         "paper-cifar10-moco" => Ok(paper_cifar10(MethodKind::Moco, 4096)),
+        // config/pretrain/nce/nce_ring.json and nce.json: k = 4096, t = 0.07, m = 0, no
+        // projection head (one linear layer to 128), the rest as MoCo's.
+        "paper-cifar10-iring" | "paper-cifar10-ir" => Ok(TrainConfig {
+            head: Head::Linear,
+            samples: 4096,
+            bank_momentum: 0.0,
+            queue: None,
+            ..paper_cifar10(if name.ends_with("iring") { MethodKind::Iring } else { MethodKind::Ir }, 4096)
+        }),
         _ => Err(ConfigError::UnknownPreset { name: name.into() }),
     }
 }
@@ -83,7 +98,9 @@ mod tests {
     /// The values of the authors' moco_ring.json / moco.json and run.py, read from the preset.
     #[test]
     fn paper_presets_hold_the_published_values() {
-        for (name, method, queue) in [("paper-cifar10-mocoring", MethodKind::Mocoring, 65_536), ("paper-cifar10-moco", MethodKind::Moco, 4096)] {
+        for (name, method, queue) in
+            [("paper-cifar10-mocoring", MethodKind::Mocoring, 65_536), ("paper-cifar10-moco", MethodKind::Moco, 4096)]
+        {
             let c = preset(name).unwrap();
             assert_eq!(c.method, method);
             assert_eq!(c.dataset, DatasetKind::Cifar10);
@@ -99,5 +116,16 @@ mod tests {
         let ring = preset("paper-cifar10-mocoring").unwrap().ring_schedule().unwrap();
         let window = ring.spec_at(0.0).window(65_536);
         assert_eq!((window.lo, window.hi), (655, 6553), "positions [655, 6553) of 65536");
+        // nce_ring.json / nce.json: k = 4096, t = 0.07, m = 0, no projection head; the
+        // ring over the 50,000-entry bank is positions [500, 5000).
+        for (name, method) in [("paper-cifar10-iring", MethodKind::Iring), ("paper-cifar10-ir", MethodKind::Ir)] {
+            let c = preset(name).unwrap();
+            assert_eq!((c.method, c.head, c.samples, c.bank_momentum, c.temperature), (method, Head::Linear, 4096, 0.0, 0.07));
+            assert_eq!((c.batch, c.epochs, c.lr, c.lr_schedule, c.lr_update), (256, 200, 0.03, LrSchedule::Step, LrUpdate::Epoch));
+            let resolved = c.resolved(50_000).unwrap();
+            assert_eq!(resolved.queue, None, "no queue for instance discrimination");
+            let window = resolved.ring_schedule().unwrap().spec_at(0.0).window(50_000);
+            assert_eq!((window.lo, window.hi), (500, 5000));
+        }
     }
 }

@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::optim::GradientsParams;
-use burn::tensor::Tensor;
+use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::model::{NamedTensors, ParamPath};
+use crate::model::{HostTensor, NamedTensors, ParamPath};
 
 /// SGD settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -99,5 +99,18 @@ impl Sgd {
     /// Replaces the velocities (from [`Sgd::state`] of the same model).
     pub fn load_state(&mut self, state: NamedTensors) {
         self.velocity = state.into_iter().collect();
+    }
+
+    /// Replaces the velocities with `tensors` read from a checkpoint: every entry must be
+    /// named `sgd.<parameter path>` (the names [`Sgd::state`] gets in a method's state).
+    pub fn load_host(&mut self, tensors: std::collections::HashMap<String, HostTensor>, device: &Device) -> Result<(), String> {
+        let mut velocities = Vec::with_capacity(tensors.len());
+        for (name, host) in tensors {
+            let Some(path) = name.strip_prefix("sgd.") else { return Err(format!("unexpected tensor {name}")) };
+            let n = host.values.len();
+            velocities.push((path.to_string(), Tensor::<1>::from_data(TensorData::new(host.values, [n]), device)));
+        }
+        self.load_state(velocities);
+        Ok(())
     }
 }

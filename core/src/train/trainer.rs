@@ -11,12 +11,13 @@ use web_time::Instant;
 use super::checkpoint::{Checkpoint, CheckpointError, Progress};
 use super::events::{EpochMetrics, EventSink, FitOutcome, StepMetrics, StopHandle, TrainEvent};
 use super::{Datasets, KnnFeatures, LrPolicy, TrainConfig};
-use crate::augment::{sample_views, AugmentSpec, DeviceImages};
+use crate::augment::{AugmentSpec, DeviceImages, sample_views};
 use crate::data::Split;
 use crate::error::{Error, Result};
-use crate::eval::{knn_top1, KnnConfig};
+use crate::eval::{KnnConfig, RingView, knn_top1, ring_view};
 use crate::gpu::read::read_scalar;
 use crate::methods::{self, Batch, Method, StepContext, StepPhase};
+use crate::ring::RingSpec;
 use crate::rng::permutation;
 
 /// Evaluation features are extracted in chunks of this many images.
@@ -85,7 +86,7 @@ impl Trainer {
     pub fn new(config: TrainConfig, datasets: Datasets, device: &Device) -> Result<Self> {
         datasets.check()?;
         let config = config.resolved(datasets.train.len())?;
-        let method = methods::build(&config, device)?;
+        let method = methods::build(&config, train_len(&config, &datasets), device)?;
         Self::assemble(config, datasets, device, method)
     }
 
@@ -108,7 +109,7 @@ impl Trainer {
             }
             None => checkpoint.config.resolved(datasets.train.len())?,
         };
-        let mut method = methods::build(&config, device)?;
+        let mut method = methods::build(&config, train_len(&config, &datasets), device)?;
         method.load_state(checkpoint.state)?;
         let mut trainer = Self::assemble(config, datasets, device, method)?;
         let progress = checkpoint.progress;
@@ -247,10 +248,7 @@ impl Trainer {
     /// Does not end the epoch: [`Trainer::step`] does.
     pub fn run_step(&mut self, probe: &mut dyn FnMut(StepPhase)) -> Result<StepMetrics> {
         if self.finished() {
-            return Err(Error::Input(format!(
-                "the run has finished its {} epochs; raise epochs to train on",
-                self.config.epochs
-            )));
+            return Err(Error::Input(format!("the run has finished its {} epochs; raise epochs to train on", self.config.epochs)));
         }
         let spe = self.steps_per_epoch;
         let epoch = self.epochs_completed();
@@ -274,10 +272,12 @@ impl Trainer {
         probe(StepPhase::Augment);
         let context = StepContext { epoch: at, lr, global_step: self.global_step };
         let out = self.method.step(Batch { indices, views }, &context, probe)?;
-        let add = |sum: Option<Tensor<1>>, loss: Tensor<1>| Some(match sum {
-            Some(sum) => sum + loss,
-            None => loss,
-        });
+        let add = |sum: Option<Tensor<1>>, loss: Tensor<1>| {
+            Some(match sum {
+                Some(sum) => sum + loss,
+                None => loss,
+            })
+        };
         self.epoch_loss = add(self.epoch_loss.take(), out.loss.clone());
         self.window_loss = add(self.window_loss.take(), out.loss);
         self.global_step += 1;
@@ -451,6 +451,22 @@ impl Trainer {
         knn_top1(bank, &train.labels, train.classes.len(), queries, &test.labels, &config).await
     }
 
+    /// The ring in force at the run's current point (u annealed); l = 0, u = 100 (every
+    /// candidate) for methods without a ring.
+    pub fn current_ring(&self) -> RingSpec {
+        match (self.config.method.uses_ring(), self.config.ring_schedule()) {
+            (true, Ok(schedule)) => schedule.spec_at(self.at()),
+            _ => RingSpec::plain_nce(),
+        }
+    }
+
+    /// One anchor's ring among the other images of a split, in the projection space the
+    /// loss compares, under [`Trainer::current_ring`] (for display: the paper's Figure 1).
+    pub async fn ring_view(&self, split: Split, anchor: usize) -> Result<RingView> {
+        let embeddings = self.features(split, KnnFeatures::Projection)?;
+        ring_view(embeddings, anchor, &self.current_ring()).await
+    }
+
     /// The run's state as checkpoint bytes (read back asynchronously); continue it with
     /// [`Trainer::from_checkpoint`].
     pub async fn checkpoint(&self) -> Result<Vec<u8>> {
@@ -461,6 +477,11 @@ impl Trainer {
         let progress = Progress { global_step: self.global_step, epoch_loss_bits, seconds: self.seconds(), last_knn: self.last_knn };
         Ok(Checkpoint::capture(self.config.clone(), progress, self.method.state()).await?.to_bytes())
     }
+}
+
+/// Training images after the configuration's subset.
+fn train_len(config: &TrainConfig, datasets: &Datasets) -> usize {
+    config.train_subset.map_or(datasets.train.len(), |n| n.min(datasets.train.len()))
 }
 
 fn emit(sink: &mut dyn EventSink, event: &TrainEvent<'_>) -> Result<()> {

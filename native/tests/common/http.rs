@@ -60,10 +60,7 @@ pub fn serve(body: Vec<u8>, behaviour: Behaviour) -> Server {
                 }
             }
             server_log.lock().unwrap().push(range.clone());
-            let start = range
-                .as_deref()
-                .and_then(|r| r.strip_prefix("bytes="))
-                .and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
+            let start = range.as_deref().and_then(|r| r.strip_prefix("bytes=")).and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
             let (head, payload): (String, &[u8]) = match (behaviour, start) {
                 (Behaviour::NotFound, _) => ("HTTP/1.1 404 Not Found\r\nContent-Length: 0".into(), &[]),
                 (_, Some(s)) if s >= body.len() => ("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Length: 0".into(), &[]),
