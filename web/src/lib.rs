@@ -1,13 +1,49 @@
-//! ring-wgpu in the browser: WebAssembly bindings over WebGPU.
+//! ring-wgpu in the browser: the same core `Trainer` the CLI drives, as an embeddable
+//! WebAssembly package over WebGPU (or, without WebGPU, burn's CPU backend inside wasm).
 //!
-//! This first surface checks the whole path in a page: open the browser's WebGPU
-//! adapter, hand it to burn, run the Ring kernels on it and compare them with their
-//! plain-Rust references. Training bindings come later.
+//! - [`Trainer`]: `Trainer.create(config, dataset?, options?)`, `step(n)`, `knn()`,
+//!   `embeddings(split)`, `ring(anchor)`, `exportCheckpoint()` / `Trainer.fromCheckpoint`.
+//! - [`Dataset`]: the built-in synthetic set, CIFAR-10 from the official binary archive's
+//!   bytes, or image files dropped on a page (one folder per class).
+//! - [`ring_self_test`]: the Ring kernels against their references on this browser's GPU.
+//!
+//! Every error reaches JavaScript as an `Error` whose message says what to do; nothing
+//! blocks (every read-back is awaited); a Rust panic is reported on the console and through
+//! `lastPanic()`, but bad input is an `Error`, never a trap.
 
-use ring_wgpu_core::burn::tensor::{Tensor, TensorData};
-use ring_wgpu_core::ring::{mask_reference, ring_select, select_reference, Pairing};
-use ring_wgpu_core::{Gpu, GpuOptions, RingSpec};
+mod convert;
+mod dataset;
+mod device;
+mod selftest;
+mod trainer;
+
 use wasm_bindgen::prelude::*;
+
+pub use dataset::Dataset;
+pub use selftest::{SelfTest, ring_self_test};
+pub use trainer::{Trainer, ring_reference};
+
+thread_local! {
+    static LAST_PANIC: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Installs the panic hook when the module loads: a panic (a bug, never bad input) is
+/// written to the console and kept for [`last_panic`].
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!("ring-wgpu: internal error (please report it): {info}");
+        web_sys::console::error_1(&JsValue::from_str(&message));
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some(message));
+    }));
+}
+
+/// The message of the last Rust panic, if one happened (after which the module must be
+/// reloaded); `undefined` otherwise.
+#[wasm_bindgen(js_name = lastPanic)]
+pub fn last_panic() -> Option<String> {
+    LAST_PANIC.with(|p| p.borrow().clone())
+}
 
 /// Version of the package.
 #[wasm_bindgen]
@@ -15,80 +51,83 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-/// Result of [`ring_self_test`].
-#[wasm_bindgen(getter_with_clone)]
-pub struct SelfTest {
-    /// The adapter that ran the kernels.
-    pub adapter: String,
-    /// Rows (anchors) tested.
-    pub rows: u32,
-    /// Candidates per row.
-    pub cols: u32,
-    /// Ring length per row.
-    pub ring_len: u32,
-    /// Rows whose GPU ring boundaries equal the reference's, bit for bit.
-    pub rows_matching: u32,
-    /// Mask entries that differ from the reference.
-    pub mask_mismatches: u32,
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** A training configuration: the keys of `ring-wgpu train`'s TOML files (see the README);
+ *  missing keys take the `quick` preset's values, or those of `preset`. */
+export interface TrainConfig {
+  preset?: "quick" | "paper-cifar10-mocoring" | "paper-cifar10-moco" | "paper-cifar10-iring" | "paper-cifar10-ir";
+  method?: "mocoring" | "moco" | "iring" | "ir" | "simclr-ring" | "simclr";
+  dataset?: "synthetic" | "cifar10" | "cifar100" | "stl10" | "folder";
+  synthetic_per_class?: number;
+  train_subset?: number | null;
+  image_size?: number;
+  model?: "small" | "resnet18";
+  head?: "mlp" | "linear";
+  projection_dim?: number;
+  epochs?: number;
+  batch?: number;
+  queue?: number | null;
+  samples?: number;
+  bank_momentum?: number;
+  temperature?: number;
+  key_momentum?: number;
+  lower?: number;
+  upper?: number;
+  inner_fraction?: number | null;
+  anneal?: "none" | "linear" | "step" | "exponential";
+  anneal_epochs?: number | null;
+  lr?: number;
+  sgd_momentum?: number;
+  weight_decay?: number;
+  lr_schedule?: "cosine" | "step";
+  lr_milestones?: number[];
+  lr_update?: "step" | "epoch";
+  warmup_epochs?: number;
+  seed?: number;
+  blur?: number;
+  knn_every?: number;
+  knn_k?: number;
+  knn_temperature?: number;
+  knn_features?: "backbone" | "projection";
 }
 
-/// Runs ring_select and ring_mask on the browser's GPU for `rows` x `cols` random
-/// similarities (seeded) with the ring between `lower`% and `upper`%, and compares
-/// them with the plain-Rust references.
-#[wasm_bindgen]
-pub async fn ring_self_test(rows: u32, cols: u32, lower: f64, upper: f64, seed: u32) -> Result<SelfTest, JsError> {
-    let spec = RingSpec::new(lower, upper).map_err(|e| JsError::new(&e.to_string()))?;
-    let gpu = Gpu::new(&GpuOptions::default()).await.map_err(|e| JsError::new(&e.to_string()))?;
-    let (rows, cols) = (rows as usize, cols as usize);
-    let mut state = seed.max(1);
-    let sims: Vec<f32> = (0..rows * cols)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
-        })
-        .collect();
-    let tensor = Tensor::<2>::from_data(TensorData::new(sims.clone(), [rows, cols]), gpu.burn_device());
-    let bounds = ring_select(tensor, &spec, Pairing::None).map_err(|e| JsError::new(&e.to_string()))?;
-    let got = bounds.read().await.map_err(|e| JsError::new(&e.to_string()))?;
-    let mask: Vec<f32> = ring_wgpu_core::gpu::read::read_f32(bounds.mask()).await.map_err(|e| JsError::new(&e.to_string()))?;
-    let want = select_reference(&sims, rows, cols, &spec, Pairing::None).map_err(|e| JsError::new(&e.to_string()))?;
-    let want_mask = mask_reference(&sims, rows, cols, &want, Pairing::None);
-    let mut summary = gpu.summary().clone();
-    if summary.name.is_empty() {
-        // wgpu passes on only GPUAdapterInfo.description, which browsers usually leave empty.
-        if let Some(label) = browser_adapter_label().await {
-            summary.name = label;
-        }
-    }
-    Ok(SelfTest {
-        adapter: summary.to_string(),
-        rows: rows as u32,
-        cols: cols as u32,
-        ring_len: bounds.window().len() as u32,
-        rows_matching: got.iter().zip(&want).filter(|(a, b)| a.same_bits(b)).count() as u32,
-        mask_mismatches: mask.iter().zip(&want_mask).filter(|(a, b)| a != b).count() as u32,
-    })
+/** Where training runs: the browser's WebGPU, burn's CPU backend inside wasm, or
+ *  WebGPU when the browser offers it and the CPU otherwise. */
+export interface TrainerOptions { device?: "auto" | "gpu" | "cpu"; }
+
+/** One epoch's summary (epoch 0: the untrained network's kNN). */
+export interface EpochMetrics {
+  epoch: number; loss: number | null; upper: number; lr: number;
+  knn_top1: number | null; images_per_s: number | null; seconds: number;
 }
 
-/// The browser's own words for its WebGPU adapter: the non-empty fields of `GPUAdapterInfo`
-/// (vendor, architecture, device, description), e.g. `google swiftshader`. None when the
-/// browser has no WebGPU or no adapter.
-async fn browser_adapter_label() -> Option<String> {
-    use js_sys::Reflect;
-    use wasm_bindgen::JsCast;
-    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok();
-    let navigator = get(&js_sys::global().into(), "navigator")?;
-    let gpu = get(&navigator, "gpu").filter(|g| g.is_object())?;
-    let request: js_sys::Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
-    let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
-    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok().filter(|a| a.is_object())?;
-    let info = get(&adapter, "info").filter(|i| i.is_object())?;
-    let parts: Vec<String> = ["vendor", "architecture", "device", "description"]
-        .iter()
-        .filter_map(|key| get(&info, key)?.as_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(" "))
+/** What `step(n)` did: the mean loss of its steps (read once), u and lr of the last step. */
+export interface StepsMetrics {
+  steps: number; loss: number | null; upper: number; lr: number; images_per_s: number;
+  global_step: number; epochs_completed: number; epochs: EpochMetrics[];
 }
+
+/** Where the run stands. */
+export interface Progress {
+  global_step: number; steps_per_epoch: number; epochs_completed: number; epochs: number;
+  finished: boolean; upper: number; lower: number; device: string;
+}
+
+/** A split's features and their 2-D PCA (computed on the device), with labels. */
+export interface Embeddings {
+  count: number; dim: number; features: Float32Array; points: Float32Array; labels: Uint32Array;
+  classes: string[];
+}
+
+/** One anchor's ring among the other images of a split: place 0 too close (above the l%
+ *  mark), 1 inside the ring, 2 too far (below the u% mark). */
+export interface RingView {
+  anchor: number; candidates: Uint32Array; similarities: Float32Array; places: Uint8Array;
+  lo: number; hi: number; lower: number; upper: number;
+  upper_similarity: number; lower_similarity: number;
+}
+
+/** What a dataset holds. */
+export interface DatasetInfo { name: string; train: number; test: number; classes: string[]; height: number; width: number; }
+"#;

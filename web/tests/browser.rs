@@ -37,3 +37,57 @@ async fn ring_kernels_match_reference_in_browser_webgpu() {
     assert_eq!(report.rows_matching, rows, "ring boundaries differ from the reference");
     assert_eq!(report.mask_mismatches, 0, "ring mask differs from the reference");
 }
+
+fn js(json: &str) -> wasm_bindgen::JsValue {
+    js_sys::JSON::parse(json).expect("test JSON")
+}
+
+fn message(err: wasm_bindgen::JsError) -> String {
+    let value: wasm_bindgen::JsValue = err.into();
+    js_sys::Reflect::get(&value, &"message".into()).ok().and_then(|m| m.as_string()).unwrap_or_default()
+}
+
+/// Bad input reaches JavaScript as an Error with a message, never a trap.
+#[wasm_bindgen_test]
+async fn bad_input_is_an_error_not_a_trap() {
+    use ring_wgpu_web::{Dataset, Trainer};
+    let cpu = js(r#"{"device": "cpu"}"#);
+    let e = message(Trainer::create(js(r#"{"bogus": 1}"#), None, cpu.clone()).await.err().expect("refused"));
+    assert!(e.contains("unknown configuration key `bogus`"), "{e}");
+    let e = message(Trainer::create(js(r#"{"lower": 10, "upper": 5}"#), None, cpu.clone()).await.err().expect("refused"));
+    assert!(e.contains("lower = 10") && e.contains("smaller than u"), "{e}");
+    let e = message(Trainer::create(js(r#"{"batch": "many"}"#), None, cpu.clone()).await.err().expect("refused"));
+    assert!(e.contains("invalid type"), "{e}");
+    let e = message(Trainer::create(js("{}"), None, js(r#"{"device": "tpu"}"#)).await.err().expect("refused"));
+    assert!(e.contains("device `tpu`"), "{e}");
+    let e = message(Dataset::cifar10(b"\x1f\x8bjunk").err().expect("refused"));
+    assert!(e.contains("not a gzip file"), "{e}");
+    let e = message(Trainer::from_checkpoint(b"RING-WGPU CHECKPOINT 2\n{".to_vec(), None, cpu).await.err().expect("refused"));
+    assert!(e.contains("damaged"), "{e}");
+    assert!(ring_wgpu_web::last_panic().is_none());
+}
+
+/// The Trainer in the browser on the CPU backend inside wasm (fast enough for a test):
+/// steps with a finite loss, a ring equal to the reference's, and a checkpoint that
+/// continues the run.
+#[wasm_bindgen_test]
+async fn trainer_steps_and_checkpoints_in_the_browser() {
+    use ring_wgpu_web::Trainer;
+    let config =
+        js(r#"{"synthetic_per_class": 4, "batch": 10, "queue": 20, "epochs": 3, "knn_every": 3, "knn_k": 5, "upper": 50, "lower": 5}"#);
+    let trainer = Trainer::create(config, None, js(r#"{"device": "cpu"}"#)).await.expect("created");
+    let m = wasm_bindgen_futures::JsFuture::from(trainer.step(2)).await.expect("stepped");
+    let loss = js_sys::Reflect::get(&m, &"loss".into()).unwrap().as_f64().unwrap();
+    assert!(loss.is_finite(), "loss {loss}");
+    let ring = wasm_bindgen_futures::JsFuture::from(trainer.ring(0, None)).await.expect("ring");
+    let get = |k: &str| js_sys::Reflect::get(&ring, &k.into()).unwrap();
+    let sims = js_sys::Float32Array::new(&get("similarities")).to_vec();
+    let places = js_sys::Uint8Array::new(&get("places")).to_vec();
+    let want = ring_wgpu_web::ring_reference(&sims, get("lower").as_f64().unwrap(), get("upper").as_f64().unwrap()).unwrap();
+    assert_eq!(places, want);
+    let bytes = wasm_bindgen_futures::JsFuture::from(trainer.export_checkpoint()).await.expect("checkpoint");
+    let bytes = js_sys::Uint8Array::new(&bytes).to_vec();
+    let resumed = Trainer::from_checkpoint(bytes, None, js(r#"{"device": "cpu"}"#)).await.expect("resumed");
+    let progress = resumed.progress().unwrap();
+    assert_eq!(js_sys::Reflect::get(&progress, &"global_step".into()).unwrap().as_f64(), Some(2.0));
+}

@@ -1,0 +1,135 @@
+//! Datasets in the page: the built-in synthetic set, CIFAR-10 from the bytes of the
+//! official binary archive (parsed here, no server needed), or image files the user drops.
+
+use ring_wgpu_core::data::{ImageDataset, cifar10_from_archive, image_folder_from_files, synthetic};
+use ring_wgpu_core::train::{DatasetKind, Datasets};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::convert::{js_error, to_js};
+
+/// Training and test images for a [`crate::Trainer`].
+#[wasm_bindgen]
+pub struct Dataset {
+    pub(crate) splits: Datasets,
+    pub(crate) kind: DatasetKind,
+}
+
+#[derive(Serialize)]
+struct Info<'a> {
+    name: &'a str,
+    train: usize,
+    test: usize,
+    classes: &'a [String],
+    height: usize,
+    width: usize,
+}
+
+/// The pixels of image `index` of a split (`"train"` or `"test"`), RGB bytes, row-major.
+pub(crate) fn image_of(splits: &Datasets, split: &str, index: u32) -> Result<Vec<u8>, JsError> {
+    let data = split_of(splits, split)?;
+    if index as usize >= data.len() {
+        return Err(JsError::new(&format!("image {index}: the {split} split has {} images", data.len())));
+    }
+    Ok(data.image(index as usize).to_vec())
+}
+
+pub(crate) fn split_of<'a>(splits: &'a Datasets, split: &str) -> Result<&'a ImageDataset, JsError> {
+    match split {
+        "train" => Ok(&splits.train),
+        "test" => Ok(&splits.test),
+        other => Err(JsError::new(&format!("split `{other}`: use \"train\" or \"test\""))),
+    }
+}
+
+#[wasm_bindgen]
+impl Dataset {
+    /// The built-in synthetic set: `perClass` training images in each of 10 classes (half
+    /// as many test images), `size` x `size` pixels, from `seed`.
+    pub fn synthetic(#[wasm_bindgen(js_name = perClass)] per_class: u32, size: u32, seed: u32) -> Result<Dataset, JsError> {
+        let train = synthetic(per_class as usize, size as usize, seed as u64).map_err(js_error)?;
+        let test = synthetic((per_class as usize / 2).max(1), size as usize, seed as u64 ^ 0x7e57).map_err(js_error)?;
+        Ok(Dataset { splits: Datasets { train, test }, kind: DatasetKind::Synthetic })
+    }
+
+    /// CIFAR-10 from the bytes of the official binary archive (`cifar-10-binary.tar.gz`
+    /// from https://www.cs.toronto.edu/~kriz/cifar.html, or its unpacked `.tar`).
+    pub fn cifar10(bytes: &[u8]) -> Result<Dataset, JsError> {
+        let (train, test) = cifar10_from_archive(bytes).map_err(js_error)?;
+        Ok(Dataset { splits: Datasets { train, test }, kind: DatasetKind::Cifar10 })
+    }
+
+    /// Image files (JPEG or PNG), one folder per class: `paths[i]` is file i's path
+    /// (`class/name.jpg`, under any common folder) and `contents[i]` its bytes. With
+    /// `train/` and `test/` folders those are the splits; otherwise `testFraction` of each
+    /// class is held out (seeded). Images are resized to `size` x `size`.
+    #[wasm_bindgen(js_name = fromFiles)]
+    pub fn from_files(
+        paths: Vec<String>,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array[]")] contents: js_sys::Array,
+        size: u32,
+        #[wasm_bindgen(js_name = testFraction)] test_fraction: f64,
+        seed: u32,
+    ) -> Result<Dataset, JsError> {
+        if paths.len() as u32 != contents.length() {
+            return Err(JsError::new(&format!("{} paths but {} file contents", paths.len(), contents.length())));
+        }
+        if !(8..=512).contains(&size) {
+            return Err(JsError::new(&format!("image size {size}: use 8 to 512 pixels")));
+        }
+        let files: Vec<(String, Vec<u8>)> =
+            paths.into_iter().zip(contents.iter()).map(|(p, c)| (p, js_sys::Uint8Array::new(&c).to_vec())).collect();
+        let size = Some(size as usize);
+        // Drop a common top folder, then look for train/ and test/.
+        let top: Option<String> = files.first().and_then(|(p, _)| p.split('/').next().map(String::from));
+        let strip = |p: &str| -> String {
+            match &top {
+                Some(t) if files.iter().all(|(q, _)| q.starts_with(&format!("{t}/"))) && !["train", "test"].contains(&t.as_str()) => {
+                    p[t.len() + 1..].to_string()
+                }
+                _ => p.to_string(),
+            }
+        };
+        let stripped: Vec<(String, Vec<u8>)> = files.iter().map(|(p, b)| (strip(p), b.clone())).collect();
+        let in_folder = |folder: &str| -> Vec<(String, Vec<u8>)> {
+            stripped.iter().filter_map(|(p, b)| p.strip_prefix(&format!("{folder}/")).map(|rest| (rest.to_string(), b.clone()))).collect()
+        };
+        let (train, test) = (in_folder("train"), in_folder("test"));
+        let splits = if !train.is_empty() && !test.is_empty() {
+            let train = image_folder_from_files("dropped/train", train, size).map_err(js_error)?;
+            let test = image_folder_from_files("dropped/test", test, size).map_err(js_error)?;
+            if train.classes != test.classes {
+                return Err(JsError::new("train/ and test/ must hold the same class folders"));
+            }
+            Datasets { train, test }
+        } else {
+            if !(test_fraction > 0.0 && test_fraction < 1.0) {
+                return Err(JsError::new(&format!("testFraction {test_fraction}: use a fraction in (0, 1), e.g. 0.2")));
+            }
+            let all = image_folder_from_files("dropped", stripped, size).map_err(js_error)?;
+            let (train, test) = all.holdout(test_fraction, seed as u64);
+            Datasets { train, test }
+        };
+        splits.check().map_err(js_error)?;
+        Ok(Dataset { splits, kind: DatasetKind::Folder })
+    }
+
+    /// Sizes and class names.
+    #[wasm_bindgen(unchecked_return_type = "DatasetInfo")]
+    pub fn info(&self) -> Result<JsValue, JsError> {
+        let train = &self.splits.train;
+        to_js(&Info {
+            name: &train.name,
+            train: train.len(),
+            test: self.splits.test.len(),
+            classes: &train.classes,
+            height: train.height,
+            width: train.width,
+        })
+    }
+
+    /// Image `index` of `split` ("train" or "test"): height x width x 3 RGB bytes.
+    pub fn image(&self, split: &str, index: u32) -> Result<Vec<u8>, JsError> {
+        image_of(&self.splits, split, index)
+    }
+}

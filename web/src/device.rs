@@ -1,0 +1,55 @@
+//! The device in the browser: the WebGPU adapter (opened once per page: burn registers a
+//! device once), or burn's CPU backend inside wasm.
+
+use std::cell::RefCell;
+
+use ring_wgpu_core::burn::tensor::Device;
+use ring_wgpu_core::{BackendChoice, Gpu, GpuOptions};
+use wasm_bindgen::prelude::*;
+
+thread_local! {
+    static GPU: RefCell<Option<Gpu>> = const { RefCell::new(None) };
+}
+
+/// The WebGPU device, opened on first use.
+pub async fn gpu() -> Result<Gpu, JsError> {
+    if let Some(gpu) = GPU.with(|g| g.borrow().clone()) {
+        return Ok(gpu);
+    }
+    let options = GpuOptions { backend: BackendChoice::BrowserWebGpu, adapter_name: None };
+    let gpu = Gpu::new(&options).await.map_err(|e| {
+        JsError::new(&format!(
+            "{e} WebGPU is in Chrome and Edge 113+ (Linux: chrome://flags/#enable-unsafe-webgpu), Safari 26+ and \
+             Firefox 141+ on Windows; or pass {{ device: \"cpu\" }} to train on the CPU inside WebAssembly (slower)."
+        ))
+    })?;
+    GPU.with(|g| *g.borrow_mut() = Some(gpu.clone()));
+    Ok(gpu)
+}
+
+/// The device `choice` names ("auto", "gpu", "cpu") and a description of it.
+pub async fn open(choice: &str) -> Result<(Device, String), JsError> {
+    let cpu = || (Device::flex(), "CPU (burn flex backend in WebAssembly, 1 thread)".to_string());
+    match choice {
+        "cpu" => Ok(cpu()),
+        "gpu" => {
+            let gpu = gpu().await?;
+            Ok((gpu.burn_device().clone(), describe(&gpu).await))
+        }
+        "auto" => match gpu().await {
+            Ok(gpu) => Ok((gpu.burn_device().clone(), describe(&gpu).await)),
+            Err(_) => Ok(cpu()),
+        },
+        other => Err(JsError::new(&format!("device `{other}`: use \"auto\", \"gpu\" or \"cpu\""))),
+    }
+}
+
+async fn describe(gpu: &Gpu) -> String {
+    let mut summary = gpu.summary().clone();
+    if summary.name.is_empty()
+        && let Some(label) = crate::selftest::browser_adapter_label().await
+    {
+        summary.name = label;
+    }
+    format!("WebGPU: {summary}")
+}

@@ -1,0 +1,313 @@
+//! `Trainer` for JavaScript: core's `Trainer` (the same loop the CLI runs) behind
+//! promises. Calls are serialised: a call made while another is in flight is refused with
+//! an `Error` (await the previous one), never a panic.
+//!
+//! Each call's future holds the trainer's `RefCell` borrow across its awaits on purpose:
+//! that borrow is the "busy" flag (every entry point uses `try_borrow*`, so an overlapping
+//! call gets an `Error` instead of a `BorrowMutError` panic).
+#![allow(clippy::await_holding_refcell_ref)]
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
+
+use ring_wgpu_core::data::Split;
+use ring_wgpu_core::eval::pca;
+use ring_wgpu_core::gpu::read::read_f32;
+use ring_wgpu_core::train::{Checkpoint, DatasetKind, Datasets, KnnFeatures, StopHandle, TrainConfig};
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use crate::convert::{from_js, js_error, set, to_js};
+use crate::dataset::{Dataset, image_of, split_of};
+use crate::device;
+
+/// A training run in the page.
+#[wasm_bindgen]
+pub struct Trainer {
+    inner: Rc<RefCell<ring_wgpu_core::Trainer>>,
+    stop: StopHandle,
+    device: String,
+}
+
+#[derive(Serialize)]
+struct Progress {
+    global_step: u64,
+    steps_per_epoch: usize,
+    epochs_completed: usize,
+    epochs: usize,
+    finished: bool,
+    upper: f64,
+    lower: f64,
+    device: String,
+}
+
+/// The configuration a JS object describes: `preset` (optional) under its other keys.
+fn config_of(value: &JsValue) -> Result<TrainConfig, JsError> {
+    let mut json = from_js(value)?;
+    let Some(object) = json.as_object_mut() else {
+        return Err(JsError::new("the configuration must be an object, e.g. { method: \"mocoring\", batch: 64 }"));
+    };
+    let base = match object.remove("preset") {
+        Some(serde_json::Value::String(name)) => ring_wgpu_core::train::preset(&name).map_err(js_error)?,
+        Some(other) => return Err(JsError::new(&format!("preset {other}: must be a preset name"))),
+        None => TrainConfig::default(),
+    };
+    let mut merged = serde_json::to_value(base).map_err(js_error)?;
+    let target = merged.as_object_mut().expect("a configuration is an object");
+    for (key, value) in std::mem::take(object) {
+        if !target.contains_key(&key) {
+            let mut keys: Vec<&String> = target.keys().collect();
+            keys.sort();
+            let keys: Vec<&str> = keys.into_iter().map(String::as_str).collect();
+            return Err(JsError::new(&format!("unknown configuration key `{key}`; the keys are preset, {}", keys.join(", "))));
+        }
+        target.insert(key, value);
+    }
+    let config = TrainConfig::from_json(merged).map_err(js_error)?;
+    config.validate().map_err(js_error)?;
+    Ok(config)
+}
+
+/// The datasets for `config`: the given one, or the synthetic set it describes.
+fn datasets_for(config: &TrainConfig, dataset: Option<&Dataset>) -> Result<Datasets, JsError> {
+    match dataset {
+        Some(d) => Ok(d.splits.clone()),
+        None if config.dataset == DatasetKind::Synthetic => ring_wgpu_core::train::Datasets::synthetic(config).map_err(js_error),
+        None => {
+            Err(JsError::new("this configuration names a dataset file: pass a Dataset (Dataset.cifar10(bytes) or Dataset.fromFiles(...))"))
+        }
+    }
+}
+
+fn device_choice(options: &JsValue) -> Result<String, JsError> {
+    let options = from_js(options)?;
+    match options.get("device") {
+        None | Some(serde_json::Value::Null) => Ok("auto".into()),
+        Some(serde_json::Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(JsError::new(&format!("device {other}: use \"auto\", \"gpu\" or \"cpu\""))),
+    }
+}
+
+fn parse_split(split: Option<String>) -> Result<Split, JsError> {
+    match split.as_deref() {
+        None | Some("test") => Ok(Split::Test),
+        Some("train") => Ok(Split::Train),
+        Some(other) => Err(JsError::new(&format!("split `{other}`: use \"train\" or \"test\""))),
+    }
+}
+
+impl Trainer {
+    /// Runs `work` on the trainer in a promise, refusing concurrent calls.
+    fn call<F, Fut>(&self, work: F) -> js_sys::Promise
+    where
+        F: FnOnce(Rc<RefCell<ring_wgpu_core::Trainer>>) -> Fut + 'static,
+        Fut: Future<Output = Result<JsValue, JsError>> + 'static,
+    {
+        let inner = self.inner.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if inner.try_borrow_mut().is_err() {
+                return Err(JsError::new("the trainer is busy: await the previous call before making another").into());
+            }
+            work(inner).await.map_err(JsValue::from)
+        })
+    }
+
+    fn busy() -> JsError {
+        JsError::new("the trainer is busy: await the previous call before making another")
+    }
+}
+
+#[wasm_bindgen]
+impl Trainer {
+    /// A new run: `config` holds the keys of `ring-wgpu train`'s TOML files (unknown keys
+    /// and bad values are refused with a message), `dataset` the images (default: the
+    /// synthetic set the config describes), `options.device` "auto" (WebGPU, else the CPU),
+    /// "gpu" or "cpu".
+    pub async fn create(
+        #[wasm_bindgen(unchecked_param_type = "TrainConfig")] config: JsValue,
+        dataset: Option<Dataset>,
+        #[wasm_bindgen(unchecked_param_type = "TrainerOptions | undefined")] options: JsValue,
+    ) -> Result<Trainer, JsError> {
+        let mut config = config_of(&config)?;
+        if let Some(d) = &dataset {
+            // The run records the dataset it trains on.
+            config.dataset = d.kind;
+        }
+        let datasets = datasets_for(&config, dataset.as_ref())?;
+        let (burn_device, device) = device::open(&device_choice(&options)?).await?;
+        let trainer = ring_wgpu_core::Trainer::new(config, datasets, &burn_device).map_err(js_error)?;
+        let stop = trainer.stop_handle();
+        Ok(Trainer { inner: Rc::new(RefCell::new(trainer)), stop, device })
+    }
+
+    /// Continues a run from `exportCheckpoint()`'s bytes, on `dataset` (default: the
+    /// synthetic set the saved configuration describes).
+    #[wasm_bindgen(js_name = fromCheckpoint)]
+    pub async fn from_checkpoint(
+        bytes: Vec<u8>,
+        dataset: Option<Dataset>,
+        #[wasm_bindgen(unchecked_param_type = "TrainerOptions | undefined")] options: JsValue,
+    ) -> Result<Trainer, JsError> {
+        let config = Checkpoint::read_config(&bytes).map_err(js_error)?;
+        let datasets = datasets_for(&config, dataset.as_ref())?;
+        let (burn_device, device) = device::open(&device_choice(&options)?).await?;
+        let trainer = ring_wgpu_core::Trainer::from_checkpoint(&bytes, None, datasets, &burn_device).map_err(js_error)?;
+        let stop = trainer.stop_handle();
+        Ok(Trainer { inner: Rc::new(RefCell::new(trainer)), stop, device })
+    }
+
+    /// Up to `n` training steps (fewer when the run finishes or `stop()` is called), epoch
+    /// ends (with the kNN monitor when due) included; resolves to their metrics.
+    #[wasm_bindgen(unchecked_return_type = "Promise<StepsMetrics>")]
+    pub fn step(&self, n: u32) -> js_sys::Promise {
+        let stop = self.stop.clone();
+        self.call(move |inner| async move {
+            let mut trainer = inner.try_borrow_mut().map_err(|_| Trainer::busy())?;
+            stop.reset();
+            let metrics = trainer.steps(n as usize, &mut ()).await.map_err(js_error)?;
+            to_js(&metrics)
+        })
+    }
+
+    /// Ends a running `step(n)` before its next step (its promise resolves with the steps done).
+    pub fn stop(&self) {
+        self.stop.stop();
+    }
+
+    /// kNN top-1 accuracy on the test split now (the configuration's k and features).
+    #[wasm_bindgen(unchecked_return_type = "Promise<number>")]
+    pub fn knn(&self) -> js_sys::Promise {
+        self.call(|inner| async move {
+            let trainer = inner.try_borrow().map_err(|_| Trainer::busy())?;
+            Ok(JsValue::from_f64(trainer.knn().await.map_err(js_error)?))
+        })
+    }
+
+    /// A split's features ("projection", the space the loss compares, or "backbone") and
+    /// their 2-D PCA (power iteration on the device), with labels.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Embeddings>")]
+    pub fn embeddings(&self, split: Option<String>, features: Option<String>) -> js_sys::Promise {
+        self.call(move |inner| async move {
+            let split = parse_split(split)?;
+            let which = match features.as_deref() {
+                None | Some("projection") => KnnFeatures::Projection,
+                Some("backbone") => KnnFeatures::Backbone,
+                Some(other) => return Err(JsError::new(&format!("features `{other}`: use \"projection\" or \"backbone\""))),
+            };
+            let trainer = inner.try_borrow().map_err(|_| Trainer::busy())?;
+            let features = trainer.features(split, which).map_err(js_error)?;
+            let [count, dim] = features.dims();
+            let points = pca(features.clone(), 2, trainer.config().seed).map_err(js_error)?;
+            let points = read_f32(points).await.map_err(js_error)?;
+            let features = read_f32(features).await.map_err(js_error)?;
+            let data = match split {
+                Split::Train => &trainer.datasets().train,
+                _ => &trainer.datasets().test,
+            };
+            let out = js_sys::Object::new();
+            set(&out, "count", &JsValue::from(count as u32))?;
+            set(&out, "dim", &JsValue::from(dim as u32))?;
+            set(&out, "features", &js_sys::Float32Array::from(features.as_slice()))?;
+            set(&out, "points", &js_sys::Float32Array::from(points.as_slice()))?;
+            set(&out, "labels", &js_sys::Uint32Array::from(data.labels.as_slice()))?;
+            set(&out, "classes", &to_js(&data.classes)?)?;
+            Ok(out.into())
+        })
+    }
+
+    /// Image `anchor` of a split and its ring among the split's other images, in the
+    /// projection space, under the ring in force now: every candidate's similarity and
+    /// place (0 too close, 1 in the ring, 2 too far), computed by the training's
+    /// ring_select kernel.
+    #[wasm_bindgen(unchecked_return_type = "Promise<RingView>")]
+    pub fn ring(&self, anchor: u32, split: Option<String>) -> js_sys::Promise {
+        self.call(move |inner| async move {
+            let split = parse_split(split)?;
+            let trainer = inner.try_borrow().map_err(|_| Trainer::busy())?;
+            let view = trainer.ring_view(split, anchor as usize).await.map_err(js_error)?;
+            let places: Vec<u8> = view.places.iter().map(|&p| p as u8).collect();
+            let out = js_sys::Object::new();
+            set(&out, "anchor", &JsValue::from(anchor))?;
+            set(&out, "candidates", &js_sys::Uint32Array::from(view.candidates.as_slice()))?;
+            set(&out, "similarities", &js_sys::Float32Array::from(view.similarities.as_slice()))?;
+            set(&out, "places", &js_sys::Uint8Array::from(places.as_slice()))?;
+            for (key, value) in [
+                ("lo", view.lo as f64),
+                ("hi", view.hi as f64),
+                ("lower", view.lower),
+                ("upper", view.upper),
+                ("upper_similarity", view.upper_similarity as f64),
+                ("lower_similarity", view.lower_similarity as f64),
+            ] {
+                set(&out, key, &JsValue::from_f64(value))?;
+            }
+            Ok(out.into())
+        })
+    }
+
+    /// The run's state as bytes (to download, or keep in IndexedDB); continue it with
+    /// `Trainer.fromCheckpoint(bytes)`.
+    #[wasm_bindgen(js_name = exportCheckpoint, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn export_checkpoint(&self) -> js_sys::Promise {
+        self.call(|inner| async move {
+            let trainer = inner.try_borrow().map_err(|_| Trainer::busy())?;
+            let bytes = trainer.checkpoint().await.map_err(js_error)?;
+            Ok(js_sys::Uint8Array::from(bytes.as_slice()).into())
+        })
+    }
+
+    /// The configuration in force (resolved: every value the run uses).
+    #[wasm_bindgen(unchecked_return_type = "TrainConfig")]
+    pub fn config(&self) -> Result<JsValue, JsError> {
+        to_js(self.inner.try_borrow().map_err(|_| Trainer::busy())?.config())
+    }
+
+    /// Where the run stands (steps, epochs, the ring in force, the device).
+    #[wasm_bindgen(unchecked_return_type = "Progress")]
+    pub fn progress(&self) -> Result<JsValue, JsError> {
+        let trainer = self.inner.try_borrow().map_err(|_| Trainer::busy())?;
+        let ring = trainer.current_ring();
+        to_js(&Progress {
+            global_step: trainer.global_step(),
+            steps_per_epoch: trainer.steps_per_epoch(),
+            epochs_completed: trainer.epochs_completed(),
+            epochs: trainer.config().epochs,
+            finished: trainer.finished(),
+            upper: ring.upper(),
+            lower: ring.lower(),
+            device: self.device.clone(),
+        })
+    }
+
+    /// The device training runs on.
+    #[wasm_bindgen(getter)]
+    pub fn device(&self) -> String {
+        self.device.clone()
+    }
+
+    /// Image `index` of a split ("train" or "test"): height x width x 3 RGB bytes (the
+    /// size is `config().image_size` for folders, 32 for CIFAR and the default synthetic set).
+    pub fn image(&self, split: &str, index: u32) -> Result<Vec<u8>, JsError> {
+        let trainer = self.inner.try_borrow().map_err(|_| Trainer::busy())?;
+        image_of(trainer.datasets(), split, index)
+    }
+
+    /// Height and width of a split's images.
+    #[wasm_bindgen(js_name = imageSize)]
+    pub fn image_size(&self, split: &str) -> Result<Vec<u32>, JsError> {
+        let trainer = self.inner.try_borrow().map_err(|_| Trainer::busy())?;
+        let data = split_of(trainer.datasets(), split)?;
+        Ok(vec![data.height as u32, data.width as u32])
+    }
+}
+
+/// The ring the reference (`select_reference`, plain Rust) gives for an anchor's
+/// `similarities` to the other candidates, with l and u in percent: the places (0 too
+/// close, 1 ring, 2 too far) that `Trainer.ring` must match. For tests and teaching.
+#[wasm_bindgen(js_name = ringReference)]
+pub fn ring_reference(similarities: &[f32], lower: f64, upper: f64) -> Result<Vec<u8>, JsError> {
+    let spec = ring_wgpu_core::RingSpec::new(lower, upper).map_err(js_error)?;
+    let view = ring_wgpu_core::eval::ring_view_reference(similarities, 0, &spec).map_err(js_error)?;
+    Ok(view.places.iter().map(|&p| p as u8).collect())
+}

@@ -1,0 +1,140 @@
+// The demo page in a real headless Chromium (Debian's, driven by playwright-core; WebGPU
+// through --enable-unsafe-webgpu, i.e. SwiftShader without a GPU). Asserts on numbers read
+// from the page (window.ringDemo), not on pixels; writes a report and a screenshot of the
+// trained page with a ring shown into web/test-output/.
+//
+//   node web/tests/page.test.mjs        (after web/build.sh)
+//
+// Environment: CHROMIUM (default /usr/bin/chromium), PAGE_STEPS (training steps of the
+// learning check, default 60), PAGE_DEVICE (device of the learning check: cpu | gpu, default cpu).
+import { chromium } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serve, CHROMIUM_ARGS } from './serve.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const webDir = path.resolve(here, '..');
+const outDir = path.join(webDir, 'test-output');
+fs.mkdirSync(outDir, { recursive: true });
+const STEPS = Number(process.env.PAGE_STEPS || 60);
+const DEVICE = process.env.PAGE_DEVICE || 'cpu';
+
+const report = { started: new Date().toISOString(), checks: [] };
+let failed = 0;
+function check(name, ok, detail = '') {
+  report.checks.push({ name, ok, detail });
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}${detail ? `: ${detail}` : ''}`);
+  if (!ok) failed++;
+}
+
+const { server, url } = await serve(webDir);
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+const page = await browser.newPage({ viewport: { width: 1400, height: 1100 }, acceptDownloads: true });
+const consoleLines = [];
+page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
+page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));
+const demo = (expr) => page.evaluate(expr);
+const waitFor = async (what, predicate, timeoutMs, arg) => {
+  const start = Date.now();
+  for (;;) {
+    const value = await page.evaluate(predicate, arg).catch(() => undefined);
+    if (value) return value;
+    const error = await demo(() => window.ringDemo && window.ringDemo.error);
+    if (error) throw new Error(`${what}: the page shows an error: ${error}`);
+    if (Date.now() - start > timeoutMs) throw new Error(`${what}: timed out after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+};
+const setSettings = (values) => page.evaluate((v) => window.ringDemo.setConfig(v), values);
+const dismissError = () => page.evaluate(() => { window.ringDemo.error = null; document.getElementById('error').hidden = true; });
+
+try {
+  const loadStart = Date.now();
+  await page.goto(`${url}/www/index.html`);
+  await waitFor('module load', () => window.ringDemo && window.ringDemo.ready, 120_000);
+  report.load_ms = Date.now() - loadStart;
+  check('the page loads and finds WebGPU', await demo(() => window.ringDemo.webgpu), `module ready in ${report.load_ms} ms`);
+
+  // Bad input: l >= u is refused with a message, and the page keeps working.
+  await setSettings({ lower: '10', upper: '5' });
+  await page.click('#start');
+  await page.waitForFunction(() => window.ringDemo.error !== null, null, { timeout: 120_000 });
+  const badRing = await demo(() => window.ringDemo.error);
+  check('l >= u shows a message', /lower = 10/.test(badRing) && /smaller than u/.test(badRing), badRing);
+  await dismissError();
+
+  // A corrupt dataset file: an Error with a message, not a trap.
+  await setSettings({ lower: '1', upper: '10', dataset: 'cifar10' });
+  await page.setInputFiles('#cifar-file', { name: 'cifar-10-binary.tar.gz', mimeType: 'application/gzip', buffer: Buffer.from([0x1f, 0x8b, 1, 2, 3, 4, 5]) });
+  await page.click('#start');
+  await page.waitForFunction(() => window.ringDemo.error !== null, null, { timeout: 120_000 });
+  const badFile = await demo(() => window.ringDemo.error);
+  check('a corrupt CIFAR-10 archive shows a message', /not a gzip file|corrupt/.test(badFile), badFile);
+  check('no Rust panic reached the page', !consoleLines.some((l) => /internal error|unreachable|RuntimeError/.test(l)), consoleLines.filter((l) => /error/i.test(l)).slice(0, 3).join(' | '));
+  await dismissError();
+
+  // WebGPU: a short run (SwiftShader is slow), finite loss, and the ring of the GPU kernel
+  // equal to the plain-Rust reference for the same similarities.
+  // SwiftShader runs a step of the small ResNet at about 1 image/s: a tiny problem.
+  await setSettings({ dataset: 'synthetic', 'per-class': '2', batch: '4', queue: '8', epochs: '40', lr: '0.06', device: 'gpu', method: 'mocoring', upper: '50', lower: '5' });
+  const gpuStart = Date.now();
+  await page.click('#start');
+  await waitFor('WebGPU training', () => window.ringDemo.steps.length >= 3, 600_000);
+  await page.click('#pause');
+  report.webgpu = await demo(() => ({ device: window.ringDemo.device, steps: window.ringDemo.steps, first_step_ms: window.ringDemo.firstStepMs, create_ms: window.ringDemo.createMs }));
+  report.webgpu.wall_ms = Date.now() - gpuStart;
+  check('training runs on WebGPU', /WebGPU/.test(report.webgpu.device), report.webgpu.device);
+  check('WebGPU losses are finite', report.webgpu.steps.every((s) => Number.isFinite(s.loss)), JSON.stringify(report.webgpu.steps.map((s) => s.loss)));
+  await page.waitForFunction(() => !window.ringDemo.running, null, { timeout: 300_000 });
+  await page.evaluate(() => window.ringDemo.checkRing(3));
+  await waitFor('ring check', () => window.ringDemo.ringCheck, 300_000);
+  const ringCheck = await demo(() => window.ringDemo.ringCheck);
+  check('ring(i) on WebGPU equals the reference ring for the same similarities', ringCheck.mismatches === 0 && ringCheck.ring > 0, JSON.stringify(ringCheck));
+
+  // Learning: a fixed number of steps on the chosen device; loss falls, kNN beats chance.
+  await page.click('#reset');
+  await setSettings({ device: DEVICE, 'per-class': '50', batch: '50', queue: '250', epochs: '10', lr: '0.06', upper: '10', lower: '1' });
+  const learnStart = Date.now();
+  await page.click('#start');
+  await waitFor(`${STEPS} training steps`, (n) => window.ringDemo.globalStep >= n, 1_800_000, STEPS);
+  await page.click('#pause');
+  report.learning = await demo(() => ({ device: window.ringDemo.device, steps: window.ringDemo.steps, knn: window.ringDemo.knn, epochs: window.ringDemo.epochs }));
+  report.learning.wall_ms = Date.now() - learnStart;
+  const losses = report.learning.steps.map((s) => s.loss);
+  const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const peak = Math.max(...losses.slice(0, Math.ceil(losses.length / 3)));
+  const last = mean(losses.slice(-5));
+  check('losses are finite', losses.every(Number.isFinite), `${losses.length} steps`);
+  check('the loss falls', last < peak - 0.3, `peak of the first third ${peak.toFixed(3)}, mean of the last 5 ${last.toFixed(3)}`);
+  const knn = report.learning.knn.map((k) => k.top1);
+  const best = Math.max(...knn);
+  check('kNN beats chance clearly (10 classes: 10%)', best >= 0.3 && knn[knn.length - 1] > knn[0], `kNN ${knn.map((v) => (100 * v).toFixed(1)).join(' -> ')}%`);
+  report.learning.steps_per_s = report.learning.steps.length / (report.learning.wall_ms / 1000);
+
+  // Clicking a point shows its ring.
+  await page.waitForFunction(() => !window.ringDemo.running && window.ringDemo.points, null, { timeout: 300_000 });
+  const box = await page.locator('#embedding').boundingBox();
+  await page.evaluate(() => window.ringDemo.selectAnchor(7));
+  await waitFor('ring shown', () => window.ringDemo.ring && window.ringDemo.ring.anchor === 7, 300_000);
+  const ring = await demo(() => ({ anchor: window.ringDemo.ring.anchor, lo: window.ringDemo.ring.lo, hi: window.ringDemo.ring.hi, places: Array.from(window.ringDemo.ring.places), text: document.getElementById('anchor-text').textContent, neighbours: document.querySelectorAll('#neighbours figure').length }));
+  const counts = [0, 1, 2].map((p) => ring.places.filter((x) => x === p).length);
+  check('selecting a point shows its ring', counts[1] === ring.hi - ring.lo && counts[0] === ring.lo && ring.neighbours === 8 && /in the ring/.test(ring.text), `too close ${counts[0]}, ring ${counts[1]}, too far ${counts[2]}`);
+  // And by a real click on the canvas, at the drawn position of test image 11.
+  const at = await demo(() => window.ringDemo.screenPosition(11));
+  await page.mouse.click(box.x + at.x * box.width, box.y + at.y * box.height);
+  await waitFor('ring of the clicked point', () => window.ringDemo.ring && window.ringDemo.ring.anchor === 11, 300_000);
+  check('a click on a point selects it and shows its ring', true);
+  await page.screenshot({ path: path.join(outDir, 'trained-page.png'), fullPage: true });
+  report.screenshot = path.join(outDir, 'trained-page.png');
+} catch (e) {
+  check('page test ran to the end', false, e.message);
+  await page.screenshot({ path: path.join(outDir, 'failure.png'), fullPage: true }).catch(() => {});
+} finally {
+  report.console = consoleLines.slice(-40);
+  fs.writeFileSync(path.join(outDir, 'page-report.json'), JSON.stringify(report, null, 2));
+  await browser.close();
+  server.close();
+}
+console.log(`page: ${report.checks.filter((c) => c.ok).length} passed, ${failed} failed (report: web/test-output/page-report.json)`);
+process.exit(failed ? 1 : 0);

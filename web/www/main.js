@@ -1,0 +1,387 @@
+// The demo page: controls, live charts and the embedding view with one anchor's ring.
+// Training runs in worker.js; this file only draws. State the tests read lives in
+// `window.ringDemo` (numbers, not pixels).
+
+const $ = (id) => document.getElementById(id);
+const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf'];
+const PLACE = { close: 0, ring: 1, far: 2 };
+
+const state = {
+  ready: false, webgpu: false, device: null, created: false, running: false, finished: false,
+  steps: [], epochs: [], knn: [], error: null, errors: [], ring: null, ringCheck: null,
+  points: null, labels: null, classes: [], anchor: null, loadMs: null, createMs: null,
+  firstStepMs: null, pageStart: performance.now(), imageSize: [32, 32], globalStep: 0,
+};
+window.ringDemo = state;
+
+const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+const send = (type, data = {}, transfer = []) => worker.postMessage({ type, ...data }, transfer);
+
+// ---------- status, errors ----------
+function status(text) { $('status').textContent = text; }
+function showError(message) {
+  state.error = message;
+  state.errors.push(message);
+  const box = $('error');
+  box.textContent = message;
+  box.hidden = false;
+  setRunning(false);
+}
+function clearError() { state.error = null; $('error').hidden = true; }
+function setRunning(on) {
+  state.running = on;
+  $('start').disabled = on;
+  $('pause').disabled = !on;
+  $('save').disabled = !state.created;
+}
+
+// ---------- settings ----------
+function number(id) { const v = $(id).value; return v === '' ? null : Number(v); }
+function config() {
+  const c = {
+    method: $('method').value, lower: number('lower'), upper: number('upper'), anneal: $('anneal').value,
+    batch: number('batch'), queue: number('queue'), epochs: number('epochs'), lr: number('lr'),
+    synthetic_per_class: number('per-class'), knn_every: 1, knn_k: 20,
+  };
+  const subset = number('subset');
+  if (subset !== null) c.train_subset = subset;
+  return c;
+}
+
+let droppedFiles = null;
+async function datasetSpec() {
+  const kind = $('dataset').value;
+  if (kind === 'synthetic') return { kind };
+  if (kind === 'cifar10') {
+    const file = $('cifar-file').files[0];
+    if (!file) throw new Error('choose your copy of cifar-10-binary.tar.gz (the binary version from https://www.cs.toronto.edu/~kriz/cifar.html)');
+    return { kind, bytes: await file.arrayBuffer() };
+  }
+  if (!droppedFiles || droppedFiles.length === 0) throw new Error('drop a folder with one sub-folder per class first');
+  return { kind: 'files', paths: droppedFiles.map((f) => f.path), contents: droppedFiles.map((f) => f.bytes), size: 32, testFraction: 0.2 };
+}
+
+// ---------- charts ----------
+function chart(id, values, { min = null, max = null, color = '#1f77b4', chance = null } = {}) {
+  const canvas = $(id);
+  const g = canvas.getContext('2d');
+  const { width, height } = canvas;
+  g.clearRect(0, 0, width, height);
+  const finite = values.filter((p) => Number.isFinite(p[1]));
+  if (finite.length === 0) return;
+  const xs = finite.map((p) => p[0]); const ys = finite.map((p) => p[1]);
+  const x0 = Math.min(...xs), x1 = Math.max(...xs, x0 + 1);
+  let y0 = min ?? Math.min(...ys), y1 = max ?? Math.max(...ys);
+  if (y1 - y0 < 1e-9) { y0 -= 1; y1 += 1; }
+  const px = (x) => 28 + (x - x0) / (x1 - x0) * (width - 34);
+  const py = (y) => height - 14 - (y - y0) / (y1 - y0) * (height - 22);
+  g.fillStyle = '#666'; g.font = '10px sans-serif';
+  g.fillText(y1.toFixed(y1 < 10 ? 2 : 0), 0, 10); g.fillText(y0.toFixed(y0 < 10 ? 2 : 0), 0, height - 14);
+  g.fillText(`step ${x1}`, width - 60, height - 2);
+  if (chance !== null) {
+    g.strokeStyle = '#aaa'; g.setLineDash([4, 3]); g.beginPath(); g.moveTo(px(x0), py(chance)); g.lineTo(px(x1), py(chance)); g.stroke(); g.setLineDash([]);
+  }
+  g.strokeStyle = color; g.lineWidth = 1.5; g.beginPath();
+  finite.forEach(([x, y], i) => (i ? g.lineTo(px(x), py(y)) : g.moveTo(px(x), py(y))));
+  g.stroke();
+  if (finite.length < 30) { g.fillStyle = color; finite.forEach(([x, y]) => g.fillRect(px(x) - 2, py(y) - 2, 4, 4)); }
+}
+function drawCharts() {
+  chart('chart-loss', state.steps.map((s) => [s.global_step, s.loss]));
+  chart('chart-upper', state.steps.map((s) => [s.global_step, s.upper]), { min: 0, max: 100, color: '#ff7f0e' });
+  const chance = state.classes.length ? 100 / state.classes.length : null;
+  chart('chart-knn', state.knn.map((k) => [k.step, 100 * k.top1]), { min: 0, max: 100, color: '#2ca02c', chance });
+  chart('chart-speed', state.steps.map((s) => [s.global_step, s.images_per_s]), { min: 0, color: '#9467bd' });
+}
+
+// ---------- embedding view ----------
+let shown = null; // {xs, ys} currently drawn (animated towards the target)
+let target = null;
+let animation = null;
+function alignTo(previous, points) {
+  // PCA axes have arbitrary signs: flip each to agree with the previous picture.
+  const n = points.length / 2;
+  const out = new Float32Array(points);
+  if (!previous || previous.length !== points.length) return out;
+  for (let axis = 0; axis < 2; axis++) {
+    let dot = 0;
+    for (let i = 0; i < n; i++) dot += previous[2 * i + axis] * points[2 * i + axis];
+    if (dot < 0) for (let i = 0; i < n; i++) out[2 * i + axis] = -out[2 * i + axis];
+  }
+  return out;
+}
+function setPoints(points, labels, classes) {
+  const aligned = alignTo(state.points, points);
+  state.points = aligned; state.labels = labels; state.classes = classes;
+  const n = labels.length;
+  let minX = Infinity, maxX = -Infinity, minY = Infinity, maxY = -Infinity;
+  for (let i = 0; i < n; i++) {
+    minX = Math.min(minX, aligned[2 * i]); maxX = Math.max(maxX, aligned[2 * i]);
+    minY = Math.min(minY, aligned[2 * i + 1]); maxY = Math.max(maxY, aligned[2 * i + 1]);
+  }
+  const canvas = $('embedding'); const m = 16, s = canvas.width - 2 * m;
+  const spanX = Math.max(maxX - minX, 1e-9), spanY = Math.max(maxY - minY, 1e-9);
+  const xs = new Float32Array(n), ys = new Float32Array(n);
+  for (let i = 0; i < n; i++) { xs[i] = m + (aligned[2 * i] - minX) / spanX * s; ys[i] = canvas.height - m - (aligned[2 * i + 1] - minY) / spanY * s; }
+  target = { xs, ys };
+  if (!shown || shown.xs.length !== n) shown = { xs: xs.slice(), ys: ys.slice() };
+  const from = { xs: shown.xs.slice(), ys: shown.ys.slice() };
+  const start = performance.now();
+  cancelAnimationFrame(animation);
+  const frame = (now) => {
+    const t = Math.min(1, (now - start) / 400), e = t * (2 - t);
+    for (let i = 0; i < n; i++) { shown.xs[i] = from.xs[i] + (xs[i] - from.xs[i]) * e; shown.ys[i] = from.ys[i] + (ys[i] - from.ys[i]) * e; }
+    drawEmbedding();
+    if (t < 1) animation = requestAnimationFrame(frame);
+  };
+  animation = requestAnimationFrame(frame);
+  $('legend').innerHTML = classes.map((c, i) => `<span style="--c:${PALETTE[i % 10]}">${c}</span>`).join('');
+}
+function drawEmbedding() {
+  const canvas = $('embedding'); const g = canvas.getContext('2d');
+  g.clearRect(0, 0, canvas.width, canvas.height);
+  if (!shown) return;
+  const n = shown.xs.length;
+  const ring = state.ring && state.ring.anchor === state.anchor ? state.ring : null;
+  const place = new Int8Array(n).fill(-1);
+  if (ring) ring.candidates.forEach((c, k) => { place[c] = ring.places[k]; });
+  for (let i = 0; i < n; i++) {
+    g.globalAlpha = ring && place[i] === PLACE.far ? 0.25 : 1;
+    g.fillStyle = PALETTE[state.labels[i] % 10];
+    g.fillRect(shown.xs[i] - 1.5, shown.ys[i] - 1.5, 3, 3);
+  }
+  g.globalAlpha = 1;
+  if (ring) {
+    for (let i = 0; i < n; i++) {
+      if (place[i] === PLACE.ring) { g.strokeStyle = '#ff9f1c'; g.lineWidth = 1.5; g.strokeRect(shown.xs[i] - 3, shown.ys[i] - 3, 6, 6); }
+      if (place[i] === PLACE.close) { g.strokeStyle = '#d62728'; g.lineWidth = 1.5; g.beginPath(); g.arc(shown.xs[i], shown.ys[i], 4, 0, 2 * Math.PI); g.stroke(); }
+    }
+  }
+  if (state.anchor !== null && state.anchor < n) {
+    const x = shown.xs[state.anchor], y = shown.ys[state.anchor];
+    g.fillStyle = '#000'; g.beginPath(); g.arc(x, y, 6, 0, 2 * Math.PI); g.fill();
+    g.strokeStyle = '#fff'; g.lineWidth = 2; g.stroke();
+  }
+}
+function pick(event) {
+  if (!shown) return null;
+  const canvas = $('embedding'); const rect = canvas.getBoundingClientRect();
+  const x = (event.clientX - rect.left) * canvas.width / rect.width, y = (event.clientY - rect.top) * canvas.height / rect.height;
+  let best = null, bestD = 12 * 12;
+  for (let i = 0; i < shown.xs.length; i++) { const d = (shown.xs[i] - x) ** 2 + (shown.ys[i] - y) ** 2; if (d < bestD) { bestD = d; best = i; } }
+  return best;
+}
+function selectAnchor(i) {
+  if (i === null || !state.created) return;
+  state.anchor = i;
+  $('anchor-id').textContent = `#${i} (${state.classes[state.labels[i]] ?? ''})`;
+  drawEmbedding();
+  send('ring', { anchor: i });
+}
+$('embedding').addEventListener('click', (e) => selectAnchor(pick(e)));
+
+// ---------- anchor panel ----------
+function drawImage(canvas, rgb, [h, w]) {
+  const g = canvas.getContext('2d');
+  const img = g.createImageData(w, h);
+  for (let p = 0; p < h * w; p++) { img.data[4 * p] = rgb[3 * p]; img.data[4 * p + 1] = rgb[3 * p + 1]; img.data[4 * p + 2] = rgb[3 * p + 2]; img.data[4 * p + 3] = 255; }
+  const tmp = new OffscreenCanvas(w, h); tmp.getContext('2d').putImageData(img, 0, 0);
+  g.imageSmoothingEnabled = false; g.clearRect(0, 0, canvas.width, canvas.height); g.drawImage(tmp, 0, 0, canvas.width, canvas.height);
+}
+function drawHistogram(ring) {
+  const canvas = $('histogram'); const g = canvas.getContext('2d'); const { width, height } = canvas;
+  g.clearRect(0, 0, width, height);
+  // Zoom on the anchor's similarities: bins span their range (cosines may crowd near 1).
+  const finite = Array.from(ring.similarities).filter(Number.isFinite);
+  if (finite.length === 0) return;
+  let lo = Math.min(...finite), hi = Math.max(...finite);
+  const pad = Math.max((hi - lo) * 0.02, 1e-6); lo -= pad; hi += pad;
+  const bins = 48;
+  const counts = [0, 1, 2].map(() => new Array(bins).fill(0));
+  ring.similarities.forEach((s, k) => { if (!Number.isFinite(s)) return; const b = Math.min(bins - 1, Math.max(0, Math.floor((s - lo) / (hi - lo) * bins))); counts[ring.places[k]][b]++; });
+  const most = Math.max(1, ...counts[0].map((_, b) => counts[0][b] + counts[1][b] + counts[2][b]));
+  const bx = (s) => 4 + (s - lo) / (hi - lo) * (width - 8);
+  if (Number.isFinite(ring.upper_similarity)) {
+    g.fillStyle = 'rgba(255,159,28,0.18)';
+    g.fillRect(bx(ring.lower_similarity), 0, Math.max(1, bx(ring.upper_similarity) - bx(ring.lower_similarity)), height - 14);
+  }
+  const colors = ['#d62728', '#ff9f1c', '#bbb'];
+  for (let b = 0; b < bins; b++) {
+    let y = height - 14;
+    for (const p of [2, 1, 0]) {
+      const h = counts[p][b] / most * (height - 20);
+      g.fillStyle = colors[p]; g.fillRect(bx(lo + b * (hi - lo) / bins) + 0.5, y - h, (width - 8) / bins - 1, h); y -= h;
+    }
+  }
+  g.fillStyle = '#555'; g.font = '10px sans-serif';
+  g.fillText(lo.toFixed(3), 2, height - 2); g.fillText(hi.toFixed(3), width - 34, height - 2);
+  g.fillText('cosine similarity', width / 2 - 40, height - 2);
+}
+function showRing(msg) {
+  const { ring, neighbours, images } = msg;
+  state.ring = ring;
+  drawEmbedding();
+  drawImage($('anchor-image'), images[0], state.imageSize);
+  const inRing = ring.places.filter((p) => p === PLACE.ring).length;
+  const close = ring.places.filter((p) => p === PLACE.close).length;
+  $('anchor-text').innerHTML = `ring: ranks [${ring.lo}, ${ring.hi}) of ${ring.candidates.length} others<br>` +
+    `l = ${ring.lower.toFixed(1)}%, u = ${ring.upper.toFixed(1)}%<br>${close} too close, ${inRing} in the ring<br>` +
+    `similarity band [${ring.lower_similarity.toFixed(3)}, ${ring.upper_similarity.toFixed(3)}]`;
+  const box = $('neighbours'); box.innerHTML = '';
+  neighbours.forEach((n, k) => {
+    const fig = document.createElement('figure');
+    const c = document.createElement('canvas'); c.width = 48; c.height = 48; c.className = 'thumb';
+    drawImage(c, images[k + 1], state.imageSize);
+    const sim = ring.similarities[ring.candidates.indexOf(n)];
+    fig.append(c, Object.assign(document.createElement('figcaption'), { textContent: `${state.classes[state.labels[n]] ?? n} ${sim.toFixed(3)}` }));
+    box.append(fig);
+  });
+  drawHistogram(ring);
+}
+
+// ---------- messages from the worker ----------
+let pendingSaveName = null;
+worker.onmessage = ({ data: msg }) => {
+  switch (msg.type) {
+    case 'ready':
+      state.ready = true; state.webgpu = msg.webgpu; state.loadMs = msg.ms;
+      status(`ready (package ${msg.version}; WebGPU ${msg.webgpu ? 'available' : 'not available: training runs on the CPU'})`);
+      offerResume();
+      break;
+    case 'created':
+      state.created = true; state.device = msg.device; state.createMs = msg.ms; state.imageSize = msg.imageSize;
+      state.config = msg.config; state.finished = msg.progress.finished;
+      status(`${msg.device}; ${msg.progress.steps_per_epoch} steps per epoch`);
+      $('save').disabled = false;
+      if (state.wantStart) { state.wantStart = false; startTraining(); }
+      break;
+    case 'metrics': {
+      const m = msg.metrics;
+      if (state.firstStepMs === null && m.steps > 0) state.firstStepMs = performance.now() - state.pageStart;
+      state.globalStep = m.global_step;
+      if (m.steps > 0) state.steps.push({ global_step: m.global_step, loss: m.loss, upper: m.upper, lr: m.lr, images_per_s: m.images_per_s });
+      for (const e of m.epochs) { state.epochs.push(e); if (e.knn_top1 !== null) state.knn.push({ step: m.global_step, top1: e.knn_top1 }); }
+      const last = state.knn.length ? ` kNN ${(100 * state.knn[state.knn.length - 1].top1).toFixed(1)}%` : '';
+      status(`${state.device}: step ${m.global_step}, epoch ${msg.progress.epochs_completed}/${msg.progress.epochs}, loss ${m.loss?.toFixed(3)}, u ${m.upper.toFixed(1)}%, ${m.images_per_s.toFixed(1)} img/s${last}`);
+      drawCharts();
+      break;
+    }
+    case 'embeddings':
+      setPoints(msg.points, msg.labels, msg.classes);
+      if (state.anchor !== null) send('ring', { anchor: state.anchor });
+      break;
+    case 'ring': showRing(msg); break;
+    case 'ringCheck': state.ringCheck = msg; break;
+    case 'knn': state.knn.push({ step: state.globalStep, top1: msg.top1 }); drawCharts(); break;
+    case 'autosave': saveToBrowser(msg.bytes); break;
+    case 'checkpoint': download(msg.bytes, pendingSaveName || 'ring-wgpu-checkpoint.bin'); break;
+    case 'finished': state.finished = true; setRunning(false); status(`finished: ${msg.progress.epochs} epochs`); break;
+    case 'reset': break;
+    case 'error': showError(msg.message); break;
+    default: break;
+  }
+};
+worker.onerror = (e) => showError(`the training worker failed: ${e.message}`);
+
+// ---------- buttons ----------
+async function create({ checkpoint = null } = {}) {
+  clearError();
+  state.steps = []; state.epochs = []; state.knn = []; state.ring = null; state.anchor = null; state.created = false;
+  const dataset = await datasetSpec();
+  // The archive is read afresh for every run: hand it over; dropped files are copied.
+  send('create', { config: config(), dataset, device: $('device').value, checkpoint }, [dataset.bytes].filter(Boolean));
+}
+function startTraining() {
+  setRunning(true);
+  send('start', { stepsPerCall: Number(new URLSearchParams(location.search).get('steps') || 1), embeddingEvery: 2 });
+}
+$('start').addEventListener('click', async () => {
+  try {
+    if (!state.created) { state.wantStart = true; await create(); } else startTraining();
+  } catch (e) { showError(e.message); }
+});
+$('pause').addEventListener('click', () => { send('pause'); setRunning(false); status('paused'); });
+$('reset').addEventListener('click', () => {
+  send('reset'); state.created = false; state.points = null; shown = null; state.steps = []; state.knn = []; state.ring = null; state.anchor = null;
+  setRunning(false); drawCharts(); drawEmbedding(); status('reset: press Start for a new run');
+});
+$('save').addEventListener('click', () => { pendingSaveName = `ring-wgpu-step${state.globalStep}.bin`; send('checkpoint'); });
+$('load').addEventListener('change', async (e) => {
+  const file = e.target.files[0]; if (!file) return;
+  try { await create({ checkpoint: await file.arrayBuffer() }); } catch (err) { showError(err.message); }
+  e.target.value = '';
+});
+for (const id of ['method', 'lower', 'upper', 'anneal', 'batch', 'queue', 'epochs', 'lr', 'dataset', 'per-class', 'subset', 'device']) {
+  $(id).addEventListener('change', () => { if (state.created && !state.running) { state.created = false; status('settings changed: Start begins a new run'); } });
+}
+function download(bytes, name) {
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
+  const a = Object.assign(document.createElement('a'), { href: url, download: name });
+  document.body.append(a); a.click(); a.remove(); setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+// ---------- dropped folders ----------
+async function readEntry(entry, path, out) {
+  if (entry.isFile) {
+    const file = await new Promise((ok, fail) => entry.file(ok, fail));
+    out.push({ path: `${path}${file.name}`, bytes: await file.arrayBuffer() });
+  } else if (entry.isDirectory) {
+    const reader = entry.createReader();
+    for (;;) {
+      const batch = await new Promise((ok, fail) => reader.readEntries(ok, fail));
+      if (batch.length === 0) break;
+      for (const child of batch) await readEntry(child, `${path}${entry.name}/`, out);
+    }
+  }
+}
+const drop = $('drop');
+drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', async (e) => {
+  e.preventDefault(); drop.classList.remove('over');
+  const files = [];
+  for (const item of e.dataTransfer.items) { const entry = item.webkitGetAsEntry?.(); if (entry) await readEntry(entry, '', files); }
+  droppedFiles = files;
+  $('dataset').value = 'files';
+  drop.textContent = `${files.length} files dropped`;
+});
+
+// ---------- IndexedDB: continue the last run after a reload ----------
+function db() {
+  return new Promise((ok, fail) => {
+    const open = indexedDB.open('ring-wgpu', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('runs');
+    open.onsuccess = () => ok(open.result);
+    open.onerror = () => fail(open.error);
+  });
+}
+async function saveToBrowser(bytes) {
+  try {
+    const d = await db();
+    const tx = d.transaction('runs', 'readwrite');
+    tx.objectStore('runs').put({ bytes, dataset: $('dataset').value, saved: Date.now(), step: state.globalStep }, 'last');
+    state.autosaved = state.globalStep;
+  } catch (e) { console.warn('could not keep the run in IndexedDB', e); }
+}
+async function offerResume() {
+  try {
+    const d = await db();
+    const saved = await new Promise((ok) => { const r = d.transaction('runs').objectStore('runs').get('last'); r.onsuccess = () => ok(r.result); r.onerror = () => ok(null); });
+    if (!saved) return;
+    state.savedRun = { step: saved.step, dataset: saved.dataset };
+    $('resume').hidden = false;
+    $('resume').firstChild.textContent = `A run saved at step ${saved.step} is in this browser${saved.dataset !== 'synthetic' ? ' (choose its dataset again first)' : ''}. `;
+    $('resume-yes').onclick = async () => { $('resume').hidden = true; $('dataset').value = saved.dataset; try { await create({ checkpoint: saved.bytes }); } catch (e) { showError(e.message); } };
+    $('resume-no').onclick = () => { $('resume').hidden = true; d.transaction('runs', 'readwrite').objectStore('runs').delete('last'); };
+  } catch (e) { console.warn('IndexedDB unavailable', e); }
+}
+
+// For tests and the console: the same actions as the buttons.
+Object.assign(state, {
+  selectAnchor,
+  checkRing: (anchor) => send('ringCheck', { anchor }),
+  measureKnn: () => send('knn'),
+  // Where image i is drawn, as fractions of the canvas (for a test's click).
+  screenPosition: (i) => ({ x: shown.xs[i] / $('embedding').width, y: shown.ys[i] / $('embedding').height }),
+  setConfig: (values) => { for (const [id, v] of Object.entries(values)) { $(id).value = v; } },
+});

@@ -1,0 +1,127 @@
+// The training worker: owns the WebAssembly module and the Trainer, so that the page stays
+// responsive while WebGPU (or the CPU inside wasm) trains. Messages are handled one at a
+// time, in order; the training loop queues itself between them, so a click on a point is
+// answered between two training calls.
+import init, { Trainer, Dataset, version, lastPanic, ringReference } from '../pkg/ring_wgpu_web.js';
+
+let trainer = null;
+let running = false;
+let stepsPerCall = 1;
+let embeddingEvery = 2;
+let calls = 0;
+let queue = Promise.resolve();
+
+const post = (type, data = {}, transfer = []) => self.postMessage({ type, ...data }, transfer);
+
+function errorMessage(e) {
+  const text = e && e.message ? e.message : String(e);
+  const panic = lastPanic();
+  return panic ? `${text}\n${panic}` : text;
+}
+
+function enqueue(task) {
+  queue = queue.then(task).catch((e) => {
+    running = false;
+    post('error', { message: errorMessage(e) });
+  });
+  return queue;
+}
+
+function datasetFrom(spec) {
+  switch (spec.kind) {
+    case 'synthetic': return null;
+    case 'cifar10': return Dataset.cifar10(new Uint8Array(spec.bytes));
+    case 'files': return Dataset.fromFiles(spec.paths, spec.contents.map((b) => new Uint8Array(b)), spec.size || 32, spec.testFraction || 0.2, spec.seed || 0);
+    default: throw new Error(`unknown dataset kind ${spec.kind}`);
+  }
+}
+
+async function sendEmbeddings() {
+  const e = await trainer.embeddings('test', 'projection');
+  post('embeddings', { points: e.points, labels: e.labels, classes: e.classes, count: e.count }, [e.points.buffer, e.labels.buffer]);
+}
+
+async function trainLoop() {
+  if (!running || !trainer) return;
+  const m = await trainer.step(stepsPerCall);
+  calls += 1;
+  const progress = trainer.progress();
+  post('metrics', { metrics: m, progress });
+  if (m.epochs.length > 0 || calls % embeddingEvery === 0) await sendEmbeddings();
+  if (m.epochs.length > 0) {
+    const bytes = await trainer.exportCheckpoint();
+    post('autosave', { bytes }, [bytes.buffer]);
+  }
+  if (progress.finished) {
+    running = false;
+    post('finished', { progress });
+    return;
+  }
+  if (running) enqueue(trainLoop);
+}
+
+const handlers = {
+  async create(msg) {
+    if (trainer) { trainer.free(); trainer = null; }
+    const dataset = datasetFrom(msg.dataset);
+    const started = performance.now();
+    trainer = msg.checkpoint
+      ? await Trainer.fromCheckpoint(new Uint8Array(msg.checkpoint), dataset, { device: msg.device })
+      : await Trainer.create(msg.config, dataset, { device: msg.device });
+    const [h, w] = trainer.imageSize('test');
+    post('created', { progress: trainer.progress(), config: trainer.config(), device: trainer.device, imageSize: [h, w], ms: performance.now() - started });
+    await sendEmbeddings();
+  },
+  async start(msg) {
+    if (!trainer) throw new Error('create a trainer first');
+    stepsPerCall = msg.stepsPerCall || stepsPerCall;
+    embeddingEvery = msg.embeddingEvery || embeddingEvery;
+    running = true;
+    enqueue(trainLoop);
+  },
+  async pause() {
+    running = false;
+  },
+  async reset() {
+    running = false;
+    if (trainer) { trainer.free(); trainer = null; }
+    post('reset');
+  },
+  async ring(msg) {
+    const r = await trainer.ring(msg.anchor, 'test');
+    const order = Array.from(r.similarities.keys()).sort((a, b) => r.similarities[b] - r.similarities[a]);
+    const neighbours = order.slice(0, 8).map((k) => r.candidates[k]);
+    const images = [msg.anchor, ...neighbours].map((i) => trainer.image('test', i));
+    post('ring', { ring: r, neighbours, images });
+  },
+  async ringCheck(msg) {
+    // The GPU kernel's ring against the plain-Rust reference for the same similarities.
+    const r = await trainer.ring(msg.anchor, 'test');
+    const want = ringReference(r.similarities, r.lower, r.upper);
+    let mismatches = 0;
+    for (let i = 0; i < want.length; i++) if (want[i] !== r.places[i]) mismatches++;
+    post('ringCheck', { anchor: msg.anchor, candidates: want.length, mismatches, ring: r.hi - r.lo, lower: r.lower, upper: r.upper });
+  },
+  async knn() {
+    post('knn', { top1: await trainer.knn() });
+  },
+  async checkpoint() {
+    const bytes = await trainer.exportCheckpoint();
+    post('checkpoint', { bytes }, [bytes.buffer]);
+  },
+};
+
+self.onmessage = (event) => {
+  const msg = event.data;
+  if (msg.type === 'pause') { running = false; if (trainer) trainer.stop(); return; }
+  const handler = handlers[msg.type];
+  if (!handler) { post('error', { message: `unknown request ${msg.type}` }); return; }
+  enqueue(() => handler(msg));
+};
+
+enqueue(async () => {
+  const started = performance.now();
+  await init();
+  const gpu = typeof navigator !== 'undefined' && !!navigator.gpu && !!(await navigator.gpu.requestAdapter().catch(() => null));
+  post('ready', { version: version(), webgpu: gpu, ms: performance.now() - started });
+});
