@@ -36,8 +36,14 @@ pub async fn open(choice: &str) -> Result<(Device, String), JsError> {
             let gpu = gpu().await?;
             Ok((gpu.burn_device().clone(), describe(&gpu).await))
         }
+        // As the CLI's `auto`: a software adapter (SwiftShader, measured 14x slower than the
+        // CPU backend in wasm on the same machine) or none means the CPU.
         "auto" => match gpu().await {
-            Ok(gpu) => Ok((gpu.burn_device().clone(), describe(&gpu).await)),
+            Ok(gpu) if !gpu.summary().is_software => Ok((gpu.burn_device().clone(), describe(&gpu).await)),
+            Ok(gpu) => {
+                let (device, name) = cpu();
+                Ok((device, format!("{name}; the browser's WebGPU is a software one ({}), slower than this", describe(&gpu).await)))
+            }
             Err(_) => Ok(cpu()),
         },
         other => Err(JsError::new(&format!("device `{other}`: use \"auto\", \"gpu\" or \"cpu\""))),

@@ -122,7 +122,7 @@ impl Trainer {
 impl Trainer {
     /// A new run: `config` holds the keys of `ring-wgpu train`'s TOML files (unknown keys
     /// and bad values are refused with a message), `dataset` the images (default: the
-    /// synthetic set the config describes), `options.device` "auto" (WebGPU, else the CPU),
+    /// synthetic set the config describes), `options.device` "auto" (WebGPU on a hardware GPU, else the CPU),
     /// "gpu" or "cpu".
     pub async fn create(
         #[wasm_bindgen(unchecked_param_type = "TrainConfig")] config: JsValue,

@@ -91,3 +91,13 @@ async fn trainer_steps_and_checkpoints_in_the_browser() {
     let progress = resumed.progress().unwrap();
     assert_eq!(js_sys::Reflect::get(&progress, &"global_step".into()).unwrap().as_f64(), Some(2.0));
 }
+
+/// `device: "auto"` with headless Chromium's software WebGPU (SwiftShader, 14x slower than
+/// the CPU backend in wasm here) trains on the CPU and says why, as the CLI's `--device auto`.
+#[wasm_bindgen_test]
+async fn auto_prefers_the_cpu_over_a_software_webgpu_adapter() {
+    let config = js(r#"{"synthetic_per_class": 2, "batch": 4, "queue": 8, "epochs": 1}"#);
+    let trainer = ring_wgpu_web::Trainer::create(config, None, js(r#"{"device": "auto"}"#)).await.expect("created");
+    let device = trainer.device();
+    assert!(device.starts_with("CPU") && device.contains("software") && device.contains("swiftshader"), "{device}");
+}

@@ -146,15 +146,15 @@ function drawEmbedding() {
   const place = new Int8Array(n).fill(-1);
   if (ring) ring.candidates.forEach((c, k) => { place[c] = ring.places[k]; });
   for (let i = 0; i < n; i++) {
-    g.globalAlpha = ring && place[i] === PLACE.far ? 0.25 : 1;
+    g.globalAlpha = ring && place[i] === PLACE.far ? 0.4 : 1;
     g.fillStyle = PALETTE[state.labels[i] % 10];
-    g.fillRect(shown.xs[i] - 1.5, shown.ys[i] - 1.5, 3, 3);
+    g.fillRect(shown.xs[i] - 2.5, shown.ys[i] - 2.5, 5, 5);
   }
   g.globalAlpha = 1;
   if (ring) {
     for (let i = 0; i < n; i++) {
-      if (place[i] === PLACE.ring) { g.strokeStyle = '#ff9f1c'; g.lineWidth = 1.5; g.strokeRect(shown.xs[i] - 3, shown.ys[i] - 3, 6, 6); }
-      if (place[i] === PLACE.close) { g.strokeStyle = '#d62728'; g.lineWidth = 1.5; g.beginPath(); g.arc(shown.xs[i], shown.ys[i], 4, 0, 2 * Math.PI); g.stroke(); }
+      if (place[i] === PLACE.ring) { g.strokeStyle = '#ff9f1c'; g.lineWidth = 1.5; g.strokeRect(shown.xs[i] - 4, shown.ys[i] - 4, 8, 8); }
+      if (place[i] === PLACE.close) { g.strokeStyle = '#d62728'; g.lineWidth = 1.5; g.beginPath(); g.arc(shown.xs[i], shown.ys[i], 5, 0, 2 * Math.PI); g.stroke(); }
     }
   }
   if (state.anchor !== null && state.anchor < n) {
