@@ -47,6 +47,7 @@ pub mod gpu;
 pub mod methods;
 pub mod model;
 pub mod negatives;
+pub mod objective;
 pub mod ring;
 mod rng;
 pub mod train;

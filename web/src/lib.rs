@@ -71,6 +71,9 @@ export interface TrainConfig {
   samples?: number;
   bank_momentum?: number;
   temperature?: number;
+  objective?: "nce" | "dcl" | "hcl";
+  tau_plus?: number;
+  hcl_beta?: number;
   key_momentum?: number;
   lower?: number;
   upper?: number;
@@ -131,3 +134,23 @@ export interface RingView {
 /** What a dataset holds. */
 export interface DatasetInfo { name: string; train: number; test: number; classes: string[]; height: number; width: number; }
 "#;
+
+#[cfg(test)]
+mod tests {
+    /// The TypeScript `TrainConfig` names every key of core's `TrainConfig` (but the folder
+    /// on disk), and no other.
+    #[test]
+    fn typescript_config_lists_every_key() {
+        // The custom section is consumed by wasm-bindgen's attribute: read it from this file.
+        let source = include_str!("lib.rs");
+        let start = source.find("export interface TrainConfig {").expect("the interface");
+        let body = &source[start..start + source[start..].find("\n}").expect("its end")];
+        let ts_keys: std::collections::BTreeSet<&str> =
+            body.lines().filter_map(|l| l.trim().split_once("?:").map(|(k, _)| k)).filter(|k| *k != "preset").collect();
+        let config = serde_json::to_value(ring_wgpu_core::TrainConfig::default()).unwrap();
+        // data_dir names a folder on disk: the browser takes datasets as bytes instead.
+        let keys: std::collections::BTreeSet<&str> =
+            config.as_object().unwrap().keys().map(String::as_str).filter(|k| *k != "data_dir").collect();
+        assert_eq!(ts_keys, keys);
+    }
+}

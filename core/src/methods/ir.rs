@@ -15,7 +15,7 @@ use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOut
 use crate::error::{Error, Result, input_error};
 use crate::model::{ContrastiveNet, EncoderKind, Head, l2_normalise, load_named, named_tensors};
 use crate::negatives::NegativeSampler;
-use crate::ring::ring_nce_loss;
+use crate::objective::{Objective, contrastive_loss};
 use crate::train::{CheckpointError, MethodKind, Sgd, SgdSettings, TrainConfig};
 
 /// IR / IRing settings.
@@ -35,6 +35,8 @@ pub struct IrSettings {
     pub bank_momentum: f64,
     /// Temperature tau.
     pub temperature: f64,
+    /// The loss over the chosen negatives (NCE, DCL or HCL).
+    pub objective: Objective,
     /// Uniform draws from the bank, or from the ring.
     pub negatives: NegativeSampler,
     /// The optimiser.
@@ -54,6 +56,7 @@ impl IrSettings {
             bank_size: train_len,
             bank_momentum: config.bank_momentum,
             temperature: config.temperature,
+            objective: config.loss_objective(),
             negatives: NegativeSampler::for_method(config)?,
             sgd: SgdSettings { momentum: config.sgd_momentum, weight_decay: config.weight_decay },
             seed: config.seed,
@@ -116,7 +119,14 @@ impl Method for InstanceDiscrimination {
         let seed = self.settings.seed ^ context.global_step.wrapping_mul(0x2545_f491_4f6c_dd1d);
         let chosen = self.settings.negatives.choose_sampled(q.clone(), self.bank.clone(), context.epoch, seed)?;
         probe(StepPhase::Negatives);
-        let loss = ring_nce_loss(q.clone(), positives.clone(), self.bank.clone(), chosen.negatives, self.settings.temperature)?;
+        let loss = contrastive_loss(
+            q.clone(),
+            positives.clone(),
+            self.bank.clone(),
+            chosen.negatives,
+            self.settings.temperature,
+            self.settings.objective,
+        )?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         probe(StepPhase::Backward);
         self.net = self.optimizer.step(context.lr, self.net.clone(), grads);

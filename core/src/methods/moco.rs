@@ -14,7 +14,8 @@ use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOut
 use crate::error::{Error, Result, input_error};
 use crate::model::{ContrastiveNet, EncoderKind, key_encoder, load_named, momentum_update, named_tensors};
 use crate::negatives::NegativeSampler;
-use crate::ring::{Pairing, ring_nce_loss};
+use crate::objective::{Objective, contrastive_loss};
+use crate::ring::Pairing;
 use crate::train::{CheckpointError, MethodKind, Sgd, SgdSettings, TrainConfig};
 
 /// MoCo / MoCoRing settings.
@@ -32,6 +33,8 @@ pub struct MocoSettings {
     pub momentum: f64,
     /// Temperature tau.
     pub temperature: f64,
+    /// The loss over the chosen negatives (NCE, DCL or HCL).
+    pub objective: Objective,
     /// Every queue entry, or the ring.
     pub negatives: NegativeSampler,
     /// The optimiser.
@@ -54,6 +57,7 @@ impl MocoSettings {
             queue_size,
             momentum: config.key_momentum,
             temperature: config.temperature,
+            objective: config.loss_objective(),
             negatives,
             sgd: SgdSettings { momentum: config.sgd_momentum, weight_decay: config.weight_decay },
             seed: config.seed,
@@ -148,7 +152,8 @@ impl Method for Moco {
 
         let chosen = self.settings.negatives.choose(q.clone(), self.queue.clone(), Pairing::None, context.epoch)?;
         probe(StepPhase::Negatives);
-        let loss = ring_nce_loss(q, k.clone(), self.queue.clone(), chosen.negatives, self.settings.temperature)?;
+        let loss =
+            contrastive_loss(q, k.clone(), self.queue.clone(), chosen.negatives, self.settings.temperature, self.settings.objective)?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.query);
         probe(StepPhase::Backward);
         self.query = self.optimizer.step(context.lr, self.query.clone(), grads);

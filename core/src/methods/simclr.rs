@@ -14,7 +14,8 @@ use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOut
 use crate::error::{Error, Result, input_error};
 use crate::model::{ContrastiveNet, EncoderKind, Head, load_named, named_tensors};
 use crate::negatives::NegativeSampler;
-use crate::ring::{Pairing, ring_nce_loss};
+use crate::objective::{Objective, contrastive_loss};
+use crate::ring::Pairing;
 use crate::train::{CheckpointError, MethodKind, Sgd, SgdSettings, TrainConfig};
 
 /// SimCLR / SimCLR-Ring settings.
@@ -30,6 +31,8 @@ pub struct SimClrSettings {
     pub projection_dim: usize,
     /// Temperature tau.
     pub temperature: f64,
+    /// The loss over the chosen negatives (NCE, DCL or HCL).
+    pub objective: Objective,
     /// Every other view, or the ring of them.
     pub negatives: NegativeSampler,
     /// The optimiser.
@@ -47,6 +50,7 @@ impl SimClrSettings {
             head: config.head,
             projection_dim: config.projection_dim,
             temperature: config.temperature,
+            objective: config.loss_objective(),
             negatives: NegativeSampler::for_method(config)?,
             sgd: SgdSettings { momentum: config.sgd_momentum, weight_decay: config.weight_decay },
             seed: config.seed,
@@ -98,7 +102,7 @@ impl Method for SimClr {
         probe(StepPhase::Forward);
         let chosen = self.settings.negatives.choose(z.clone(), z.clone(), Pairing::SimClr, context.epoch)?;
         probe(StepPhase::Negatives);
-        let loss = ring_nce_loss(z.clone(), positives, z, chosen.negatives, self.settings.temperature)?;
+        let loss = contrastive_loss(z.clone(), positives, z, chosen.negatives, self.settings.temperature, self.settings.objective)?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         probe(StepPhase::Backward);
         self.net = self.optimizer.step(context.lr, self.net.clone(), grads);

@@ -85,7 +85,7 @@ pub enum NegativesRef<'a> {
 
 impl NegativesRef<'_> {
     /// (candidate, multiplicity) pairs of row `i` of `n` candidates.
-    fn of_row(&self, i: usize, n: usize) -> Vec<(usize, f64)> {
+    pub fn row(&self, i: usize, n: usize) -> Vec<(usize, f64)> {
         match *self {
             NegativesRef::All => (0..n).map(|j| (j, 1.0)).collect(),
             NegativesRef::Mask(mask) => (0..n).filter(|&j| mask[i * n + j] > 0.0).map(|j| (j, mask[i * n + j] as f64)).collect(),
@@ -124,7 +124,7 @@ pub fn ring_nce_loss_reference(
         let qi = &q[i * d..(i + 1) * d];
         let ki = &positives[i * d..(i + 1) * d];
         let pos = dot(qi, ki) / temperature;
-        let ring = negatives.of_row(i, n);
+        let ring = negatives.row(i, n);
         let negs: Vec<f64> = ring.iter().map(|&(j, _)| dot(qi, &candidates[j * d..(j + 1) * d]) / temperature).collect();
         let max = negs.iter().copied().fold(pos, f64::max);
         let denom = (pos - max).exp() + ring.iter().zip(&negs).map(|(&(_, m), s)| m * (s - max).exp()).sum::<f64>();

@@ -101,6 +101,19 @@ pub enum Anneal {
     Exponential,
 }
 
+/// The loss over the chosen negatives (see [`crate::objective`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectiveKind {
+    /// InfoNCE (the paper's loss).
+    Nce,
+    /// Debiased contrastive loss (Chuang et al. 2020), with tau_plus.
+    Dcl,
+    /// Hard-negative reweighting (Robinson et al. 2021), with tau_plus and hcl_beta.
+    Hcl,
+}
+
 /// Which features the kNN monitor compares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -164,6 +177,15 @@ pub struct TrainConfig {
     /// Temperature tau of the NCE loss.
     #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().temperature))]
     pub temperature: f64,
+    /// Loss over the chosen negatives: nce (InfoNCE), dcl (debiased, Chuang et al. 2020) or hcl (hard-negative reweighting, Robinson et al. 2021).
+    #[cfg_attr(feature = "clap", arg(long, value_enum, default_value_t = TrainConfig::default().objective))]
+    pub objective: ObjectiveKind,
+    /// dcl / hcl: class prior tau+ in [0, 1), the expected fraction of negatives sharing the anchor's class (0.1 for 10 balanced classes).
+    #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().tau_plus))]
+    pub tau_plus: f64,
+    /// hcl: concentration beta >= 0 on hard negatives (0 is dcl).
+    #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().hcl_beta))]
+    pub hcl_beta: f64,
     /// Key-encoder momentum m (MoCo), in [0, 1].
     #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().key_momentum))]
     pub key_momentum: f64,
@@ -242,6 +264,9 @@ impl Default for TrainConfig {
             samples: 4096,
             bank_momentum: 0.0,
             temperature: 0.07,
+            objective: ObjectiveKind::Nce,
+            tau_plus: 0.1,
+            hcl_beta: 1.0,
             key_momentum: 0.99,
             lower: 1.0,
             upper: 10.0,
@@ -334,6 +359,8 @@ impl TrainConfig {
             "must be in [0, 1) (the authors' code: 0; original IR: 0.5)",
         )?;
         positive("temperature", self.temperature, "MoCo uses 0.07")?;
+        check("tau_plus", self.tau_plus, (0.0..1.0).contains(&self.tau_plus), "must be in [0, 1) (the class prior; 0.1 for 10 classes)")?;
+        check("hcl_beta", self.hcl_beta, self.hcl_beta.is_finite() && self.hcl_beta >= 0.0, "must be a number >= 0 (0 is dcl)")?;
         check(
             "key_momentum",
             self.key_momentum,
@@ -367,6 +394,16 @@ impl TrainConfig {
         check("knn_k", self.knn_k, self.knn_k >= 1, "must be at least 1 neighbour (200 is usual; 1 gives nearest-neighbour accuracy)")?;
         positive("knn_temperature", self.knn_temperature, "usually 0.1")?;
         Ok(())
+    }
+
+    /// The loss over the chosen negatives, from `objective`, `tau_plus` and `hcl_beta`.
+    pub fn loss_objective(&self) -> crate::objective::Objective {
+        use crate::objective::Objective;
+        match self.objective {
+            ObjectiveKind::Nce => Objective::Nce,
+            ObjectiveKind::Dcl => Objective::Debiased { tau_plus: self.tau_plus },
+            ObjectiveKind::Hcl => Objective::HardNegatives { tau_plus: self.tau_plus, beta: self.hcl_beta },
+        }
     }
 
     /// The ring target and its annealing, validated (also for methods without a ring, so
