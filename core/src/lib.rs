@@ -45,6 +45,7 @@ mod error;
 pub mod eval;
 pub mod gpu;
 pub mod methods;
+pub mod mixing;
 pub mod model;
 pub mod negatives;
 pub mod objective;

@@ -71,9 +71,27 @@ pub fn contrastive_loss(
     temperature: f64,
     objective: Objective,
 ) -> Result<Tensor<1>, RingError> {
+    contrastive_loss_with_extra(q, positives, candidates, negatives, None, temperature, objective)
+}
+
+/// [`contrastive_loss`] with per-anchor negatives besides the shared candidates: `extra`
+/// is B x M x D (e.g. MoCHi's synthetic hard negatives), each counted once for its anchor.
+pub fn contrastive_loss_with_extra(
+    q: Tensor<2>,
+    positives: Tensor<2>,
+    candidates: Tensor<2>,
+    negatives: Negatives,
+    extra: Option<Tensor<3>>,
+    temperature: f64,
+    objective: Objective,
+) -> Result<Tensor<1>, RingError> {
     objective.validate()?;
-    let Some((tau_plus, beta)) = objective.parameters() else {
+    if extra.is_none() && objective == Objective::Nce {
         return ring_nce_loss(q, positives, candidates, negatives, temperature);
+    }
+    let (tau_plus, beta, floored) = match objective.parameters() {
+        Some((tau_plus, beta)) => (tau_plus, beta, true),
+        None => (0.0, 0.0, false),
     };
     let [b, d] = q.dims();
     let [n, _] = candidates.dims();
@@ -88,6 +106,16 @@ pub fn contrastive_loss(
         return Err(RingError::Shape(format!("temperature {temperature} must be a positive number (MoCo uses 0.07)")));
     }
     let positive = (q.clone() * positives).sum_dim(1).div_scalar(temperature); // B x 1
+    let extra_logits = match extra {
+        Some(extra) => {
+            let [rows, m, width] = extra.dims();
+            if rows != b || width != d || m == 0 {
+                return Err(RingError::Shape(format!("extra negatives are [{rows}, {m}, {width}], expected [{b}, M > 0, {d}]")));
+            }
+            Some((q.clone().unsqueeze_dim::<3>(1) * extra).sum_dim(2).reshape([b, m]).div_scalar(temperature))
+        }
+        None => None,
+    };
     let logits = q.matmul(candidates.transpose()).div_scalar(temperature); // B x N
     let (negative, multiplicity) = match negatives {
         Negatives::All => {
@@ -110,6 +138,13 @@ pub fn contrastive_loss(
             (picked, ones)
         }
     };
+    let (negative, multiplicity) = match extra_logits {
+        Some(e) => {
+            let ones = e.ones_like().detach();
+            (Tensor::cat(vec![negative, e], 1), Tensor::cat(vec![multiplicity, ones], 1))
+        }
+        None => (negative, multiplicity),
+    };
     // Everything is scaled by e^{-c}, c the row's largest logit (a constant), so that
     // e^{s} cannot overflow at small temperatures; the loss is shift-invariant in c.
     let c = Tensor::cat(vec![positive.clone(), negative.clone()], 1).detach().max_dim(1); // B x 1
@@ -121,8 +156,12 @@ pub fn contrastive_loss(
     let reweighted = weighted * count.clone() / weights.sum_dim(1).clamp_min(f32::MIN_POSITIVE as f64);
     let positive_e = (positive.clone() - c.clone()).exp();
     let estimate = (reweighted - positive_e.clone() * count.clone().mul_scalar(tau_plus)).div_scalar(1.0 - tau_plus);
-    let floor = count * (c.clone().neg().sub_scalar(1.0 / temperature)).exp();
-    let ng = estimate.max_pair(floor);
+    let ng = if floored {
+        let floor = count * (c.clone().neg().sub_scalar(1.0 / temperature)).exp();
+        estimate.max_pair(floor)
+    } else {
+        estimate
+    };
     Ok(((positive_e + ng).log() + c - positive).mean())
 }
 
@@ -140,6 +179,23 @@ pub fn contrastive_loss_reference(
     temperature: f64,
     objective: Objective,
 ) -> f64 {
+    contrastive_loss_with_extra_reference(q, positives, candidates, negatives, None, b, n, d, temperature, objective)
+}
+
+/// Reference of [`contrastive_loss_with_extra`]: `extra` is (B x M x D values, M).
+#[allow(clippy::too_many_arguments)]
+pub fn contrastive_loss_with_extra_reference(
+    q: &[f32],
+    positives: &[f32],
+    candidates: &[f32],
+    negatives: NegativesRef<'_>,
+    extra: Option<(&[f32], usize)>,
+    b: usize,
+    n: usize,
+    d: usize,
+    temperature: f64,
+    objective: Objective,
+) -> f64 {
     let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(&a, &c)| a as f64 * c as f64).sum::<f64>();
     let (tau_plus, beta) = objective.parameters().unwrap_or((0.0, 0.0));
     let mut total = 0.0;
@@ -147,7 +203,10 @@ pub fn contrastive_loss_reference(
         let qi = &q[i * d..(i + 1) * d];
         let pos = dot(qi, &positives[i * d..(i + 1) * d]) / temperature;
         let chosen = negatives.row(i, n);
-        let negs: Vec<(f64, f64)> = chosen.iter().map(|&(j, m)| (dot(qi, &candidates[j * d..(j + 1) * d]) / temperature, m)).collect();
+        let mut negs: Vec<(f64, f64)> = chosen.iter().map(|&(j, m)| (dot(qi, &candidates[j * d..(j + 1) * d]) / temperature, m)).collect();
+        if let Some((values, m)) = extra {
+            negs.extend((0..m).map(|t| (dot(qi, &values[(i * m + t) * d..(i * m + t + 1) * d]) / temperature, 1.0)));
+        }
         let count: f64 = negs.iter().map(|&(_, m)| m).sum();
         let ng = match objective {
             Objective::Nce => negs.iter().map(|&(s, m)| m * s.exp()).sum::<f64>(),

@@ -74,6 +74,9 @@ export interface TrainConfig {
   objective?: "nce" | "dcl" | "hcl";
   tau_plus?: number;
   hcl_beta?: number;
+  mochi_hardest?: number;
+  mochi_mixes?: number;
+  mochi_query_mixes?: number;
   key_momentum?: number;
   lower?: number;
   upper?: number;

@@ -12,9 +12,10 @@ use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
 use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase};
 use crate::error::{Error, Result, input_error};
+use crate::mixing::HardNegativeMixing;
 use crate::model::{ContrastiveNet, EncoderKind, key_encoder, load_named, momentum_update, named_tensors};
 use crate::negatives::NegativeSampler;
-use crate::objective::{Objective, contrastive_loss};
+use crate::objective::{Objective, contrastive_loss_with_extra};
 use crate::ring::Pairing;
 use crate::train::{CheckpointError, MethodKind, Sgd, SgdSettings, TrainConfig};
 
@@ -35,6 +36,8 @@ pub struct MocoSettings {
     pub temperature: f64,
     /// The loss over the chosen negatives (NCE, DCL or HCL).
     pub objective: Objective,
+    /// Hard-negative mixing (MoCHi), if any.
+    pub mixing: Option<HardNegativeMixing>,
     /// Every queue entry, or the ring.
     pub negatives: NegativeSampler,
     /// The optimiser.
@@ -58,6 +61,7 @@ impl MocoSettings {
             momentum: config.key_momentum,
             temperature: config.temperature,
             objective: config.loss_objective(),
+            mixing: config.hard_negative_mixing(),
             negatives,
             sgd: SgdSettings { momentum: config.sgd_momentum, weight_decay: config.weight_decay },
             seed: config.seed,
@@ -152,8 +156,22 @@ impl Method for Moco {
 
         let chosen = self.settings.negatives.choose(q.clone(), self.queue.clone(), Pairing::None, context.epoch)?;
         probe(StepPhase::Negatives);
-        let loss =
-            contrastive_loss(q, k.clone(), self.queue.clone(), chosen.negatives, self.settings.temperature, self.settings.objective)?;
+        let extra = match &self.settings.mixing {
+            Some(mixing) => {
+                let seed = self.settings.seed ^ context.global_step.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                Some(mixing.synthesize(q.clone(), self.queue.clone(), seed)?)
+            }
+            None => None,
+        };
+        let loss = contrastive_loss_with_extra(
+            q,
+            k.clone(),
+            self.queue.clone(),
+            chosen.negatives,
+            extra,
+            self.settings.temperature,
+            self.settings.objective,
+        )?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.query);
         probe(StepPhase::Backward);
         self.query = self.optimizer.step(context.lr, self.query.clone(), grads);

@@ -186,6 +186,15 @@ pub struct TrainConfig {
     /// hcl: concentration beta >= 0 on hard negatives (0 is dcl).
     #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().hcl_beta))]
     pub hcl_beta: f64,
+    /// MoCo / MoCoRing: hard-negative mixing (MoCHi) from each anchor's N hardest queue entries; 0 turns it off.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = TrainConfig::default().mochi_hardest))]
+    pub mochi_hardest: usize,
+    /// MoCHi: s synthetic negatives per anchor mixing two hard negatives.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = TrainConfig::default().mochi_mixes))]
+    pub mochi_mixes: usize,
+    /// MoCHi: s' synthetic negatives per anchor mixing the anchor with a hard negative.
+    #[cfg_attr(feature = "clap", arg(long, default_value_t = TrainConfig::default().mochi_query_mixes))]
+    pub mochi_query_mixes: usize,
     /// Key-encoder momentum m (MoCo), in [0, 1].
     #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().key_momentum))]
     pub key_momentum: f64,
@@ -267,6 +276,9 @@ impl Default for TrainConfig {
             objective: ObjectiveKind::Nce,
             tau_plus: 0.1,
             hcl_beta: 1.0,
+            mochi_hardest: 0,
+            mochi_mixes: 256,
+            mochi_query_mixes: 128,
             key_momentum: 0.99,
             lower: 1.0,
             upper: 10.0,
@@ -360,6 +372,21 @@ impl TrainConfig {
         )?;
         positive("temperature", self.temperature, "MoCo uses 0.07")?;
         check("tau_plus", self.tau_plus, (0.0..1.0).contains(&self.tau_plus), "must be in [0, 1) (the class prior; 0.1 for 10 classes)")?;
+        if self.mochi_hardest > 0 {
+            let moco = matches!(self.method, MethodKind::Moco | MethodKind::Mocoring);
+            check(
+                "mochi_hardest",
+                self.mochi_hardest,
+                moco,
+                "hard-negative mixing mixes MoCo queue entries: use method moco or mocoring, or 0",
+            )?;
+            check(
+                "mochi_mixes",
+                self.mochi_mixes,
+                self.mochi_mixes + self.mochi_query_mixes > 0,
+                "mochi_mixes and mochi_query_mixes are both 0: nothing to mix",
+            )?;
+        }
         check("hcl_beta", self.hcl_beta, self.hcl_beta.is_finite() && self.hcl_beta >= 0.0, "must be a number >= 0 (0 is dcl)")?;
         check(
             "key_momentum",
@@ -394,6 +421,15 @@ impl TrainConfig {
         check("knn_k", self.knn_k, self.knn_k >= 1, "must be at least 1 neighbour (200 is usual; 1 gives nearest-neighbour accuracy)")?;
         positive("knn_temperature", self.knn_temperature, "usually 0.1")?;
         Ok(())
+    }
+
+    /// MoCHi's settings, when `mochi_hardest` > 0.
+    pub fn hard_negative_mixing(&self) -> Option<crate::mixing::HardNegativeMixing> {
+        (self.mochi_hardest > 0).then_some(crate::mixing::HardNegativeMixing {
+            hardest: self.mochi_hardest,
+            mixes: self.mochi_mixes,
+            query_mixes: self.mochi_query_mixes,
+        })
     }
 
     /// The loss over the chosen negatives, from `objective`, `tau_plus` and `hcl_beta`.
