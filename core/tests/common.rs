@@ -56,3 +56,13 @@ impl Rng {
         self.next_u64() % n
     }
 }
+
+/// `rows` random unit vectors of dimension `d` (row-major).
+pub fn unit_rows(rng: &mut Rng, rows: usize, d: usize) -> Vec<f32> {
+    let mut v: Vec<f32> = (0..rows * d).map(|_| rng.unit()).collect();
+    for row in v.chunks_mut(d) {
+        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
+        row.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}

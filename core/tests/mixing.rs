@@ -12,15 +12,6 @@ use ring_wgpu_core::objective::{Objective, contrastive_loss_with_extra, contrast
 use ring_wgpu_core::ring::{Negatives, NegativesRef};
 use ring_wgpu_core::train::{Datasets, MethodKind, TrainConfig, Trainer};
 
-fn unit_rows(rng: &mut Rng, rows: usize, d: usize) -> Vec<f32> {
-    let mut v: Vec<f32> = (0..rows * d).map(|_| rng.unit()).collect();
-    for row in v.chunks_mut(d) {
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        row.iter_mut().for_each(|x| *x /= norm);
-    }
-    v
-}
-
 fn ints(device: &Device, values: &[u32], rows: usize, cols: usize) -> Tensor<2, Int> {
     Tensor::<2, Int>::from_data(TensorData::new(values.iter().map(|&v| v as i32).collect::<Vec<_>>(), [rows, cols]), device)
 }

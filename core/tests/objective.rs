@@ -12,15 +12,6 @@ use ring_wgpu_core::objective::{Objective, contrastive_loss, contrastive_loss_re
 use ring_wgpu_core::ring::{Negatives, NegativesRef, ring_nce_loss};
 use ring_wgpu_core::train::{Datasets, MethodKind, ObjectiveKind, TrainConfig, Trainer};
 
-fn unit_rows(rng: &mut Rng, rows: usize, d: usize) -> Vec<f32> {
-    let mut v: Vec<f32> = (0..rows * d).map(|_| rng.unit()).collect();
-    for row in v.chunks_mut(d) {
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        row.iter_mut().for_each(|x| *x /= norm);
-    }
-    v
-}
-
 #[derive(Clone, Copy)]
 enum Host<'a> {
     All,

@@ -11,15 +11,6 @@ use ring_wgpu_core::ring::{
 };
 use ring_wgpu_core::{Gpu, RingSpec};
 
-fn unit_rows(rng: &mut Rng, rows: usize, d: usize) -> Vec<f32> {
-    let mut v: Vec<f32> = (0..rows * d).map(|_| rng.unit()).collect();
-    for row in v.chunks_mut(d) {
-        let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        row.iter_mut().for_each(|x| *x /= norm);
-    }
-    v
-}
-
 struct Problem {
     b: usize,
     n: usize,

@@ -145,13 +145,11 @@ fn run_one(
     // The synthetic set is drawn with the run's seed: name it without one.
     let name = datasets.train.name.split("(seed").next().unwrap_or_default().trim_end();
     let name = if name.len() < datasets.train.name.len() { format!("{name}, drawn with each run's seed") } else { name.to_string() };
-    *dataset_line = format!(
-        "{} ({} train / {} test images, {} classes)",
-        name,
-        datasets.train.len(),
-        datasets.test.len(),
-        datasets.train.classes.len()
-    );
+    let train_images = match config.train_subset {
+        Some(n) if n < datasets.train.len() => format!("a class-balanced subset of {n} of the {} training", datasets.train.len()),
+        _ => format!("{} train", datasets.train.len()),
+    };
+    *dataset_line = format!("{} ({} / {} test images, {} classes)", name, train_images, datasets.test.len(), datasets.train.classes.len());
     let mut trainer = match &saved {
         Some(bytes) => {
             Checkpoint::read_config(bytes).with_context(|| checkpoint::path(dir).display().to_string())?;
