@@ -255,11 +255,12 @@ mod tests {
         let hcl0 =
             contrastive_loss_reference(&q, &k, &c, NegativesRef::All, b, n, d, 0.5, Objective::HardNegatives { tau_plus: 0.1, beta: 0.0 });
         assert!((dcl - hcl0).abs() < 1e-12);
-        // Row 0 by hand, t = 0.5: s+ = 1.6, negatives s = 2 (m 1), -2 (m 2); N = 3.
-        let (pos, negs) = (1.6f64, [(2.0f64, 1.0f64), (-2.0, 2.0)]);
+        // Row 0 by hand, t = 0.5: s+ = 1.6, negatives s = 2 (m 1), -2 (m 2), 1.2 (m 1).
+        let (pos, negs) = (1.6f64, [(2.0f64, 1.0f64), (-2.0, 2.0), (1.2, 1.0)]);
         let ng: f64 = negs.iter().map(|&(s, m)| m * s.exp()).sum();
         let row0 = (pos.exp() + ng).ln() - pos;
         let row0_alone = contrastive_loss_reference(&q[..2], &k[..2], &c, NegativesRef::Mask(&mask[..4]), 1, n, d, 0.5, Objective::Nce);
-        assert!((row0 - row0_alone).abs() < 1e-12);
+        // Within f32 rounding of the inputs (0.6 and 0.8 are not exact in f32).
+        assert!((row0 - row0_alone).abs() < 1e-6, "{row0} {row0_alone}");
     }
 }
