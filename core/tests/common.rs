@@ -4,6 +4,8 @@
 use ring_wgpu_core::Gpu;
 use ring_wgpu_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use ring_wgpu_core::gpu::testing::test_gpu;
+use ring_wgpu_core::ring::{Negatives, NegativesRef};
+use ring_wgpu_core::train::{Datasets, TrainConfig, Trainer};
 
 /// The test GPU (panics without one in CI).
 pub fn gpu() -> Option<&'static Gpu> {
@@ -65,4 +67,42 @@ pub fn unit_rows(rng: &mut Rng, rows: usize, d: usize) -> Vec<f32> {
         row.iter_mut().for_each(|x| *x /= norm);
     }
     v
+}
+
+/// Host-side choice of negatives, for the loss tests: uploaded with [`Host::on`], or as
+/// the references take it with [`Host::reference`].
+#[derive(Clone, Copy)]
+pub enum Host<'a> {
+    All,
+    Mask(&'a [f32]),
+    Sampled(&'a [u32], usize),
+}
+
+impl<'a> Host<'a> {
+    pub fn reference(self) -> NegativesRef<'a> {
+        match self {
+            Host::All => NegativesRef::All,
+            Host::Mask(m) => NegativesRef::Mask(m),
+            Host::Sampled(i, k) => NegativesRef::Sampled(i, k),
+        }
+    }
+
+    /// The negatives of `b` anchors among `n` candidates on `device`.
+    pub fn on(self, device: &Device, b: usize, n: usize) -> Negatives {
+        match self {
+            Host::All => Negatives::All,
+            Host::Mask(m) => Negatives::Mask(upload_on(device, m, b, n)),
+            Host::Sampled(idx, k) => Negatives::Sampled(Tensor::<2, Int>::from_data(
+                TensorData::new(idx.iter().map(|&i| i as i32).collect::<Vec<_>>(), [b, k]),
+                device,
+            )),
+        }
+    }
+}
+
+/// The mean losses of `calls` calls of `steps_per_call` training steps of a run of
+/// `config` on its synthetic data.
+pub fn step_losses(config: &TrainConfig, calls: usize, steps_per_call: usize, device: &Device) -> Vec<f64> {
+    let mut trainer = Trainer::new(config.clone(), Datasets::synthetic(config).unwrap(), device).unwrap();
+    (0..calls).map(|_| pollster::block_on(trainer.steps(steps_per_call, &mut ())).unwrap().loss.unwrap()).collect()
 }

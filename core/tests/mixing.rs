@@ -10,7 +10,7 @@ use ring_wgpu_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use ring_wgpu_core::mixing::{HardNegativeMixing, mix, mix_reference};
 use ring_wgpu_core::objective::{Objective, contrastive_loss_with_extra, contrastive_loss_with_extra_reference};
 use ring_wgpu_core::ring::{Negatives, NegativesRef};
-use ring_wgpu_core::train::{Datasets, MethodKind, TrainConfig, Trainer};
+use ring_wgpu_core::train::{MethodKind, TrainConfig};
 
 fn ints(device: &Device, values: &[u32], rows: usize, cols: usize) -> Tensor<2, Int> {
     Tensor::<2, Int>::from_data(TensorData::new(values.iter().map(|&v| v as i32).collect::<Vec<_>>(), [rows, cols]), device)
@@ -156,8 +156,7 @@ fn mocoring_with_mochi_trains() {
         knn_k: 10,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(config.clone(), Datasets::synthetic(&config).unwrap(), &Device::flex()).unwrap();
-    let losses: Vec<f64> = (0..4).map(|_| pollster::block_on(trainer.steps(10, &mut ())).unwrap().loss.unwrap()).collect();
+    let losses = step_losses(&config, 4, 10, &Device::flex());
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     assert!(losses[3] < losses[0], "MoCHi loss did not fall: {losses:?}");
 }

@@ -7,38 +7,10 @@
 mod common;
 
 use common::*;
-use ring_wgpu_core::burn::tensor::{Device, Int, Tensor, TensorData};
+use ring_wgpu_core::burn::tensor::Device;
 use ring_wgpu_core::objective::{Objective, contrastive_loss, contrastive_loss_reference};
-use ring_wgpu_core::ring::{Negatives, NegativesRef, ring_nce_loss};
-use ring_wgpu_core::train::{Datasets, MethodKind, ObjectiveKind, TrainConfig, Trainer};
-
-#[derive(Clone, Copy)]
-enum Host<'a> {
-    All,
-    Mask(&'a [f32]),
-    Sampled(&'a [u32], usize),
-}
-
-impl<'a> Host<'a> {
-    fn reference(self) -> NegativesRef<'a> {
-        match self {
-            Host::All => NegativesRef::All,
-            Host::Mask(m) => NegativesRef::Mask(m),
-            Host::Sampled(i, k) => NegativesRef::Sampled(i, k),
-        }
-    }
-
-    fn on(self, device: &Device, b: usize, n: usize) -> Negatives {
-        match self {
-            Host::All => Negatives::All,
-            Host::Mask(m) => Negatives::Mask(upload_on(device, m, b, n)),
-            Host::Sampled(idx, k) => Negatives::Sampled(Tensor::<2, Int>::from_data(
-                TensorData::new(idx.iter().map(|&i| i as i32).collect::<Vec<_>>(), [b, k]),
-                device,
-            )),
-        }
-    }
-}
+use ring_wgpu_core::ring::{Negatives, ring_nce_loss};
+use ring_wgpu_core::train::{MethodKind, ObjectiveKind, TrainConfig};
 
 struct Problem {
     b: usize,
@@ -164,8 +136,7 @@ fn mocoring_with_hcl_trains() {
         knn_k: 10,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(config.clone(), Datasets::synthetic(&config).unwrap(), &Device::flex()).unwrap();
-    let losses: Vec<f64> = (0..4).map(|_| pollster::block_on(trainer.steps(10, &mut ())).unwrap().loss.unwrap()).collect();
+    let losses = step_losses(&config, 4, 10, &Device::flex());
     assert!(losses.iter().all(|l| l.is_finite()), "{losses:?}");
     assert!(losses[3] < losses[0], "HCL loss did not fall: {losses:?}");
 }

@@ -25,27 +25,13 @@ fn problem(b: usize, n: usize, d: usize, seed: u64) -> Problem {
     Problem { b, n, d, q: unit_rows(&mut rng, b, d), k: unit_rows(&mut rng, b, d), queue: unit_rows(&mut rng, n, d) }
 }
 
-/// Host-side choice of negatives for [`gpu_loss`].
-enum Host<'a> {
-    All,
-    Mask(&'a [f32]),
-    Sampled(&'a [u32], usize),
-}
-
 /// Loss and d loss / d q through burn autodiff on the GPU.
 fn gpu_loss(gpu: &Gpu, p: &Problem, negatives: Host<'_>, tau: f64) -> (f32, Vec<f32>) {
     let device = gpu.burn_device().clone().autodiff();
     let q = Tensor::<2>::from_data(TensorData::new(p.q.clone(), [p.b, p.d]), &device).require_grad();
     let k = Tensor::<2>::from_data(TensorData::new(p.k.clone(), [p.b, p.d]), &device);
     let queue = Tensor::<2>::from_data(TensorData::new(p.queue.clone(), [p.n, p.d]), &device);
-    let negatives = match negatives {
-        Host::All => Negatives::All,
-        Host::Mask(m) => Negatives::Mask(upload(gpu, m, p.b, p.n)),
-        Host::Sampled(idx, k) => Negatives::Sampled(Tensor::<2, Int>::from_data(
-            TensorData::new(idx.iter().map(|&i| i as i32).collect::<Vec<_>>(), [p.b, k]),
-            gpu.burn_device(),
-        )),
-    };
+    let negatives = negatives.on(gpu.burn_device(), p.b, p.n);
     let loss = ring_nce_loss(q.clone(), k, queue, negatives, tau).unwrap();
     let grads = loss.backward();
     let grad = q.grad(&grads).expect("q requires grad");
