@@ -54,8 +54,8 @@ impl NegativeSampler {
         Ok(match config.method {
             MethodKind::Moco | MethodKind::Simclr => NegativeSampler::All,
             MethodKind::Mocoring | MethodKind::SimclrRing => NegativeSampler::Ring(ring()?),
-            MethodKind::Ir => NegativeSampler::Uniform { samples: config.samples - 1 },
-            MethodKind::Iring => NegativeSampler::RingSampled { schedule: ring()?, samples: config.samples - 1 },
+            MethodKind::Ir | MethodKind::Cmc => NegativeSampler::Uniform { samples: config.samples - 1 },
+            MethodKind::Iring | MethodKind::Cmcring => NegativeSampler::RingSampled { schedule: ring()?, samples: config.samples - 1 },
         })
     }
 

@@ -28,6 +28,7 @@ fn config(method: MethodKind) -> TrainConfig {
 
 #[test]
 fn ring_forms_with_the_whole_pool_reproduce_the_plain_methods_exactly() {
+    let _seeding = seeding_lock();
     for (plain, ring) in
         [(MethodKind::Moco, MethodKind::Mocoring), (MethodKind::Ir, MethodKind::Iring), (MethodKind::Simclr, MethodKind::SimclrRing)]
     {

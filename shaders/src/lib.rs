@@ -56,5 +56,8 @@ pub const AUGMENT: WgslKernel =
 /// Gaussian blur of augmented views, one direction per launch.
 pub const BLUR: WgslKernel = WgslKernel { file: "blur.wgsl", prelude: "", body: include_str!("../wgsl/blur.wgsl"), workgroup_size: 256 };
 
+/// CMC's colour split: normalised RGB views to normalised CIE Lab.
+pub const LAB: WgslKernel = WgslKernel { file: "lab.wgsl", prelude: "", body: include_str!("../wgsl/lab.wgsl"), workgroup_size: 256 };
+
 /// Every kernel, for validation and warm-up.
-pub const ALL: [WgslKernel; 6] = [RING_SELECT, RING_MASK, RING_COMPACT, RING_SAMPLE, AUGMENT, BLUR];
+pub const ALL: [WgslKernel; 7] = [RING_SELECT, RING_MASK, RING_COMPACT, RING_SAMPLE, AUGMENT, BLUR, LAB];

@@ -57,7 +57,7 @@ const TS_TYPES: &'static str = r#"
  *  missing keys take the `quick` preset's values, or those of `preset`. */
 export interface TrainConfig {
   preset?: "quick" | "paper-cifar10-mocoring" | "paper-cifar10-moco" | "paper-cifar10-iring" | "paper-cifar10-ir";
-  method?: "mocoring" | "moco" | "iring" | "ir" | "simclr-ring" | "simclr";
+  method?: "mocoring" | "moco" | "iring" | "ir" | "cmcring" | "cmc" | "simclr-ring" | "simclr";
   dataset?: "synthetic" | "cifar10" | "cifar100" | "stl10" | "folder";
   synthetic_per_class?: number;
   train_subset?: number | null;

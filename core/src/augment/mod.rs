@@ -1,4 +1,5 @@
-//! Two-view augmentation on the GPU (kernels `shaders/wgsl/augment.wgsl`, `blur.wgsl`).
+//! Two-view augmentation on the GPU (kernels `shaders/wgsl/augment.wgsl`, `blur.wgsl`;
+//! CMC's RGB -> Lab split `lab.wgsl`).
 //!
 //! The host draws each view's random choices ([`sample_views`]: crop box, flip, jitter
 //! factors and order, grayscale, blur), a few dozen bytes per view; the pixels never leave
@@ -9,10 +10,12 @@
 
 mod blur;
 mod device;
+mod lab;
 mod params;
 mod reference;
 
 pub use blur::{BlurParams, blur_on_device, blur_reference};
 pub use device::DeviceImages;
+pub use lab::{LAB_MEAN, LAB_STD, LabParams, lab_reference, rgb_to_lab_on_device, srgb_to_lab};
 pub use params::{AugmentParams, AugmentSpec, ViewParams, sample_views};
 pub use reference::augment_reference;

@@ -1,8 +1,9 @@
-//! The method seam: every contrastive method (MoCo / MoCoRing, IR / IRing, SimCLR /
-//! SimCLR-Ring, one file each) is a [`Method`]: one training step on a [`Batch`], its encoder
+//! The method seam: every contrastive method (MoCo / MoCoRing, IR / IRing, CMC / CMCRing,
+//! SimCLR / SimCLR-Ring, one file each) is a [`Method`]: one training step on a [`Batch`], its encoder
 //! for evaluation, and its state as named tensors for checkpoints. The [`crate::train::Trainer`]
 //! drives any of them the same way.
 
+mod cmc;
 mod ir;
 mod moco;
 mod simclr;
@@ -11,6 +12,7 @@ use std::collections::HashMap;
 
 use burn::tensor::{Device, Tensor};
 
+pub use cmc::{Cmc, CmcNets, CmcSettings, cmc_loss};
 pub use ir::{InstanceDiscrimination, IrSettings};
 pub use moco::{Moco, MocoSettings};
 pub use simclr::{SimClr, SimClrSettings};
@@ -146,6 +148,7 @@ pub fn build(config: &TrainConfig, train_len: usize, device: &Device) -> Result<
     Ok(match config.method {
         MethodKind::Moco | MethodKind::Mocoring => Box::new(Moco::new(MocoSettings::from_config(config)?, device)?),
         MethodKind::Ir | MethodKind::Iring => Box::new(InstanceDiscrimination::new(IrSettings::from_config(config, train_len)?, device)?),
+        MethodKind::Cmc | MethodKind::Cmcring => Box::new(Cmc::new(CmcSettings::from_config(config, train_len)?, device)?),
         MethodKind::Simclr | MethodKind::SimclrRing => Box::new(SimClr::new(SimClrSettings::from_config(config)?, device)?),
     })
 }

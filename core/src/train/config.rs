@@ -27,6 +27,10 @@ pub enum MethodKind {
     Iring,
     /// Instance discrimination (memory bank, negatives drawn uniformly from the whole bank).
     Ir,
+    /// CMCRing: CMC drawing each view's negatives from the anchor's ring of the other view's bank.
+    Cmcring,
+    /// CMC (Lab split, L and ab encoders, two memory banks, cross-view negatives drawn uniformly).
+    Cmc,
     /// SimCLR-Ring: in-batch negatives inside each anchor's ring of the other 2B - 2 views.
     SimclrRing,
     /// SimCLR: every other view of the batch is a negative (NT-Xent).
@@ -35,12 +39,20 @@ pub enum MethodKind {
 
 impl MethodKind {
     /// Every method, in `--help` order.
-    pub const ALL: [MethodKind; 6] =
-        [MethodKind::Mocoring, MethodKind::Moco, MethodKind::Iring, MethodKind::Ir, MethodKind::SimclrRing, MethodKind::Simclr];
+    pub const ALL: [MethodKind; 8] = [
+        MethodKind::Mocoring,
+        MethodKind::Moco,
+        MethodKind::Iring,
+        MethodKind::Ir,
+        MethodKind::Cmcring,
+        MethodKind::Cmc,
+        MethodKind::SimclrRing,
+        MethodKind::Simclr,
+    ];
 
     /// Does the method choose its negatives with a ring?
     pub fn uses_ring(self) -> bool {
-        matches!(self, MethodKind::Mocoring | MethodKind::Iring | MethodKind::SimclrRing)
+        matches!(self, MethodKind::Mocoring | MethodKind::Iring | MethodKind::Cmcring | MethodKind::SimclrRing)
     }
 
     /// The same family with or without Ring.
@@ -51,6 +63,8 @@ impl MethodKind {
             (Moco | Mocoring, false) => Moco,
             (Ir | Iring, true) => Iring,
             (Ir | Iring, false) => Ir,
+            (Cmc | Cmcring, true) => Cmcring,
+            (Cmc | Cmcring, false) => Cmc,
             (Simclr | SimclrRing, true) => SimclrRing,
             (Simclr | SimclrRing, false) => Simclr,
         }
@@ -63,6 +77,8 @@ impl MethodKind {
             MethodKind::Moco => "moco",
             MethodKind::Iring => "iring",
             MethodKind::Ir => "ir",
+            MethodKind::Cmcring => "cmcring",
+            MethodKind::Cmc => "cmc",
             MethodKind::SimclrRing => "simclr-ring",
             MethodKind::Simclr => "simclr",
         }
@@ -168,10 +184,10 @@ pub struct TrainConfig {
     /// Keys in the MoCo queue (K); when unset, 4096 or half the training set, whichever is smaller (at least one batch).
     #[cfg_attr(feature = "clap", arg(long))]
     pub queue: Option<usize>,
-    /// IR / IRing: noise samples k per anchor (the anchor's own bank entry plus k - 1 drawn negatives).
+    /// IR / IRing / CMC / CMCRing: noise samples k per anchor (the anchor's own bank entry plus k - 1 drawn negatives).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = TrainConfig::default().samples))]
     pub samples: usize,
-    /// IR / IRing: memory-bank momentum m in bank[i] = normalise(m bank[i] + (1 - m) out_i) (authors' code: 0; original IR: 0.5).
+    /// IR / IRing / CMC / CMCRing: memory-bank momentum m in bank[i] = normalise(m bank[i] + (1 - m) out_i) (Ring authors' IR code: 0; original IR and CMC: 0.5).
     #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().bank_momentum))]
     pub bank_momentum: f64,
     /// Temperature tau of the NCE loss.

@@ -1,0 +1,267 @@
+//! Contrastive multiview coding (Tian et al. 2019) and CMCRing (Wu et al. 2021, which
+//! applies Ring to CMC; the authors' public code has no CMC, so this follows the CMC
+//! paper's memory-bank form):
+//! - one augmented view per image, split on the device into L and ab (CIE Lab,
+//!   `shaders/wgsl/lab.wgsl`); two encoders, one for the 1-channel L, one for the
+//!   2-channel ab, each with its own head;
+//! - two memory banks of N x D normalised embeddings (`bank_l`, `bank_ab`), initialised and
+//!   updated like IR's (`bank[i] = normalise(m bank[i] + (1 - m) out_i)`);
+//! - the loss sums two cross-view terms: L's embedding against the ab bank (the positive is
+//!   the image's own ab entry) and ab's embedding against the L bank; CMC draws k - 1
+//!   negatives uniformly with replacement from the other view's bank, CMCRing draws them
+//!   from the anchor's ring of that bank (ranked by similarity to the anchor, its own entry
+//!   included, as IRing), independently for each term;
+//! - evaluation concatenates the two encoders' L2-normalised features (as CMC's linear
+//!   evaluation does) and normalises the result.
+
+use burn::module::Module;
+use burn::optim::GradientsParams;
+use burn::tensor::{Device, Distribution, IndexingUpdateOp, Int, Tensor, TensorData};
+
+use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase};
+use crate::augment::{AugmentSpec, rgb_to_lab_on_device};
+use crate::error::{Error, Result, input_error};
+use crate::model::{ContrastiveNet, EncoderKind, Head, l2_normalise, load_named, named_tensors};
+use crate::negatives::{Chosen, NegativeSampler};
+use crate::objective::{Objective, contrastive_loss};
+use crate::train::{CheckpointError, KnnFeatures, MethodKind, Sgd, SgdSettings, TrainConfig};
+
+/// CMC / CMCRing settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CmcSettings {
+    /// CMC or CMCRing.
+    pub kind: MethodKind,
+    /// Backbone of both encoders.
+    pub encoder: EncoderKind,
+    /// Projection head of both encoders.
+    pub head: Head,
+    /// Embedding (bank) dimension.
+    pub projection_dim: usize,
+    /// Training images (rows of each bank).
+    pub bank_size: usize,
+    /// Bank momentum m (CMC's code: 0.5).
+    pub bank_momentum: f64,
+    /// Temperature tau.
+    pub temperature: f64,
+    /// The loss over the chosen negatives (NCE, DCL or HCL), for each term.
+    pub objective: Objective,
+    /// Uniform draws from the other view's bank, or from the anchor's ring of it.
+    pub negatives: NegativeSampler,
+    /// The optimiser.
+    pub sgd: SgdSettings,
+    /// Normalisation of the RGB views the trainer hands in (undone before the Lab split).
+    pub input_mean: [f32; 3],
+    /// See `input_mean`.
+    pub input_std: [f32; 3],
+    /// Seed of the weights, the banks and the draws.
+    pub seed: u64,
+}
+
+impl CmcSettings {
+    /// The settings of a resolved configuration on `train_len` images.
+    pub fn from_config(config: &TrainConfig, train_len: usize) -> Result<Self> {
+        let spec = AugmentSpec::default();
+        Ok(CmcSettings {
+            kind: config.method,
+            encoder: config.model,
+            head: config.head,
+            projection_dim: config.projection_dim,
+            bank_size: train_len,
+            bank_momentum: config.bank_momentum,
+            temperature: config.temperature,
+            objective: config.loss_objective(),
+            negatives: NegativeSampler::for_method(config)?,
+            sgd: SgdSettings { momentum: config.sgd_momentum, weight_decay: config.weight_decay },
+            input_mean: spec.mean,
+            input_std: spec.std,
+            seed: config.seed,
+        })
+    }
+}
+
+/// CMC's two encoders, one module (one optimiser, one gradient pass).
+#[derive(Module, Debug)]
+pub struct CmcNets {
+    /// The L encoder (1 input channel).
+    pub l: ContrastiveNet,
+    /// The ab encoder (2 input channels).
+    pub ab: ContrastiveNet,
+}
+
+/// The L and ab halves of normalised Lab views.
+fn split(lab: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
+    let [b, _, h, w] = lab.dims();
+    (lab.clone().slice([0..b, 0..1, 0..h, 0..w]), lab.slice([0..b, 1..3, 0..h, 0..w]))
+}
+
+/// The trained pair in evaluation mode, reading RGB views.
+struct CmcEncoder {
+    nets: CmcNets,
+    mean: [f32; 3],
+    std: [f32; 3],
+}
+
+impl Encoder for CmcEncoder {
+    fn encode(&self, images: Tensor<4>, features: KnnFeatures) -> Tensor<2> {
+        // The conversion fails only on inputs the trainer never passes (not 3 channels).
+        let lab = rgb_to_lab_on_device(&images, self.mean, self.std).expect("CMC's encoder takes 3-channel RGB views");
+        let (l, ab) = split(lab);
+        let (fl, fab) = match features {
+            KnnFeatures::Backbone => (l2_normalise(self.nets.l.features(l)), l2_normalise(self.nets.ab.features(ab))),
+            KnnFeatures::Projection => (self.nets.l.embed(l), self.nets.ab.embed(ab)),
+        };
+        l2_normalise(Tensor::cat(vec![fl, fab], 1))
+    }
+}
+
+/// The loss of one CMC step: `anchors_l` (B x D, the L encoder's embeddings) against the ab
+/// bank with the negatives `chosen_l`, plus `anchors_ab` against the L bank with
+/// `chosen_ab`; the positives are the banks' rows `indices`.
+#[allow(clippy::too_many_arguments)]
+pub fn cmc_loss(
+    anchors_l: Tensor<2>,
+    anchors_ab: Tensor<2>,
+    bank_l: &Tensor<2>,
+    bank_ab: &Tensor<2>,
+    indices: Tensor<1, Int>,
+    chosen_l: Chosen,
+    chosen_ab: Chosen,
+    temperature: f64,
+    objective: Objective,
+) -> Result<Tensor<1>> {
+    let positive_ab = bank_ab.clone().select(0, indices.clone());
+    let positive_l = bank_l.clone().select(0, indices);
+    let l_to_ab = contrastive_loss(anchors_l, positive_ab, bank_ab.clone(), chosen_l.negatives, temperature, objective)?;
+    let ab_to_l = contrastive_loss(anchors_ab, positive_l, bank_l.clone(), chosen_ab.negatives, temperature, objective)?;
+    Ok(l_to_ab + ab_to_l)
+}
+
+/// A CMC run: the two encoders, the two memory banks and the optimiser.
+pub struct Cmc {
+    settings: CmcSettings,
+    /// The encoders (autodiff).
+    pub nets: CmcNets,
+    bank_l: Tensor<2>,
+    bank_ab: Tensor<2>,
+    optimizer: Sgd,
+}
+
+impl Cmc {
+    /// A new run on `device`: seeded weights and banks.
+    pub fn new(settings: CmcSettings, device: &Device) -> Result<Self> {
+        if settings.bank_size == 0 || settings.projection_dim == 0 {
+            input_error!("the memory banks need at least one image and one dimension");
+        }
+        device.seed(settings.seed);
+        let autodiff = device.clone().autodiff();
+        let nets = CmcNets {
+            l: ContrastiveNet::with_head(settings.encoder, 1, settings.head, settings.projection_dim, &autodiff),
+            ab: ContrastiveNet::with_head(settings.encoder, 2, settings.head, settings.projection_dim, &autodiff),
+        };
+        let bound = 1.0 / (settings.projection_dim as f64 / 3.0).sqrt();
+        let shape = [settings.bank_size, settings.projection_dim];
+        let bank_l = l2_normalise(Tensor::<2>::random(shape, Distribution::Uniform(-bound, bound), device));
+        let bank_ab = l2_normalise(Tensor::<2>::random(shape, Distribution::Uniform(-bound, bound), device));
+        let optimizer = Sgd::new(settings.sgd);
+        Ok(Cmc { settings, nets, bank_l, bank_ab, optimizer })
+    }
+
+    /// The L view's memory bank, N x D.
+    pub fn bank_l(&self) -> &Tensor<2> {
+        &self.bank_l
+    }
+
+    /// The ab view's memory bank, N x D.
+    pub fn bank_ab(&self) -> &Tensor<2> {
+        &self.bank_ab
+    }
+}
+
+/// `bank[i] <- normalise(m bank[i] + (1 - m) out_i)` at the batch's (distinct) rows.
+fn update_bank(bank: Tensor<2>, indices: Tensor<1, Int>, out: Tensor<2>, m: f64) -> Tensor<2> {
+    let old = bank.clone().select(0, indices.clone());
+    let updated = l2_normalise(old.clone().mul_scalar(m) + out.mul_scalar(1.0 - m));
+    bank.select_assign(0, indices, updated - old, IndexingUpdateOp::Add)
+}
+
+impl Method for Cmc {
+    fn kind(&self) -> MethodKind {
+        self.settings.kind
+    }
+
+    fn views_per_image(&self) -> usize {
+        1
+    }
+
+    fn step(&mut self, batch: Batch, context: &StepContext, probe: &mut dyn FnMut(StepPhase)) -> Result<StepOutput> {
+        let [view] = <[Tensor<4>; 1]>::try_from(batch.views)
+            .map_err(|views| Error::Input(format!("CMC takes one view per image, got {}", views.len())))?;
+        let b = view.dims()[0];
+        if batch.indices.len() != b || batch.indices.iter().any(|&i| i as usize >= self.settings.bank_size) {
+            input_error!("CMC needs one dataset index below {} per image", self.settings.bank_size);
+        }
+        let device = self.bank_l.device();
+        let indices =
+            Tensor::<1, Int>::from_data(TensorData::new(batch.indices.iter().map(|&i| i as i64).collect::<Vec<_>>(), [b]), &device);
+        let (l, ab) = split(rgb_to_lab_on_device(&view, self.settings.input_mean, self.settings.input_std)?);
+        let (zl, zab) = (self.nets.l.embed(l), self.nets.ab.embed(ab));
+        probe(StepPhase::Forward);
+        let seed = self.settings.seed ^ context.global_step.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let chosen_l = self.settings.negatives.choose_sampled(zl.clone(), self.bank_ab.clone(), context.epoch, seed)?;
+        let chosen_ab = self.settings.negatives.choose_sampled(zab.clone(), self.bank_l.clone(), context.epoch, !seed)?;
+        let upper = chosen_l.upper;
+        probe(StepPhase::Negatives);
+        let loss = cmc_loss(
+            zl.clone(),
+            zab.clone(),
+            &self.bank_l,
+            &self.bank_ab,
+            indices.clone(),
+            chosen_l,
+            chosen_ab,
+            self.settings.temperature,
+            self.settings.objective,
+        )?;
+        let grads = GradientsParams::from_grads(loss.backward(), &self.nets);
+        probe(StepPhase::Backward);
+        self.nets = self.optimizer.step(context.lr, self.nets.clone(), grads);
+        let m = self.settings.bank_momentum;
+        self.bank_l = update_bank(self.bank_l.clone(), indices.clone(), zl.without_autodiff().detach(), m);
+        self.bank_ab = update_bank(self.bank_ab.clone(), indices, zab.without_autodiff().detach(), m);
+        probe(StepPhase::Update);
+        Ok(StepOutput { loss: loss.without_autodiff(), upper })
+    }
+
+    fn encoder(&self) -> Box<dyn Encoder + '_> {
+        Box::new(CmcEncoder { nets: self.nets.valid(), mean: self.settings.input_mean, std: self.settings.input_std })
+    }
+
+    fn state(&self) -> MethodState {
+        let _ = self.nets.valid();
+        let mut tensors = named_tensors(&self.nets, "nets.");
+        tensors.extend(self.optimizer.state().into_iter().map(|(name, t)| (format!("sgd.{name}"), t)));
+        let n = self.settings.bank_size * self.settings.projection_dim;
+        tensors.push(("bank_l".into(), self.bank_l.clone().reshape([n])));
+        tensors.push(("bank_ab".into(), self.bank_ab.clone().reshape([n])));
+        MethodState { tensors, meta: serde_json::json!({}) }
+    }
+
+    fn load_state(&mut self, mut state: HostState) -> Result<()> {
+        let damaged = |what: String| Error::Checkpoint(CheckpointError::Damaged(what));
+        let (n, d) = (self.settings.bank_size, self.settings.projection_dim);
+        let device = self.bank_l.device();
+        let mut bank = |name: &str| -> Result<Tensor<2>> {
+            let bank = state.tensors.remove(name).ok_or_else(|| damaged(format!("no memory bank {name}")))?;
+            if bank.values.len() != n * d {
+                return Err(damaged(format!("the memory bank {name} holds {} values, the settings need {n} x {d}", bank.values.len())));
+            }
+            Ok(Tensor::<2>::from_data(TensorData::new(bank.values, [n, d]), &device))
+        };
+        let (bank_l, bank_ab) = (bank("bank_l")?, bank("bank_ab")?);
+        self.nets = load_named(self.nets.clone(), "nets.", &mut state.tensors).map_err(|p| damaged(p.join("; ")))?;
+        self.optimizer.load_host(std::mem::take(&mut state.tensors), &device).map_err(damaged)?;
+        self.bank_l = bank_l;
+        self.bank_ab = bank_ab;
+        Ok(())
+    }
+}
