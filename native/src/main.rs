@@ -1,5 +1,6 @@
 //! `ring-wgpu`: contrastive learning with conditional negative sampling on any GPU.
 
+mod bench_ops;
 mod bench_ring;
 mod bench_train;
 mod checkpoint;
@@ -102,6 +103,9 @@ enum BenchCommand {
     /// Training-step throughput (images/s) of MoCo and MoCoRing per model, on the GPU and
     /// the CPU backend side by side, with the time of each phase of a step.
     Train(bench_train::TrainBenchArgs),
+    /// Each operation of the encoder on its own (convolutions forward and both gradients,
+    /// batch norm, ReLU, add, head matmul) at a training step's shapes: where the time goes.
+    Ops(bench_ops::OpsBenchArgs),
 }
 
 fn main() {
@@ -128,6 +132,7 @@ fn main() {
         Command::Embed(args) => embed::run(&cli.gpu, args),
         Command::Bench(BenchCommand::Ring(args)) => bench_ring::run(&cli.gpu, args),
         Command::Bench(BenchCommand::Train(args)) => bench_train::run(&cli.gpu, args),
+        Command::Bench(BenchCommand::Ops(args)) => bench_ops::run(&cli.gpu, args),
         Command::Data(DataCommand::Download(args)) => download::run(args),
     };
     if let Err(err) = result {

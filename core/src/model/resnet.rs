@@ -20,7 +20,8 @@ pub enum EncoderKind {
 }
 
 impl EncoderKind {
-    fn stages(self) -> (&'static [usize], usize) {
+    /// Widths of the stages and basic blocks per stage.
+    pub fn stages(self) -> (&'static [usize], usize) {
         match self {
             EncoderKind::ResNet18 => (&[64, 128, 256, 512], 2),
             EncoderKind::Small => (&[16, 32, 64], 1),
@@ -39,6 +40,17 @@ fn conv3x3(inputs: usize, outputs: usize, stride: usize, device: &Device) -> Con
         .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
         .with_bias(false)
         .init(device)
+}
+
+/// `conv` applied to `x`: on the CPU backend through [`super::cpu_conv`] (same result,
+/// faster gradients), elsewhere burn's own. Our convolutions have no bias and pad by
+/// half the kernel.
+fn apply(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [k, k2] = conv.kernel_size;
+    if conv.bias.is_some() || conv.groups != 1 || conv.dilation != [1, 1] || k != k2 || conv.stride[0] != conv.stride[1] {
+        return conv.forward(x);
+    }
+    super::cpu_conv::conv2d(x, conv.weight.val(), conv.stride[0], k / 2)
 }
 
 /// A basic residual block: two 3x3 convolutions with batch norm, 1x1 projection shortcut
@@ -68,10 +80,10 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
-        let out = self.bn2.forward(self.conv2.forward(out));
+        let out = relu(self.bn1.forward(apply(&self.conv1, x.clone())));
+        let out = self.bn2.forward(apply(&self.conv2, out));
         let skip = match (&self.shortcut, &self.shortcut_bn) {
-            (Some(conv), Some(bn)) => bn.forward(conv.forward(x)),
+            (Some(conv), Some(bn)) => bn.forward(apply(conv, x)),
             _ => x,
         };
         relu(out + skip)
@@ -109,7 +121,7 @@ impl ResNet {
 
     /// Pooled features, B x F.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.stem_bn.forward(self.stem.forward(images)));
+        let mut x = relu(self.stem_bn.forward(apply(&self.stem, images)));
         for block in &self.blocks {
             x = block.forward(x);
         }

@@ -1,0 +1,467 @@
+//! 2-D convolution on host slices (f32, NCHW, one group, no dilation, square kernels,
+//! symmetric zero padding): forward, input gradient and weight gradient, each as
+//! im2col + one GEMM per image (the `gemm` crate's packed SIMD kernels) with images in
+//! parallel, and the plain loops they are tested against (`*_reference`).
+//!
+//! Per image b: `col_b` (Cin k k x OH OW) holds the input patches; then
+//! - forward: `y_b = W col_b` (W is Cout x Cin k k, the weight tensor as it is stored);
+//! - input gradient: `dx_b = col2im(W^T dy_b)`;
+//! - weight gradient: `dW = sum_b dy_b col_b^T`, one partial sum per thread.
+
+#[cfg(not(target_arch = "wasm32"))]
+use rayon::prelude::*;
+
+/// Shape of one convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Images.
+    pub batch: usize,
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Input height.
+    pub height: usize,
+    /// Input width.
+    pub width: usize,
+    /// Kernel side.
+    pub kernel: usize,
+    /// Stride (both directions).
+    pub stride: usize,
+    /// Zero padding on every side.
+    pub pad: usize,
+}
+
+impl ConvGeometry {
+    /// Output height.
+    pub fn out_height(&self) -> usize {
+        (self.height + 2 * self.pad - self.kernel) / self.stride + 1
+    }
+
+    /// Output width.
+    pub fn out_width(&self) -> usize {
+        (self.width + 2 * self.pad - self.kernel) / self.stride + 1
+    }
+
+    /// Rows of an image's patch matrix (Cin k k).
+    fn col_rows(&self) -> usize {
+        self.cin * self.kernel * self.kernel
+    }
+
+    /// Columns of an image's patch matrix (OH OW).
+    fn col_cols(&self) -> usize {
+        self.out_height() * self.out_width()
+    }
+
+    fn input_len(&self) -> usize {
+        self.cin * self.height * self.width
+    }
+
+    fn output_len(&self) -> usize {
+        self.cout * self.col_cols()
+    }
+
+    /// Is this a convolution these kernels compute (positive sizes, the kernel fits)?
+    pub fn is_valid(&self) -> bool {
+        self.batch > 0
+            && self.cin > 0
+            && self.cout > 0
+            && self.kernel > 0
+            && self.stride > 0
+            && self.height + 2 * self.pad >= self.kernel
+            && self.width + 2 * self.pad >= self.kernel
+    }
+}
+
+/// Range of output positions `o` whose input index `o * stride + offset` lies in `[0, size)`.
+fn valid_range(offset: isize, stride: usize, size: usize, outputs: usize) -> (usize, usize) {
+    let s = stride as isize;
+    // First o with o * s + offset >= 0, first o with o * s + offset >= size.
+    let start = if offset >= 0 { 0 } else { ((-offset) + s - 1) / s };
+    let end = if (size as isize) - offset <= 0 { 0 } else { ((size as isize - offset) + s - 1) / s };
+    let start = (start as usize).min(outputs);
+    (start, (end as usize).clamp(start, outputs))
+}
+
+/// The patch matrix of one image: `col[(c k + ky) k + kx][oy OW + ox] = x[c][oy s + ky - p][ox s + kx - p]` (0 outside).
+fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32]) {
+    let (oh, ow, k, s) = (g.out_height(), g.out_width(), g.kernel, g.stride);
+    let plane = g.height * g.width;
+    for c in 0..g.cin {
+        for ky in 0..k {
+            let (y0, y1) = valid_range(ky as isize - g.pad as isize, s, g.height, oh);
+            for kx in 0..k {
+                let (x0, x1) = valid_range(kx as isize - g.pad as isize, s, g.width, ow);
+                let row = &mut col[((c * k + ky) * k + kx) * oh * ow..][..oh * ow];
+                row[..y0 * ow].fill(0.0);
+                row[y1 * ow..].fill(0.0);
+                for oy in y0..y1 {
+                    let iy = oy * s + ky - g.pad;
+                    let src = &x[c * plane + iy * g.width..][..g.width];
+                    let dst = &mut row[oy * ow..][..ow];
+                    dst[..x0].fill(0.0);
+                    dst[x1..].fill(0.0);
+                    if s == 1 {
+                        let ix0 = x0 + kx - g.pad;
+                        dst[x0..x1].copy_from_slice(&src[ix0..ix0 + (x1 - x0)]);
+                    } else {
+                        for ox in x0..x1 {
+                            dst[ox] = src[ox * s + kx - g.pad];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds each patch entry back onto the input position it came from.
+fn col2im_add(col: &[f32], g: &ConvGeometry, dx: &mut [f32]) {
+    let (oh, ow, k, s) = (g.out_height(), g.out_width(), g.kernel, g.stride);
+    let plane = g.height * g.width;
+    for c in 0..g.cin {
+        for ky in 0..k {
+            let (y0, y1) = valid_range(ky as isize - g.pad as isize, s, g.height, oh);
+            for kx in 0..k {
+                let (x0, x1) = valid_range(kx as isize - g.pad as isize, s, g.width, ow);
+                let row = &col[((c * k + ky) * k + kx) * oh * ow..][..oh * ow];
+                for oy in y0..y1 {
+                    let iy = oy * s + ky - g.pad;
+                    let dst = &mut dx[c * plane + iy * g.width..][..g.width];
+                    let src = &row[oy * ow..][..ow];
+                    if s == 1 {
+                        let ix0 = x0 + kx - g.pad;
+                        for (d, v) in dst[ix0..ix0 + (x1 - x0)].iter_mut().zip(&src[x0..x1]) {
+                            *d += v;
+                        }
+                    } else {
+                        for ox in x0..x1 {
+                            dst[ox * s + kx - g.pad] += src[ox];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `dst (m x n, row-major) = [dst +] lhs (m x k) rhs (k x n)`, operands given by their
+/// (row, column) strides.
+#[allow(clippy::too_many_arguments)]
+fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) {
+    assert!(dst.len() >= m * n);
+    assert!(m == 0 || k == 0 || lhs.len() > (m - 1) * lhs_strides.0 + (k - 1) * lhs_strides.1);
+    assert!(n == 0 || k == 0 || rhs.len() > (k - 1) * rhs_strides.0 + (n - 1) * rhs_strides.1);
+    // SAFETY: the asserts above keep every index the strides reach inside the slices;
+    // dst does not alias lhs or rhs (distinct borrows).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.as_ptr(),
+            lhs_strides.1 as isize,
+            lhs_strides.0 as isize,
+            rhs.as_ptr(),
+            rhs_strides.1 as isize,
+            rhs_strides.0 as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Runs `f(image, chunk)` over the images' chunks of `out` (in parallel on native targets).
+fn per_image(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    #[cfg(not(target_arch = "wasm32"))]
+    out.par_chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
+    #[cfg(target_arch = "wasm32")]
+    out.chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
+}
+
+thread_local! {
+    static COL: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Calls `f` with this thread's patch buffer of at least `len` values.
+fn with_col<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COL.with(|cell| {
+        let mut col = cell.borrow_mut();
+        if col.len() < len {
+            col.resize(len, 0.0);
+        }
+        f(&mut col[..len])
+    })
+}
+
+/// `y = conv(x, w)`: x is B x Cin x H x W, w is Cout x Cin x k x k; returns B x Cout x OH x OW.
+pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let (rows, cols) = (g.col_rows(), g.col_cols());
+    let mut y = vec![0.0f32; g.batch * g.output_len()];
+    per_image(&mut y, g.output_len(), |b, y_b| {
+        let x_b = &x[b * g.input_len()..][..g.input_len()];
+        if g.kernel == 1 && g.stride == 1 && g.pad == 0 {
+            // The image itself is its patch matrix.
+            matmul(g.cout, cols, rows, y_b, false, w, (rows, 1), x_b, (cols, 1));
+            return;
+        }
+        with_col(rows * cols, |col| {
+            im2col(x_b, g, col);
+            matmul(g.cout, cols, rows, y_b, false, w, (rows, 1), col, (cols, 1));
+        });
+    });
+    y
+}
+
+/// `dL/dx` from `dy` (B x Cout x OH x OW) and w.
+pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let (rows, cols) = (g.col_rows(), g.col_cols());
+    let mut dx = vec![0.0f32; g.batch * g.input_len()];
+    per_image(&mut dx, g.input_len(), |b, dx_b| {
+        let dy_b = &dy[b * g.output_len()..][..g.output_len()];
+        if g.kernel == 1 && g.stride == 1 && g.pad == 0 {
+            matmul(rows, cols, g.cout, dx_b, false, w, (1, rows), dy_b, (cols, 1));
+            return;
+        }
+        with_col(rows * cols, |col| {
+            // col = W^T dy_b: W^T is (Cin k k) x Cout, i.e. W read with swapped strides.
+            matmul(rows, cols, g.cout, col, false, w, (1, rows), dy_b, (cols, 1));
+            col2im_add(col, g, dx_b);
+        });
+    });
+    dx
+}
+
+/// `dL/dw` (Cout x Cin x k x k) from x and dy.
+pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let (rows, cols) = (g.col_rows(), g.col_cols());
+    let one = |b: usize, acc: &mut Vec<f32>| {
+        let x_b = &x[b * g.input_len()..][..g.input_len()];
+        let dy_b = &dy[b * g.output_len()..][..g.output_len()];
+        if g.kernel == 1 && g.stride == 1 && g.pad == 0 {
+            matmul(g.cout, rows, cols, acc, true, dy_b, (cols, 1), x_b, (1, cols));
+            return;
+        }
+        with_col(rows * cols, |col| {
+            im2col(x_b, g, col);
+            // dW += dy_b col^T: col^T is (OH OW) x (Cin k k), col read with swapped strides.
+            matmul(g.cout, rows, cols, acc, true, dy_b, (cols, 1), col, (1, cols));
+        });
+    };
+    let len = g.cout * rows;
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        (0..g.batch)
+            .into_par_iter()
+            .fold(
+                || vec![0.0f32; len],
+                |mut acc, b| {
+                    one(b, &mut acc);
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0.0f32; len],
+                |mut a, b| {
+                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                    a
+                },
+            )
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        let mut acc = vec![0.0f32; len];
+        (0..g.batch).for_each(|b| one(b, &mut acc));
+        acc
+    }
+}
+
+/// The input value under output (oy, ox) and kernel tap (ky, kx), or None in the padding.
+fn tap(g: &ConvGeometry, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
+    let iy = (oy * g.stride + ky).checked_sub(g.pad).filter(|&v| v < g.height)?;
+    let ix = (ox * g.stride + kx).checked_sub(g.pad).filter(|&v| v < g.width)?;
+    Some((iy, ix))
+}
+
+/// Plain loops of [`conv2d_forward`] (f64 sums).
+pub fn conv2d_forward_reference(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let (oh, ow, k) = (g.out_height(), g.out_width(), g.kernel);
+    let mut y = vec![0.0f32; g.batch * g.cout * oh * ow];
+    for b in 0..g.batch {
+        for co in 0..g.cout {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut sum = 0.0f64;
+                    for c in 0..g.cin {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                if let Some((iy, ix)) = tap(g, oy, ox, ky, kx) {
+                                    sum += x[((b * g.cin + c) * g.height + iy) * g.width + ix] as f64
+                                        * w[((co * g.cin + c) * k + ky) * k + kx] as f64;
+                                }
+                            }
+                        }
+                    }
+                    y[((b * g.cout + co) * oh + oy) * ow + ox] = sum as f32;
+                }
+            }
+        }
+    }
+    y
+}
+
+/// Plain loops of [`conv2d_input_grad`] (f64 sums).
+pub fn conv2d_input_grad_reference(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let (oh, ow, k) = (g.out_height(), g.out_width(), g.kernel);
+    let mut dx = vec![0.0f64; g.batch * g.input_len()];
+    for b in 0..g.batch {
+        for co in 0..g.cout {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let d = dy[((b * g.cout + co) * oh + oy) * ow + ox] as f64;
+                    for c in 0..g.cin {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                if let Some((iy, ix)) = tap(g, oy, ox, ky, kx) {
+                                    dx[((b * g.cin + c) * g.height + iy) * g.width + ix] +=
+                                        d * w[((co * g.cin + c) * k + ky) * k + kx] as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    dx.into_iter().map(|v| v as f32).collect()
+}
+
+/// Plain loops of [`conv2d_weight_grad`] (f64 sums).
+pub fn conv2d_weight_grad_reference(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let (oh, ow, k) = (g.out_height(), g.out_width(), g.kernel);
+    let mut dw = vec![0.0f64; g.cout * g.col_rows()];
+    for b in 0..g.batch {
+        for co in 0..g.cout {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let d = dy[((b * g.cout + co) * oh + oy) * ow + ox] as f64;
+                    for c in 0..g.cin {
+                        for ky in 0..k {
+                            for kx in 0..k {
+                                if let Some((iy, ix)) = tap(g, oy, ox, ky, kx) {
+                                    dw[((co * g.cin + c) * k + ky) * k + kx] +=
+                                        d * x[((b * g.cin + c) * g.height + iy) * g.width + ix] as f64;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    dw.into_iter().map(|v| v as f32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    /// Relative tolerance: f32 GEMM sums against f64 loop sums over up to Cin k k x OH OW terms.
+    fn assert_close(got: &[f32], want: &[f32], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in got.iter().zip(want).enumerate() {
+            assert!((a - b).abs() <= 1e-5 * scale * 8.0, "{what}[{i}]: {a} vs {b} (scale {scale})");
+        }
+    }
+
+    #[test]
+    fn every_direction_matches_the_loops_on_odd_shapes() {
+        let shapes = [
+            // The encoders' kinds: 3x3 stride 1 and 2, 1x1 stride 2 shortcut, the RGB / L / ab stems.
+            ConvGeometry { batch: 3, cin: 3, cout: 5, height: 9, width: 9, kernel: 3, stride: 1, pad: 1 },
+            ConvGeometry { batch: 2, cin: 4, cout: 6, height: 9, width: 7, kernel: 3, stride: 2, pad: 1 },
+            ConvGeometry { batch: 2, cin: 5, cout: 3, height: 8, width: 8, kernel: 1, stride: 2, pad: 0 },
+            ConvGeometry { batch: 1, cin: 1, cout: 4, height: 5, width: 6, kernel: 3, stride: 1, pad: 1 },
+            ConvGeometry { batch: 2, cin: 2, cout: 3, height: 7, width: 5, kernel: 1, stride: 1, pad: 0 },
+            // No padding, stride 3, a kernel as large as the padded input, wide padding.
+            ConvGeometry { batch: 2, cin: 3, cout: 2, height: 10, width: 11, kernel: 3, stride: 3, pad: 0 },
+            ConvGeometry { batch: 1, cin: 2, cout: 2, height: 3, width: 3, kernel: 5, stride: 1, pad: 1 },
+            ConvGeometry { batch: 2, cin: 2, cout: 3, height: 4, width: 4, kernel: 3, stride: 1, pad: 3 },
+        ];
+        for (i, g) in shapes.into_iter().enumerate() {
+            assert!(g.is_valid());
+            let x = values(g.batch * g.input_len(), 1 + i as u64);
+            let w = values(g.cout * g.col_rows(), 50 + i as u64);
+            let dy = values(g.batch * g.output_len(), 99 + i as u64);
+            assert_close(&conv2d_forward(&x, &w, &g), &conv2d_forward_reference(&x, &w, &g), &format!("{g:?} forward"));
+            assert_close(&conv2d_input_grad(&dy, &w, &g), &conv2d_input_grad_reference(&dy, &w, &g), &format!("{g:?} dx"));
+            assert_close(&conv2d_weight_grad(&x, &dy, &g), &conv2d_weight_grad_reference(&x, &dy, &g), &format!("{g:?} dw"));
+        }
+    }
+
+    #[test]
+    fn the_gradients_are_the_adjoints_of_the_forward_pass() {
+        // <conv(x, w), dy> = <x, dx(dy, w)> = <w, dw(x, dy)> for any x, w, dy.
+        let g = ConvGeometry { batch: 2, cin: 3, cout: 4, height: 6, width: 5, kernel: 3, stride: 2, pad: 1 };
+        let (x, w, dy) = (values(g.batch * g.input_len(), 7), values(g.cout * g.col_rows(), 8), values(g.batch * g.output_len(), 9));
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| *p as f64 * *q as f64).sum::<f64>();
+        let y = conv2d_forward(&x, &w, &g);
+        let (a, b, c) = (dot(&y, &dy), dot(&x, &conv2d_input_grad(&dy, &w, &g)), dot(&w, &conv2d_weight_grad(&x, &dy, &g)));
+        assert!((a - b).abs() < 1e-4 * a.abs().max(1.0) && (a - c).abs() < 1e-4 * a.abs().max(1.0), "{a} {b} {c}");
+    }
+
+    #[test]
+    fn non_finite_inputs_propagate_as_in_the_loops() {
+        let g = ConvGeometry { batch: 1, cin: 2, cout: 2, height: 4, width: 4, kernel: 3, stride: 1, pad: 1 };
+        let mut x = values(g.batch * g.input_len(), 3);
+        x[5] = f32::NAN;
+        let w = values(g.cout * g.col_rows(), 4);
+        let (got, want) = (conv2d_forward(&x, &w, &g), conv2d_forward_reference(&x, &w, &g));
+        for (a, b) in got.iter().zip(&want) {
+            assert_eq!(a.is_nan(), b.is_nan());
+        }
+    }
+
+    #[test]
+    fn valid_ranges_cover_exactly_the_inside() {
+        for (offset, stride, size, outputs) in [(-1isize, 1usize, 5usize, 5usize), (-1, 2, 9, 5), (1, 2, 9, 5), (-4, 3, 4, 3), (0, 1, 0, 2)]
+        {
+            let (a, b) = valid_range(offset, stride, size, outputs);
+            for o in 0..outputs {
+                let i = o as isize * stride as isize + offset;
+                assert_eq!((a..b).contains(&o), i >= 0 && i < size as isize, "{offset} {stride} {size} {outputs} o={o}");
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The encoders' 2-D convolutions on burn's CPU backend (Flex) through our own kernels
+//! ([`kernels`]: im2col + packed GEMM per image, images in parallel, with loop references),
+//! forward and both gradients, registered with burn's autodiff as one operation. On every
+//! other backend (the GPU) [`conv2d`] is burn's own convolution.
+//!
+//! Why: burn 0.22's Flex computes a convolution's weight gradient as a convolution of the
+//! batch-transposed input with the batch-transposed output gradient (a 32 x 32 "kernel"
+//! over 64 "channels"), and its input gradient as a transposed convolution, each with
+//! single-threaded layout conversions; `ring-wgpu bench ops` times each. Set
+//! `RING_WGPU_CPU_CONV=burn` to use burn's convolution on the CPU as well (for A/B runs).
+
+pub mod kernels;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, Tensor, TensorData};
+
+pub use kernels::ConvGeometry;
+
+static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many convolutions (forward passes) our kernels have computed in this process.
+pub fn calls() -> usize {
+    CALLS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Is our CPU convolution in force (the default; `RING_WGPU_CPU_CONV=burn` turns it off)?
+pub fn enabled() -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ENABLED.get_or_init(|| std::env::var("RING_WGPU_CPU_CONV").map_or(true, |v| v != "burn"))
+    }
+    #[cfg(target_arch = "wasm32")]
+    true
+}
+
+/// `conv2d(x, weight)` without bias, `stride` and symmetric zero `pad` in both directions:
+/// our kernels on the CPU backend (with or without autodiff), burn's elsewhere.
+pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, pad: usize) -> Tensor<4> {
+    let [batch, cin, height, width] = x.dims();
+    let [cout, wcin, kh, kw] = weight.dims();
+    let geometry = ConvGeometry { batch, cin, cout, height, width, kernel: kh, stride, pad };
+    let ours = enabled() && wcin == cin && kh == kw && geometry.is_valid() && crate::gpu::is_cpu(&x.device());
+    if ours && x.dtype() == DType::F32 && weight.dtype() == DType::F32 {
+        if x.is_autodiff() || weight.is_autodiff() {
+            let (xa, wa) = (x.clone().autodiff(), weight.clone().autodiff());
+            if let (Ok(xp), Ok(wp)) = (xa.try_into_primitive::<Autodiff<Flex>>(), wa.try_into_primitive::<Autodiff<Flex>>()) {
+                return Tensor::from_primitive::<Autodiff<Flex>>(tracked(xp, wp, geometry));
+            }
+        } else if let (Ok(xp), Ok(wp)) = (x.clone().try_into_primitive::<Flex>(), weight.clone().try_into_primitive::<Flex>()) {
+            return Tensor::from_primitive::<Flex>(forward(&xp, &wp, &geometry));
+        }
+    }
+    burn::tensor::module::conv2d(x, weight, None, ConvOptions::new([stride; 2], [pad; 2], [1; 2], 1))
+}
+
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),
+    }
+}
+
+fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+fn forward(x: &FlexTensor, w: &FlexTensor, g: &ConvGeometry) -> FlexTensor {
+    CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let y = kernels::conv2d_forward(&values(x), &values(w), g);
+    tensor(y, [g.batch, g.cout, g.out_height(), g.out_width()])
+}
+
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Flex, 2> for ConvBackward {
+    type State = (FlexTensor, FlexTensor, ConvGeometry);
+
+    fn backward(self, ops: Ops<Self::State, 2>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_w] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x, w, g) = ops.state;
+        let dy = values(&dy);
+        if let Some(node) = node_x {
+            let dx = kernels::conv2d_input_grad(&dy, &values(&w), &g);
+            grads.register::<Flex>(node.id, tensor(dx, [g.batch, g.cin, g.height, g.width]));
+        }
+        if let Some(node) = node_w {
+            let dw = kernels::conv2d_weight_grad(&values(&x), &dy, &g);
+            grads.register::<Flex>(node.id, tensor(dw, [g.cout, g.cin, g.kernel, g.kernel]));
+        }
+    }
+}
+
+type AutodiffFlex = <Autodiff<Flex> as burn::backend::BackendTypes>::FloatTensorPrimitive;
+
+fn tracked(x: AutodiffFlex, w: AutodiffFlex, g: ConvGeometry) -> AutodiffFlex {
+    match ConvBackward.prepare::<NoCheckpointing>([x.node(), w.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let output = forward(x.primitive(), w.primitive(), &g);
+            prep.finish((x.primitive().clone(), w.primitive().clone(), g), output)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(x.primitive(), w.primitive(), &g)),
+    }
+}

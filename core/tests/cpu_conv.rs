@@ -1,0 +1,66 @@
+//! The encoders' convolution on the CPU backend (`model::cpu_conv`: our im2col + GEMM
+//! kernels registered with burn's autodiff) against burn's own convolution: the output and
+//! both gradients through `backward()`, on the encoders' shapes and odd ones (stride 2,
+//! 1x1, one input channel, sizes no tile divides). The kernels themselves are checked
+//! against plain loops in `cpu_conv::kernels`. On the GPU `conv2d` is burn's own.
+
+mod common;
+
+use common::*;
+use ring_wgpu_core::burn::tensor::module::conv2d as burn_conv2d;
+use ring_wgpu_core::burn::tensor::ops::ConvOptions;
+use ring_wgpu_core::burn::tensor::{Device, Distribution, Tensor};
+use ring_wgpu_core::model::cpu_conv;
+
+/// Relative tolerance: both sides sum the same products in f32, in different orders.
+fn assert_close(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let worst = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst <= 2e-5 * scale, "{what}: max difference {worst} at scale {scale}");
+}
+
+/// (y, dL/dx, dL/dw) of L = sum(conv(x, w) * g) through burn's autodiff with `conv`.
+fn run(conv: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>, x: &Tensor<4>, w: &Tensor<4>, g: &Tensor<4>) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let (xa, wa) = (x.clone().autodiff().require_grad(), w.clone().autodiff().require_grad());
+    let y = conv(xa.clone(), wa.clone());
+    let grads = (y.clone() * g.clone().autodiff()).sum().backward();
+    (read_f32(y.without_autodiff()), read_f32(xa.grad(&grads).unwrap()), read_f32(wa.grad(&grads).unwrap()))
+}
+
+#[test]
+fn output_and_gradients_equal_burns_convolution() {
+    let device = Device::flex();
+    // (batch, cin, cout, size, kernel, stride): the small ResNet's layers, then odd ones.
+    let shapes =
+        [(4, 3, 16, 32, 3, 1), (4, 16, 32, 32, 3, 2), (4, 16, 32, 32, 1, 2), (3, 1, 8, 13, 3, 1), (2, 2, 5, 9, 3, 2), (5, 7, 3, 7, 1, 1)];
+    for (batch, cin, cout, size, kernel, stride) in shapes {
+        let pad = kernel / 2;
+        let x = Tensor::<4>::random([batch, cin, size, size], Distribution::Normal(0.0, 1.0), &device);
+        let w = Tensor::<4>::random([cout, cin, kernel, kernel], Distribution::Normal(0.0, 0.3), &device);
+        let out = (size + 2 * pad - kernel) / stride + 1;
+        let g = Tensor::<4>::random([batch, cout, out, out], Distribution::Normal(0.0, 1.0), &device);
+        let before = cpu_conv::calls();
+        let ours = run(|x, w| cpu_conv::conv2d(x, w, stride, pad), &x, &w, &g);
+        assert!(cpu_conv::calls() > before, "our kernels were not used on the CPU backend");
+        let options = ConvOptions::new([stride; 2], [pad; 2], [1; 2], 1);
+        let burns = run(|x, w| burn_conv2d(x, w, None, options.clone()), &x, &w, &g);
+        let what = format!("{batch}x{cin}x{size}x{size} k{kernel} s{stride} -> {cout}");
+        assert_close(&ours.0, &burns.0, &format!("{what}: output"));
+        assert_close(&ours.1, &burns.1, &format!("{what}: input gradient"));
+        assert_close(&ours.2, &burns.2, &format!("{what}: weight gradient"));
+        // Without autodiff: the same output.
+        assert_close(&read_f32(cpu_conv::conv2d(x.clone(), w.clone(), stride, pad)), &burns.0, &format!("{what}: inference"));
+    }
+}
+
+#[test]
+fn on_the_gpu_it_is_burns_convolution() {
+    let Some(gpu) = gpu() else { return };
+    let device = gpu.burn_device();
+    let x = Tensor::<4>::random([2, 3, 9, 9], Distribution::Normal(0.0, 1.0), device);
+    let w = Tensor::<4>::random([4, 3, 3, 3], Distribution::Normal(0.0, 1.0), device);
+    let ours = read_f32(cpu_conv::conv2d(x.clone(), w.clone(), 2, 1));
+    let burns = read_f32(burn_conv2d(x, w, None, ConvOptions::new([2; 2], [1; 2], [1; 2], 1)));
+    assert_eq!(ours, burns);
+}

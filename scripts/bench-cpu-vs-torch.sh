@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# ring-wgpu's CPU backend against PyTorch eager on the same cores, side by side in one run:
+# the training step (`ring-wgpu bench train --devices cpu` vs ../shared/tools/peer/torch_moco_bench.py)
+# for the small ResNet at B = 64 and ResNet-18 at B = 32, then each operation of the small
+# encoder (`ring-wgpu bench ops` vs scripts/torch_ops_bench.py, with and without oneDNN).
+#
+# usage: TORCH_PYTHON=/path/to/venv/bin/python bash scripts/bench-cpu-vs-torch.sh [OUT_DIR]
+# (a virtual environment with `pip install torch==2.15.0`; THREADS defaults to 2)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${TORCH_PYTHON:-python3}
+THREADS=${THREADS:-2}
+OUT=${1:-runs/bench-cpu-vs-torch}
+PEER=${PEER:-../shared/tools/peer/torch_moco_bench.py}
+mkdir -p "$OUT"
+"$PY" -c "import torch" || { echo "error: $PY cannot import torch; set TORCH_PYTHON to a Python with torch installed" >&2; exit 1; }
+cargo build --release --locked -p ring-wgpu
+BIN=${CARGO_TARGET_DIR:-target}/release/ring-wgpu
+export RAYON_NUM_THREADS=$THREADS
+
+for spec in "small 64" "resnet18 32"; do
+  set -- $spec
+  "$BIN" bench train --devices cpu --models "$1" --batch "$2" --queue 4096 --format json --json "$OUT/ring-$1.json" > /dev/null
+  "$PY" "$PEER" --model "$1" --batch "$2" --queue 4096 --threads "$THREADS" > "$OUT/torch-$1.jsonl"
+done
+"$BIN" bench ops --model small --batch 64 --json "$OUT/ops-ring.json" > /dev/null
+"$PY" scripts/torch_ops_bench.py --model small --batch 64 --threads "$THREADS" --json "$OUT/ops-torch.json" > /dev/null
+"$PY" scripts/torch_ops_bench.py --model small --batch 64 --threads "$THREADS" --no-mkldnn --json "$OUT/ops-torch-nomkldnn.json" > /dev/null
+
+python3 - "$OUT" <<'PY'
+import json, sys, os
+out = sys.argv[1]
+print("| model, batch | method | ring-wgpu CPU img/s | PyTorch img/s | ring-wgpu / PyTorch |")
+print("|---|---|---|---|---|")
+for model, batch in [("small", 64), ("resnet18", 32)]:
+    ring = {r["method"]: r for r in json.load(open(f"{out}/ring-{model}.json"))["rows"]}
+    torch = {}
+    for line in open(f"{out}/torch-{model}.jsonl"):
+        line = line.strip()
+        if line.startswith("{"):
+            r = json.loads(line)
+            torch[r.get("method")] = r
+    for method in ["moco", "mocoring"]:
+        a = ring[method]["images_per_s"]
+        t = torch.get(method, {})
+        b = t.get("images_per_s") or t.get("img_per_s")
+        print(f"| {model}, B = {batch} | {method} | {a:.1f} | {b if b is None else round(b, 1)} | {'' if not b else f'{a / b:.2f}x'} |")
+print()
+ring = json.load(open(f"{out}/ops-ring.json"))
+torch = {(r["op"], r["shape"]): r for r in json.load(open(f"{out}/ops-torch.json"))}
+plain = {(r["op"], r["shape"]): r for r in json.load(open(f"{out}/ops-torch-nomkldnn.json"))}
+print("| op | shape | per pass | ring-wgpu ms/pass | PyTorch ms/pass | PyTorch without oneDNN ms/pass | ring-wgpu / PyTorch time |")
+print("|---|---|---|---|---|---|---|")
+tot = [0.0, 0.0, 0.0]
+for r in ring:
+    k = (r["op"], r["shape"])
+    t, p = torch.get(k, {}).get("ms_per_pass"), plain.get(k, {}).get("ms_per_pass")
+    tot[0] += r["ms_per_pass"]; tot[1] += t or 0; tot[2] += p or 0
+    ratio = "" if not t else f"{r['ms_per_pass'] / t:.1f}x"
+    print(f"| {r['op']} | {r['shape']} | {r['per_pass']} | {r['ms_per_pass']:.2f} | {t if t is None else round(t, 2)} | {p if p is None else round(p, 2)} | {ratio} |")
+print(f"| **total** | | | {tot[0]:.1f} | {tot[1]:.1f} | {tot[2]:.1f} | {tot[0] / tot[1]:.1f}x |")
+PY
