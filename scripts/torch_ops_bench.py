@@ -4,7 +4,7 @@
 Each distinct convolution of the encoder (forward; input gradient; weight gradient), batch
 norm in training mode (forward; backward), ReLU, the residual add and the head matmul, timed
 as `bench ops` times them: gradients through autograd with only the one input requiring
-grad, `(y * g).sum().backward()`, minus the forward time. `--no-mkldnn` switches oneDNN off
+grad, `(y * g).sum()`, only `backward()` timed. `--no-mkldnn` switches oneDNN off
 (im2col + BLAS convolutions). Prints a Markdown table and writes JSON with `--json`.
 
 usage: torch_ops_bench.py [--model small|resnet18] [--batch 64] [--threads 2] [--repeats 5] [--no-mkldnn] [--json FILE]
@@ -51,6 +51,17 @@ def timed(repeats, f):
     return (time.perf_counter() - start) * 1e3 / repeats
 
 
+def timed_backward(repeats, build):
+    build().backward()
+    total = 0.0
+    for _ in range(repeats):
+        loss = build()
+        start = time.perf_counter()
+        loss.backward()
+        total += time.perf_counter() - start
+    return total * 1e3 / repeats
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="small")
@@ -86,11 +97,7 @@ def main():
             xa = x.clone().requires_grad_(track_x)
             wa = w.clone().requires_grad_(not track_x)
 
-            def step():
-                (F.conv2d(xa, wa, None, stride, pad) * g).sum().backward()
-                xa.grad = None
-                wa.grad = None
-            push(name, shape, per_pass, max(timed(a.repeats, step) - fwd, 0.0), flop)
+            push(name, shape, per_pass, timed_backward(a.repeats, lambda: (F.conv2d(xa, wa, None, stride, pad) * g).sum()), flop)
     for (channels, size), per_pass in norms:
         shape = f"{b}x{channels}x{size}x{size}"
         x = torch.randn(b, channels, size, size)
@@ -101,12 +108,7 @@ def main():
         push("batchnorm fwd", shape, per_pass, fwd)
         xa = x.clone().requires_grad_(True)
 
-        def step():
-            (bn(xa) * g).sum().backward()
-            xa.grad = None
-            for p in bn.parameters():
-                p.grad = None
-        push("batchnorm bwd", shape, per_pass, max(timed(a.repeats, step) - fwd, 0.0))
+        push("batchnorm bwd", shape, per_pass, timed_backward(a.repeats, lambda: (bn(xa) * g).sum()))
         push("relu fwd", shape, per_pass, timed(a.repeats, lambda: F.relu(x)))
         push("add", shape, per_pass, timed(a.repeats, lambda: x + x))
     h, wm = torch.randn(b, f), torch.randn(f, f)

@@ -4,11 +4,12 @@
 //! residual add and the head's matmuls, at the shapes a step of `bench train` runs, each
 //! multiplied by how often one encoder pass runs it.
 //!
-//! Convolutions go through `model::cpu_conv::conv2d`, as the encoders' do (our kernels on
-//! the CPU backend; `RING_WGPU_CPU_CONV=burn` measures burn's own instead).
+//! Convolutions and batch norms go through `model::cpu_conv` / `model::cpu_norm`, as the
+//! encoders' do (our kernels on the CPU backend; `RING_WGPU_CPU_CONV=burn` measures burn's
+//! own instead, `RING_WGPU_CPU_NORM=burn` burn's batch norm only).
 //! Gradients are timed through burn's autodiff exactly as training computes them: the
-//! operation on tensors of which only the one input is tracked, `(y * g).sum()` and
-//! `backward()`; the forward pass is timed on its own and subtracted. The same shapes in
+//! operation on tensors of which only the one input is tracked, `(y * g).sum()`, and only
+//! the `backward()` call timed (it includes the product's and the sum's small backward). The same shapes in
 //! PyTorch: `scripts/torch_ops_bench.py` (`scripts/bench-cpu-vs-torch.sh` runs both).
 
 use std::time::Instant;
@@ -22,6 +23,7 @@ use ring_wgpu_core::burn::tensor::activation::relu;
 use ring_wgpu_core::burn::tensor::{Device, Distribution, Tensor};
 use ring_wgpu_core::model::EncoderKind;
 use ring_wgpu_core::model::cpu_conv::conv2d;
+use ring_wgpu_core::model::cpu_norm::batch_norm;
 use serde::Serialize;
 
 use crate::GpuArgs;
@@ -125,6 +127,23 @@ fn time(device: &Device, repeats: usize, mut f: impl FnMut()) -> Result<f64> {
     Ok(start.elapsed().as_secs_f64() * 1e3 / repeats as f64)
 }
 
+/// Mean ms of `backward()` alone over `repeats` graphs built by `build` (untimed), after
+/// one untimed run.
+fn time_backward(device: &Device, repeats: usize, mut build: impl FnMut() -> Tensor<1>) -> Result<f64> {
+    drop(build().backward());
+    let mut total = 0.0;
+    for _ in 0..repeats {
+        let loss = build();
+        sync(device)?;
+        let start = Instant::now();
+        let grads = loss.backward();
+        sync(device)?;
+        total += start.elapsed().as_secs_f64();
+        drop(grads);
+    }
+    Ok(total * 1e3 / repeats as f64)
+}
+
 fn random(shape: [usize; 4], device: &Device) -> Tensor<4> {
     Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), device)
 }
@@ -173,13 +192,8 @@ pub fn run(gpu_args: &GpuArgs, args: &OpsBenchArgs) -> Result<()> {
         for (name, track_x) in [("conv grad x", true), ("conv grad w", false)] {
             let (xa, wa, ga) = (x.clone().autodiff(), w.clone().autodiff(), g.clone().autodiff());
             let (xa, wa) = if track_x { (xa.require_grad(), wa) } else { (xa, wa.require_grad()) };
-            let total = time(&device, args.repeats, || {
-                let y = conv2d(xa.clone(), wa.clone(), c.stride, pad);
-                let grads = (y * ga.clone()).sum().backward();
-                let grad = if track_x { xa.grad(&grads) } else { wa.grad(&grads) };
-                drop(grad);
-            })?;
-            push(name, shape.clone(), per_pass, (total - forward).max(0.0), Some(flop));
+            let backward = time_backward(&device, args.repeats, || (conv2d(xa.clone(), wa.clone(), c.stride, pad) * ga.clone()).sum())?;
+            push(name, shape.clone(), per_pass, backward, Some(flop));
         }
     }
     for &(channels, size, per_pass) in &norms {
@@ -187,16 +201,13 @@ pub fn run(gpu_args: &GpuArgs, args: &OpsBenchArgs) -> Result<()> {
         let x = random([b, channels, size, size], &device);
         let bn: BatchNorm = BatchNormConfig::new(channels).init(&ad);
         let forward = time(&device, args.repeats, || {
-            let _ = bn.forward(x.clone().autodiff());
+            let _ = batch_norm(&bn, x.clone().autodiff());
         })?;
         push("batchnorm fwd", shape.clone(), per_pass, forward, None);
         let g = random([b, channels, size, size], &device).autodiff();
         let xa = x.clone().autodiff().require_grad();
-        let total = time(&device, args.repeats, || {
-            let grads = (bn.forward(xa.clone()) * g.clone()).sum().backward();
-            drop(xa.grad(&grads));
-        })?;
-        push("batchnorm bwd", shape.clone(), per_pass, (total - forward).max(0.0), None);
+        let backward = time_backward(&device, args.repeats, || (batch_norm(&bn, xa.clone()) * g.clone()).sum())?;
+        push("batchnorm bwd", shape.clone(), per_pass, backward, None);
         let relu_ms = time(&device, args.repeats, || {
             let _ = relu(x.clone());
         })?;

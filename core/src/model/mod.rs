@@ -2,6 +2,7 @@
 //! momentum (EMA) copy of an encoder, and a module's values as named tensors.
 
 pub mod cpu_conv;
+pub mod cpu_norm;
 mod ema;
 mod resnet;
 mod state;

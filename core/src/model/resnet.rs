@@ -53,6 +53,11 @@ fn apply(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     super::cpu_conv::conv2d(x, conv.weight.val(), conv.stride[0], k / 2)
 }
 
+/// `bn` applied to `x`: in training on the CPU backend through [`super::cpu_norm`].
+fn norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    super::cpu_norm::batch_norm(bn, x)
+}
+
 /// A basic residual block: two 3x3 convolutions with batch norm, 1x1 projection shortcut
 /// when the shape changes.
 #[derive(Module, Debug)]
@@ -80,10 +85,10 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(self.bn1.forward(apply(&self.conv1, x.clone())));
-        let out = self.bn2.forward(apply(&self.conv2, out));
+        let out = relu(norm(&self.bn1, apply(&self.conv1, x.clone())));
+        let out = norm(&self.bn2, apply(&self.conv2, out));
         let skip = match (&self.shortcut, &self.shortcut_bn) {
-            (Some(conv), Some(bn)) => bn.forward(apply(conv, x)),
+            (Some(conv), Some(bn)) => norm(bn, apply(conv, x)),
             _ => x,
         };
         relu(out + skip)
@@ -121,7 +126,7 @@ impl ResNet {
 
     /// Pooled features, B x F.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(self.stem_bn.forward(apply(&self.stem, images)));
+        let mut x = relu(norm(&self.stem_bn, apply(&self.stem, images)));
         for block in &self.blocks {
             x = block.forward(x);
         }

@@ -231,9 +231,36 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     y
 }
 
-/// `dL/dx` from `dy` (B x Cout x OH x OW) and w.
+/// `dL/dx` from `dy` (B x Cout x OH x OW) and w. With stride 1 this is itself a forward
+/// convolution: of dy, padded by k - 1 - p, with the kernels flipped and their channel axes
+/// swapped (one GEMM of depth Cout k k per image instead of a GEMM of depth Cout and a
+/// scatter); otherwise GEMM + col2im.
 pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let (rows, cols) = (g.col_rows(), g.col_cols());
+    let k = g.kernel;
+    if g.stride == 1 && g.pad < k && k > 1 {
+        let mut flipped = vec![0.0f32; w.len()];
+        for co in 0..g.cout {
+            for ci in 0..g.cin {
+                for ky in 0..k {
+                    for kx in 0..k {
+                        flipped[((ci * g.cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] = w[((co * g.cin + ci) * k + ky) * k + kx];
+                    }
+                }
+            }
+        }
+        let transposed = ConvGeometry {
+            batch: g.batch,
+            cin: g.cout,
+            cout: g.cin,
+            height: g.out_height(),
+            width: g.out_width(),
+            kernel: k,
+            stride: 1,
+            pad: k - 1 - g.pad,
+        };
+        return conv2d_forward(dy, &flipped, &transposed);
+    }
     let mut dx = vec![0.0f32; g.batch * g.input_len()];
     per_image(&mut dx, g.input_len(), |b, dx_b| {
         let dy_b = &dy[b * g.output_len()..][..g.output_len()];

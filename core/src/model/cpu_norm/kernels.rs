@@ -1,0 +1,263 @@
+//! Batch normalisation in training mode on host slices (f32, NCHW): the forward pass
+//! (batch statistics, normalise, scale and shift) and its gradients, each in two passes
+//! over the data (per-channel sums, then one element-wise pass), channels and images in
+//! parallel; and the plain loops they are tested against (`*_reference`).
+
+#[cfg(not(target_arch = "wasm32"))]
+use rayon::prelude::*;
+
+/// Shape of one batch norm: `batch` x `channels` x `plane` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NormGeometry {
+    /// Images.
+    pub batch: usize,
+    /// Channels.
+    pub channels: usize,
+    /// Values per channel and image (H x W).
+    pub plane: usize,
+}
+
+/// Per-channel statistics and the normalised output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormForward {
+    /// gamma (x - mean) / sqrt(var + eps) + beta, same layout as x.
+    pub output: Vec<f32>,
+    /// Batch mean per channel.
+    pub mean: Vec<f32>,
+    /// Biased (population) batch variance per channel, without eps.
+    pub variance: Vec<f32>,
+}
+
+/// Gradients of the loss with respect to x, gamma and beta.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormBackward {
+    /// dL/dx, same layout as x.
+    pub x: Vec<f32>,
+    /// dL/dgamma per channel.
+    pub gamma: Vec<f32>,
+    /// dL/dbeta per channel.
+    pub beta: Vec<f32>,
+}
+
+/// `f(c)` for every channel (in parallel on native targets).
+fn per_channel<T: Send>(channels: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return (0..channels).into_par_iter().map(f).collect();
+    #[cfg(target_arch = "wasm32")]
+    return (0..channels).map(f).collect();
+}
+
+/// `f(b, image)` over the images' chunks of `out` (in parallel on native targets).
+fn per_image(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    #[cfg(not(target_arch = "wasm32"))]
+    out.par_chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
+    #[cfg(target_arch = "wasm32")]
+    out.chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
+}
+
+/// The values of channel `c` of every image, image by image.
+fn runs<'a>(data: &'a [f32], g: &NormGeometry, c: usize) -> impl Iterator<Item = &'a [f32]> + 'a {
+    let (channels, plane) = (g.channels, g.plane);
+    (0..g.batch).map(move |b| &data[(b * channels + c) * plane..][..plane])
+}
+
+/// Training-mode batch norm of `x` with per-channel `gamma` and `beta`.
+pub fn batch_norm_train(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, g: &NormGeometry) -> NormForward {
+    let count = (g.batch * g.plane) as f64;
+    let stats: Vec<(f64, f64)> = per_channel(g.channels, |c| {
+        let mean = runs(x, g, c).map(|r| r.iter().map(|&v| v as f64).sum::<f64>()).sum::<f64>() / count;
+        let var = runs(x, g, c).map(|r| r.iter().map(|&v| (v as f64 - mean) * (v as f64 - mean)).sum::<f64>()).sum::<f64>() / count;
+        (mean, var)
+    });
+    // y = (x - mean) scale + beta per channel (centred first: no cancellation when the
+    // variance is tiny and the scale large).
+    let affine: Vec<(f32, f32, f32)> = stats
+        .iter()
+        .enumerate()
+        .map(|(c, &(mean, var))| (mean as f32, (gamma[c] as f64 / (var + epsilon).sqrt()) as f32, beta[c]))
+        .collect();
+    let mut output = vec![0.0f32; x.len()];
+    per_image(&mut output, g.channels * g.plane, |b, out| {
+        for (c, &(mean, scale, shift)) in affine.iter().enumerate() {
+            let src = &x[(b * g.channels + c) * g.plane..][..g.plane];
+            for (o, &v) in out[c * g.plane..][..g.plane].iter_mut().zip(src) {
+                *o = (v - mean) * scale + shift;
+            }
+        }
+    });
+    NormForward { output, mean: stats.iter().map(|s| s.0 as f32).collect(), variance: stats.iter().map(|s| s.1 as f32).collect() }
+}
+
+/// Gradients of [`batch_norm_train`] given `dy`, with the statistics it returned.
+pub fn batch_norm_train_backward(
+    x: &[f32],
+    gamma: &[f32],
+    mean: &[f32],
+    variance: &[f32],
+    epsilon: f64,
+    dy: &[f32],
+    g: &NormGeometry,
+) -> NormBackward {
+    let count = (g.batch * g.plane) as f64;
+    let inv_std: Vec<f64> = variance.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();
+    // Per channel: sum dy (dbeta) and sum dy * xhat (dgamma).
+    let sums: Vec<(f64, f64)> = per_channel(g.channels, |c| {
+        let (m, s) = (mean[c] as f64, inv_std[c]);
+        runs(dy, g, c).zip(runs(x, g, c)).fold((0.0, 0.0), |(a, b), (d, v)| {
+            let (da, db) = d.iter().zip(v).fold((0.0f64, 0.0f64), |(p, q), (&d, &v)| (p + d as f64, q + d as f64 * (v as f64 - m) * s));
+            (a + da, b + db)
+        })
+    });
+    // dx = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat)), xhat = (x - mean) inv_std:
+    // per channel (dy - a - (x - m) q) k.
+    let coefficients: Vec<(f32, f32, f32, f32)> = (0..g.channels)
+        .map(|c| {
+            let s = inv_std[c];
+            let (mean_dy, mean_dy_xhat) = (sums[c].0 / count, sums[c].1 / count);
+            ((gamma[c] as f64 * s) as f32, mean_dy as f32, mean[c], (s * mean_dy_xhat) as f32)
+        })
+        .collect();
+    let mut dx = vec![0.0f32; x.len()];
+    per_image(&mut dx, g.channels * g.plane, |b, out| {
+        for (c, &(k, a, m, q)) in coefficients.iter().enumerate() {
+            let at = (b * g.channels + c) * g.plane;
+            let (d, v) = (&dy[at..][..g.plane], &x[at..][..g.plane]);
+            for ((o, &d), &v) in out[c * g.plane..][..g.plane].iter_mut().zip(d).zip(v) {
+                *o = (d - a - (v - m) * q) * k;
+            }
+        }
+    });
+    NormBackward { x: dx, gamma: sums.iter().map(|s| s.1 as f32).collect(), beta: sums.iter().map(|s| s.0 as f32).collect() }
+}
+
+/// Plain loops of [`batch_norm_train`] (f64 throughout).
+pub fn batch_norm_train_reference(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, g: &NormGeometry) -> NormForward {
+    let n = (g.batch * g.plane) as f64;
+    let at = |b: usize, c: usize, p: usize| (b * g.channels + c) * g.plane + p;
+    let mut out = NormForward { output: vec![0.0; x.len()], mean: vec![], variance: vec![] };
+    for c in 0..g.channels {
+        let mut mean = 0.0f64;
+        for b in 0..g.batch {
+            for p in 0..g.plane {
+                mean += x[at(b, c, p)] as f64 / n;
+            }
+        }
+        let mut var = 0.0f64;
+        for b in 0..g.batch {
+            for p in 0..g.plane {
+                var += (x[at(b, c, p)] as f64 - mean).powi(2) / n;
+            }
+        }
+        for b in 0..g.batch {
+            for p in 0..g.plane {
+                let xhat = (x[at(b, c, p)] as f64 - mean) / (var + epsilon).sqrt();
+                out.output[at(b, c, p)] = (gamma[c] as f64 * xhat + beta[c] as f64) as f32;
+            }
+        }
+        out.mean.push(mean as f32);
+        out.variance.push(var as f32);
+    }
+    out
+}
+
+/// Plain loops of [`batch_norm_train_backward`] (f64; statistics recomputed from x).
+pub fn batch_norm_train_backward_reference(x: &[f32], gamma: &[f32], epsilon: f64, dy: &[f32], g: &NormGeometry) -> NormBackward {
+    let n = (g.batch * g.plane) as f64;
+    let at = |b: usize, c: usize, p: usize| (b * g.channels + c) * g.plane + p;
+    let mut out = NormBackward { x: vec![0.0; x.len()], gamma: vec![], beta: vec![] };
+    for c in 0..g.channels {
+        let (mut mean, mut var) = (0.0f64, 0.0f64);
+        for b in 0..g.batch {
+            for p in 0..g.plane {
+                mean += x[at(b, c, p)] as f64 / n;
+            }
+        }
+        for b in 0..g.batch {
+            for p in 0..g.plane {
+                var += (x[at(b, c, p)] as f64 - mean).powi(2) / n;
+            }
+        }
+        let s = 1.0 / (var + epsilon).sqrt();
+        let (mut sum_dy, mut sum_dy_xhat) = (0.0f64, 0.0f64);
+        for b in 0..g.batch {
+            for p in 0..g.plane {
+                sum_dy += dy[at(b, c, p)] as f64;
+                sum_dy_xhat += dy[at(b, c, p)] as f64 * (x[at(b, c, p)] as f64 - mean) * s;
+            }
+        }
+        for b in 0..g.batch {
+            for p in 0..g.plane {
+                let xhat = (x[at(b, c, p)] as f64 - mean) * s;
+                out.x[at(b, c, p)] = (gamma[c] as f64 * s * (dy[at(b, c, p)] as f64 - sum_dy / n - xhat * sum_dy_xhat / n)) as f32;
+            }
+        }
+        out.gamma.push(sum_dy_xhat as f32);
+        out.beta.push(sum_dy as f32);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u64, offset: f32) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0 + offset
+            })
+            .collect()
+    }
+
+    fn close(got: &[f32], want: &[f32], tolerance: f32, what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in got.iter().zip(want).enumerate() {
+            assert!((a - b).abs() <= tolerance * scale, "{what}[{i}]: {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn forward_and_gradients_match_the_loops() {
+        // Odd planes and channel counts, one image, a plane of one value, an offset mean.
+        for (i, g) in [
+            NormGeometry { batch: 3, channels: 5, plane: 7 },
+            NormGeometry { batch: 1, channels: 2, plane: 33 },
+            NormGeometry { batch: 4, channels: 3, plane: 1 },
+            NormGeometry { batch: 2, channels: 16, plane: 64 },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let n = g.batch * g.channels * g.plane;
+            let x = values(n, 1 + i as u64, 3.0);
+            let (gamma, beta) = (values(g.channels, 10 + i as u64, 1.0), values(g.channels, 20 + i as u64, 0.0));
+            let dy = values(n, 30 + i as u64, 0.0);
+            let (got, want) = (batch_norm_train(&x, &gamma, &beta, 1e-5, &g), batch_norm_train_reference(&x, &gamma, &beta, 1e-5, &g));
+            close(&got.output, &want.output, 1e-5, "output");
+            close(&got.mean, &want.mean, 1e-6, "mean");
+            close(&got.variance, &want.variance, 1e-6, "variance");
+            let got = batch_norm_train_backward(&x, &gamma, &got.mean, &got.variance, 1e-5, &dy, &g);
+            let want = batch_norm_train_backward_reference(&x, &gamma, 1e-5, &dy, &g);
+            close(&got.x, &want.x, 1e-4, &format!("{g:?} dx"));
+            close(&got.gamma, &want.gamma, 1e-5, "dgamma");
+            close(&got.beta, &want.beta, 1e-5, "dbeta");
+        }
+    }
+
+    #[test]
+    fn a_constant_channel_normalises_to_beta_and_passes_no_gradient_to_x_beyond_eps() {
+        let g = NormGeometry { batch: 2, channels: 1, plane: 3 };
+        let x = vec![0.5f32; 6];
+        let out = batch_norm_train(&x, &[2.0], &[0.25], 1e-5, &g);
+        assert!(out.output.iter().all(|&v| (v - 0.25).abs() < 1e-6), "{:?}", out.output);
+        assert_eq!(out.variance, vec![0.0]);
+        let back = batch_norm_train_backward(&x, &[2.0], &out.mean, &out.variance, 1e-5, &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &g);
+        let sum: f32 = back.x.iter().sum();
+        assert!(sum.abs() < 1e-3, "the input gradient of a batch norm sums to zero per channel: {sum}");
+    }
+}

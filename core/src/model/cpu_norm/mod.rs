@@ -1,0 +1,120 @@
+//! The encoders' batch norm in training mode on burn's CPU backend through fused kernels
+//! ([`kernels`]: two passes forward, two backward, with loop references), registered with
+//! burn's autodiff as one operation; the running statistics are updated exactly as burn's
+//! `BatchNorm` does. Everywhere else (the GPU, evaluation) [`batch_norm`] is burn's
+//! `BatchNorm::forward`. burn 0.22's CPU path composes it from a dozen tensor operations,
+//! each a pass over the activations (`ring-wgpu bench ops` times both). Turned off by
+//! `RING_WGPU_CPU_NORM=burn` (and with the convolution by `RING_WGPU_CPU_CONV=burn`).
+
+pub mod kernels;
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Flex};
+use burn::nn::BatchNorm;
+use burn::tensor::{DType, Tensor, TensorData};
+
+pub use kernels::NormGeometry;
+
+/// Is our CPU batch norm in force (the default; `RING_WGPU_CPU_CONV=burn` or
+/// `RING_WGPU_CPU_NORM=burn` turn it off)?
+pub fn enabled() -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ENABLED.get_or_init(|| super::cpu_conv::enabled() && std::env::var("RING_WGPU_CPU_NORM").map_or(true, |v| v != "burn"))
+    }
+    #[cfg(target_arch = "wasm32")]
+    true
+}
+
+type AutodiffFlex = <Autodiff<Flex> as burn::backend::BackendTypes>::FloatTensorPrimitive;
+
+static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many batch norms our kernels have computed in this process.
+pub fn calls() -> usize {
+    CALLS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `bn.forward(x)`: on the CPU backend in training mode through our fused kernels (the
+/// same output, gradients and running statistics), otherwise burn's own.
+pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    let [batch, channels, h, w] = x.dims();
+    let training = x.is_autodiff() && bn.training.is_enabled();
+    if !(training && enabled() && crate::gpu::is_cpu(&x.device()) && x.dtype() == DType::F32 && batch * h * w > 0) {
+        return bn.forward(x);
+    }
+    let (gamma, beta) = (bn.gamma.val(), bn.beta.val());
+    let geometry = NormGeometry { batch, channels, plane: h * w };
+    let parts = (
+        x.clone().try_into_primitive::<Autodiff<Flex>>(),
+        gamma.try_into_primitive::<Autodiff<Flex>>(),
+        beta.try_into_primitive::<Autodiff<Flex>>(),
+    );
+    let (Ok(xp), Ok(gp), Ok(bp)) = parts else {
+        return bn.forward(x);
+    };
+    let (output, mean, variance) = tracked(xp, gp, bp, bn.epsilon, geometry);
+    let device = x.device();
+    // As burn's BatchNorm::forward_train: running = (1 - momentum) running + momentum batch.
+    let stat = |values: Vec<f32>| Tensor::<1>::from_data(TensorData::new(values, [channels]), &device.clone().without_autodiff());
+    let running_mean = bn.running_mean.value_sync().to_device(&device);
+    let running_var = bn.running_var.value_sync().to_device(&device);
+    let running_mean = running_mean.mul_scalar(1.0 - bn.momentum).add(stat(mean).autodiff().detach().mul_scalar(bn.momentum));
+    let running_var = running_var.mul_scalar(1.0 - bn.momentum).add(stat(variance).autodiff().detach().mul_scalar(bn.momentum));
+    bn.running_mean.update(running_mean.detach());
+    bn.running_var.update(running_var.detach());
+    Tensor::from_primitive::<Autodiff<Flex>>(output)
+}
+
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),
+    }
+}
+
+#[derive(Debug)]
+struct NormBackwardOp;
+
+/// What the backward pass needs: x, gamma, the batch statistics, eps, the shape.
+type NormState = (FlexTensor, Vec<f32>, Vec<f32>, Vec<f32>, f64, NormGeometry);
+
+impl Backward<Flex, 3> for NormBackwardOp {
+    type State = NormState;
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let [node_x, node_gamma, node_beta] = ops.parents;
+        let dy = grads.consume::<Flex>(&ops.node);
+        let (x, gamma, mean, variance, epsilon, g) = ops.state;
+        let back = kernels::batch_norm_train_backward(&values(&x), &gamma, &mean, &variance, epsilon, &values(&dy), &g);
+        let c = g.channels;
+        if let Some(node) = node_x {
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(back.x, x.layout().shape().clone())));
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(back.gamma, [c])));
+        }
+        if let Some(node) = node_beta {
+            grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(back.beta, [c])));
+        }
+    }
+}
+
+fn tracked(x: AutodiffFlex, gamma: AutodiffFlex, beta: AutodiffFlex, epsilon: f64, g: NormGeometry) -> (AutodiffFlex, Vec<f32>, Vec<f32>) {
+    CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let gamma_values = values(gamma.primitive()).into_owned();
+    let forward = kernels::batch_norm_train(&values(x.primitive()), &gamma_values, &values(beta.primitive()), epsilon, &g);
+    let shape = x.primitive().layout().shape().clone();
+    let output = FlexTensor::from_data(TensorData::new(forward.output, shape));
+    let (mean, variance) = (forward.mean, forward.variance);
+    let out = match NormBackwardOp.prepare::<NoCheckpointing>([x.node(), gamma.node(), beta.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish((x.primitive().clone(), gamma_values, mean.clone(), variance.clone(), epsilon, g), output),
+        OpsKind::UnTracked(prep) => prep.finish(output),
+    };
+    (out, mean, variance)
+}

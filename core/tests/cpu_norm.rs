@@ -1,0 +1,71 @@
+//! The encoders' batch norm in training mode on the CPU backend (`model::cpu_norm`: fused
+//! kernels registered with burn's autodiff) against burn's own `BatchNorm::forward`: the
+//! output, the gradients of x, gamma and beta through `backward()`, and the running
+//! statistics after two steps; evaluation mode stays burn's. The kernels themselves are
+//! checked against plain loops in `cpu_norm::kernels`.
+
+mod common;
+
+use common::*;
+use ring_wgpu_core::burn::module::{Module, Param};
+use ring_wgpu_core::burn::nn::{BatchNorm, BatchNormConfig};
+use ring_wgpu_core::burn::tensor::{Device, Distribution, Tensor};
+use ring_wgpu_core::model::cpu_norm;
+
+fn assert_close(got: &[f32], want: &[f32], tolerance: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+    let worst = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst <= tolerance * scale, "{what}: max difference {worst} at scale {scale}");
+}
+
+/// Two training steps' outputs and gradients, and the running statistics after them.
+fn run(norm: impl Fn(&BatchNorm, Tensor<4>) -> Tensor<4>, xs: &[Tensor<4>], g: &Tensor<4>, channels: usize) -> Vec<Vec<f32>> {
+    let ad = Device::flex().autodiff();
+    let mut bn: BatchNorm = BatchNormConfig::new(channels).init(&ad);
+    // Non-trivial gamma and beta.
+    bn.gamma = Param::from_tensor(bn.gamma.val().mul_scalar(1.5).add_scalar(0.25).detach().require_grad());
+    bn.beta = Param::from_tensor(bn.beta.val().add_scalar(-0.5).detach().require_grad());
+    let mut out = Vec::new();
+    for x in xs {
+        let xa = x.clone().autodiff().require_grad();
+        let y = norm(&bn, xa.clone());
+        let grads = (y.clone() * g.clone().autodiff()).sum().backward();
+        out.push(read_f32(y.without_autodiff()));
+        out.push(read_f32(xa.grad(&grads).unwrap()));
+        out.push(read_f32(bn.gamma.val().grad(&grads).unwrap()));
+        out.push(read_f32(bn.beta.val().grad(&grads).unwrap()));
+    }
+    let valid = bn.valid();
+    out.push(read_f32(valid.running_mean.value()));
+    out.push(read_f32(valid.running_var.value()));
+    out
+}
+
+#[test]
+fn training_batch_norm_equals_burns() {
+    let device = Device::flex();
+    for [b, c, h, w] in [[8, 16, 8, 8], [3, 5, 7, 3], [2, 3, 1, 1]] {
+        let xs: Vec<Tensor<4>> = (0..2).map(|i| Tensor::<4>::random([b, c, h, w], Distribution::Normal(i as f64, 2.0), &device)).collect();
+        let g = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0.0, 1.0), &device);
+        let before = cpu_norm::calls();
+        let ours = run(cpu_norm::batch_norm, &xs, &g, c);
+        assert!(cpu_norm::calls() >= before + 2, "our kernels were not used");
+        let burns = run(|bn, x| bn.forward(x), &xs, &g, c);
+        let names = ["output", "dx", "dgamma", "dbeta"];
+        for (i, (a, want)) in ours.iter().zip(&burns).enumerate() {
+            let what = if i < 8 { format!("{b}x{c}x{h}x{w} step {} {}", i / 4, names[i % 4]) } else { format!("running stat {i}") };
+            assert_close(a, want, 2e-4, &what);
+        }
+    }
+}
+
+#[test]
+fn evaluation_mode_is_burns() {
+    let device = Device::flex();
+    let bn: BatchNorm = BatchNormConfig::new(4).init(&device);
+    let x = Tensor::<4>::random([2, 4, 3, 3], Distribution::Normal(0.0, 1.0), &device);
+    let before = cpu_norm::calls();
+    assert_eq!(read_f32(cpu_norm::batch_norm(&bn, x.clone())), read_f32(bn.forward(x)));
+    assert_eq!(cpu_norm::calls(), before);
+}
