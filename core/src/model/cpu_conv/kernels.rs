@@ -197,6 +197,9 @@ fn per_image(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync
     out.chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
 }
 
+/// Partial sums of the weight gradient (a constant, so results do not depend on the cores).
+const WEIGHT_GRAD_CHUNKS: usize = 8;
+
 thread_local! {
     static COL: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -293,32 +296,27 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
             matmul(g.cout, rows, cols, acc, true, dy_b, (cols, 1), col, (1, cols));
         });
     };
+    // A fixed split of the batch, summed in a fixed order: the same bits whatever the
+    // threads' scheduling (rayon's fold/reduce would split by work stealing).
     let len = g.cout * rows;
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        (0..g.batch)
-            .into_par_iter()
-            .fold(
-                || vec![0.0f32; len],
-                |mut acc, b| {
-                    one(b, &mut acc);
-                    acc
-                },
-            )
-            .reduce(
-                || vec![0.0f32; len],
-                |mut a, b| {
-                    a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                    a
-                },
-            )
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
+    let chunks = g.batch.min(WEIGHT_GRAD_CHUNKS);
+    let per_chunk = g.batch.div_ceil(chunks);
+    let partial = |chunk: usize| {
         let mut acc = vec![0.0f32; len];
-        (0..g.batch).for_each(|b| one(b, &mut acc));
+        for b in chunk * per_chunk..((chunk + 1) * per_chunk).min(g.batch) {
+            one(b, &mut acc);
+        }
         acc
+    };
+    #[cfg(not(target_arch = "wasm32"))]
+    let partials: Vec<Vec<f32>> = (0..chunks).into_par_iter().map(partial).collect();
+    #[cfg(target_arch = "wasm32")]
+    let partials: Vec<Vec<f32>> = (0..chunks).map(partial).collect();
+    let mut total = vec![0.0f32; len];
+    for p in &partials {
+        total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
     }
+    total
 }
 
 /// The input value under output (oy, ox) and kernel tap (ky, kx), or None in the padding.
