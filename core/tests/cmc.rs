@@ -95,29 +95,12 @@ fn rows(values: &[f32], indices: &[u32], d: usize) -> Vec<f32> {
 
 /// The f64 reference of CMC's loss: L against the ab bank plus ab against the L bank.
 fn reference(p: &Problem, zl: &[f32], zab: &[f32], tau: f64, objective: Objective) -> f64 {
-    let l_to_ab = contrastive_loss_reference(
-        zl,
-        &rows(&p.bank_ab, &p.indices, p.d),
-        &p.bank_ab,
-        NegativesRef::Sampled(&p.draws_l, p.k),
-        p.b,
-        p.n,
-        p.d,
-        tau,
-        objective,
-    );
-    let ab_to_l = contrastive_loss_reference(
-        zab,
-        &rows(&p.bank_l, &p.indices, p.d),
-        &p.bank_l,
-        NegativesRef::Sampled(&p.draws_ab, p.k),
-        p.b,
-        p.n,
-        p.d,
-        tau,
-        objective,
-    );
-    l_to_ab + ab_to_l
+    // One cross-view term: `anchors` against `bank`, positives its rows `p.indices`.
+    let term = |anchors: &[f32], bank: &[f32], draws: &[u32]| {
+        let positives = rows(bank, &p.indices, p.d);
+        contrastive_loss_reference(anchors, &positives, bank, NegativesRef::Sampled(draws, p.k), p.b, p.n, p.d, tau, objective)
+    };
+    term(zl, &p.bank_ab, &p.draws_l) + term(zab, &p.bank_l, &p.draws_ab)
 }
 
 /// `draws` (b x k bank rows) as chosen negatives on `device`.

@@ -5,7 +5,7 @@
 //! normalising after blurring (the weights sum to 1 and normalisation is affine).
 
 use burn::backend::wgpu::CubeTensor;
-use burn::tensor::{Shape, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Result, input_error};
@@ -102,14 +102,7 @@ pub fn blur_on_device(images: &Tensor<4>, sigmas: &[f32]) -> Result<Tensor<4>> {
         }
         Storage::Wgpu(cube) => {
             let out = blur_launch(&cube, sigmas, size);
-            let out = CubeTensor::new_contiguous(
-                out.client.clone(),
-                out.device.clone(),
-                Shape::from([views, 3, size, size]),
-                out.handle,
-                out.dtype,
-            );
-            Ok(Tensor::<4>::from_primitive::<burn::backend::Wgpu>(out))
+            Ok(launch::float_tensor_shaped(out, [views, 3, size, size]))
         }
     }
 }

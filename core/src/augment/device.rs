@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use burn::backend::wgpu::CubeTensor;
-use burn::tensor::{DType, Device, Int, Shape, Tensor, TensorData};
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use super::blur::blur_launch;
 use super::{AugmentSpec, ViewParams, augment_reference, blur_reference};
@@ -129,13 +129,6 @@ impl DeviceImages {
             );
         }
         let out = if blurred { blur_launch(&out, &sigmas, spec.size) } else { out };
-        let out = CubeTensor::new_contiguous(
-            out.client.clone(),
-            out.device.clone(),
-            Shape::from([n, 3, spec.size, spec.size]),
-            out.handle,
-            DType::F32,
-        );
-        Ok(Tensor::<4>::from_primitive::<burn::backend::Wgpu>(out))
+        Ok(launch::float_tensor_shaped(out, [n, 3, spec.size, spec.size]))
     }
 }

@@ -5,8 +5,7 @@
 //! -> Lab with scikit-image's `rgb2lab` constants (CMC's code calls it), then CMC's
 //! normalisation of each channel to about [-1, 1].
 
-use burn::backend::wgpu::CubeTensor;
-use burn::tensor::{Shape, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Result, input_error};
@@ -135,14 +134,7 @@ pub fn rgb_to_lab_on_device(images: &Tensor<4>, mean: [f32; 3], std: [f32; 3]) -
                 groups,
                 vec![cube.handle.clone(), out.handle.clone(), launch::upload(&cube, &params)],
             );
-            let out = CubeTensor::new_contiguous(
-                out.client.clone(),
-                out.device.clone(),
-                Shape::from([views, 3, height, width]),
-                out.handle,
-                out.dtype,
-            );
-            Ok(Tensor::<4>::from_primitive::<burn::backend::Wgpu>(out))
+            Ok(launch::float_tensor_shaped(out, [views, 3, height, width]))
         }
     }
 }

@@ -103,6 +103,13 @@ pub(crate) fn float_tensor(cube: CubeTensor) -> Tensor<2> {
     Tensor::<2>::from_primitive::<Wgpu>(cube)
 }
 
+/// Wraps `cube`'s contiguous storage (as a kernel wrote it) into a float tensor of `shape`,
+/// which holds as many elements as the storage.
+pub(crate) fn float_tensor_shaped<const D: usize>(cube: CubeTensor, shape: [usize; D]) -> Tensor<D> {
+    let out = CubeTensor::new_contiguous(cube.client.clone(), cube.device.clone(), Shape::from(shape), cube.handle, cube.dtype);
+    Tensor::<D>::from_primitive::<Wgpu>(out)
+}
+
 /// Wraps an integer primitive back into a burn tensor.
 pub(crate) fn int_tensor(cube: CubeTensor) -> Tensor<2, Int> {
     Tensor::<2, Int>::from_primitive::<Wgpu>(cube)

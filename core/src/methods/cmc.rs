@@ -16,66 +16,35 @@
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
-use burn::tensor::{Device, Distribution, IndexingUpdateOp, Int, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor};
 
+use super::ir::{IrSettings, bank_rows, load_bank, random_bank, step_seed, update_bank};
 use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase};
 use crate::augment::{AugmentSpec, rgb_to_lab_on_device};
 use crate::error::{Error, Result, input_error};
-use crate::model::{ContrastiveNet, EncoderKind, Head, l2_normalise, load_named, named_tensors};
-use crate::negatives::{Chosen, NegativeSampler};
+use crate::model::{ContrastiveNet, l2_normalise, load_named, named_tensors};
+use crate::negatives::Chosen;
 use crate::objective::{Objective, contrastive_loss};
-use crate::train::{CheckpointError, KnnFeatures, MethodKind, Sgd, SgdSettings, TrainConfig};
+use crate::train::{CheckpointError, KnnFeatures, MethodKind, Sgd, TrainConfig};
 
-/// CMC / CMCRing settings.
+/// CMC / CMCRing settings: those of a memory-bank method (as IR's, with `kind` CMC or
+/// CMCRing, both encoders sharing backbone and head, one bank per view of `bank_size` rows)
+/// and the normalisation of the RGB views the trainer hands in (undone before the Lab split).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CmcSettings {
-    /// CMC or CMCRing.
-    pub kind: MethodKind,
-    /// Backbone of both encoders.
-    pub encoder: EncoderKind,
-    /// Projection head of both encoders.
-    pub head: Head,
-    /// Embedding (bank) dimension.
-    pub projection_dim: usize,
-    /// Training images (rows of each bank).
-    pub bank_size: usize,
-    /// Bank momentum m (CMC's code: 0.5).
-    pub bank_momentum: f64,
-    /// Temperature tau.
-    pub temperature: f64,
-    /// The loss over the chosen negatives (NCE, DCL or HCL), for each term.
-    pub objective: Objective,
-    /// Uniform draws from the other view's bank, or from the anchor's ring of it.
-    pub negatives: NegativeSampler,
-    /// The optimiser.
-    pub sgd: SgdSettings,
-    /// Normalisation of the RGB views the trainer hands in (undone before the Lab split).
+    /// Method, encoders, banks, loss, negatives, optimiser and seed (CMC's code: bank momentum 0.5).
+    pub memory: IrSettings,
+    /// Channel means of the input views.
     pub input_mean: [f32; 3],
-    /// See `input_mean`.
+    /// Channel standard deviations of the input views.
     pub input_std: [f32; 3],
-    /// Seed of the weights, the banks and the draws.
-    pub seed: u64,
 }
 
 impl CmcSettings {
     /// The settings of a resolved configuration on `train_len` images.
     pub fn from_config(config: &TrainConfig, train_len: usize) -> Result<Self> {
         let spec = AugmentSpec::default();
-        Ok(CmcSettings {
-            kind: config.method,
-            encoder: config.model,
-            head: config.head,
-            projection_dim: config.projection_dim,
-            bank_size: train_len,
-            bank_momentum: config.bank_momentum,
-            temperature: config.temperature,
-            objective: config.loss_objective(),
-            negatives: NegativeSampler::for_method(config)?,
-            sgd: SgdSettings { momentum: config.sgd_momentum, weight_decay: config.weight_decay },
-            input_mean: spec.mean,
-            input_std: spec.std,
-            seed: config.seed,
-        })
+        Ok(CmcSettings { memory: IrSettings::from_config(config, train_len)?, input_mean: spec.mean, input_std: spec.std })
     }
 }
 
@@ -149,20 +118,19 @@ pub struct Cmc {
 impl Cmc {
     /// A new run on `device`: seeded weights and banks.
     pub fn new(settings: CmcSettings, device: &Device) -> Result<Self> {
-        if settings.bank_size == 0 || settings.projection_dim == 0 {
+        let m = &settings.memory;
+        if m.bank_size == 0 || m.projection_dim == 0 {
             input_error!("the memory banks need at least one image and one dimension");
         }
-        device.seed(settings.seed);
+        device.seed(m.seed);
         let autodiff = device.clone().autodiff();
         let nets = CmcNets {
-            l: ContrastiveNet::with_head(settings.encoder, 1, settings.head, settings.projection_dim, &autodiff),
-            ab: ContrastiveNet::with_head(settings.encoder, 2, settings.head, settings.projection_dim, &autodiff),
+            l: ContrastiveNet::with_head(m.encoder, 1, m.head, m.projection_dim, &autodiff),
+            ab: ContrastiveNet::with_head(m.encoder, 2, m.head, m.projection_dim, &autodiff),
         };
-        let bound = 1.0 / (settings.projection_dim as f64 / 3.0).sqrt();
-        let shape = [settings.bank_size, settings.projection_dim];
-        let bank_l = l2_normalise(Tensor::<2>::random(shape, Distribution::Uniform(-bound, bound), device));
-        let bank_ab = l2_normalise(Tensor::<2>::random(shape, Distribution::Uniform(-bound, bound), device));
-        let optimizer = Sgd::new(settings.sgd);
+        let bank_l = random_bank(m.bank_size, m.projection_dim, device);
+        let bank_ab = random_bank(m.bank_size, m.projection_dim, device);
+        let optimizer = Sgd::new(m.sgd);
         Ok(Cmc { settings, nets, bank_l, bank_ab, optimizer })
     }
 
@@ -177,16 +145,9 @@ impl Cmc {
     }
 }
 
-/// `bank[i] <- normalise(m bank[i] + (1 - m) out_i)` at the batch's (distinct) rows.
-fn update_bank(bank: Tensor<2>, indices: Tensor<1, Int>, out: Tensor<2>, m: f64) -> Tensor<2> {
-    let old = bank.clone().select(0, indices.clone());
-    let updated = l2_normalise(old.clone().mul_scalar(m) + out.mul_scalar(1.0 - m));
-    bank.select_assign(0, indices, updated - old, IndexingUpdateOp::Add)
-}
-
 impl Method for Cmc {
     fn kind(&self) -> MethodKind {
-        self.settings.kind
+        self.settings.memory.kind
     }
 
     fn views_per_image(&self) -> usize {
@@ -196,19 +157,14 @@ impl Method for Cmc {
     fn step(&mut self, batch: Batch, context: &StepContext, probe: &mut dyn FnMut(StepPhase)) -> Result<StepOutput> {
         let [view] = <[Tensor<4>; 1]>::try_from(batch.views)
             .map_err(|views| Error::Input(format!("CMC takes one view per image, got {}", views.len())))?;
-        let b = view.dims()[0];
-        if batch.indices.len() != b || batch.indices.iter().any(|&i| i as usize >= self.settings.bank_size) {
-            input_error!("CMC needs one dataset index below {} per image", self.settings.bank_size);
-        }
-        let device = self.bank_l.device();
-        let indices =
-            Tensor::<1, Int>::from_data(TensorData::new(batch.indices.iter().map(|&i| i as i64).collect::<Vec<_>>(), [b]), &device);
+        let m = &self.settings.memory;
+        let indices = bank_rows(&batch.indices, view.dims()[0], m.bank_size, "CMC", &self.bank_l.device())?;
         let (l, ab) = split(rgb_to_lab_on_device(&view, self.settings.input_mean, self.settings.input_std)?);
         let (zl, zab) = (self.nets.l.embed(l), self.nets.ab.embed(ab));
         probe(StepPhase::Forward);
-        let seed = self.settings.seed ^ context.global_step.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        let chosen_l = self.settings.negatives.choose_sampled(zl.clone(), self.bank_ab.clone(), context.epoch, seed)?;
-        let chosen_ab = self.settings.negatives.choose_sampled(zab.clone(), self.bank_l.clone(), context.epoch, !seed)?;
+        let seed = step_seed(m.seed, context.global_step);
+        let chosen_l = m.negatives.choose_sampled(zl.clone(), self.bank_ab.clone(), context.epoch, seed)?;
+        let chosen_ab = m.negatives.choose_sampled(zab.clone(), self.bank_l.clone(), context.epoch, !seed)?;
         let upper = chosen_l.upper;
         probe(StepPhase::Negatives);
         let loss = cmc_loss(
@@ -219,15 +175,15 @@ impl Method for Cmc {
             indices.clone(),
             chosen_l,
             chosen_ab,
-            self.settings.temperature,
-            self.settings.objective,
+            m.temperature,
+            m.objective,
         )?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.nets);
         probe(StepPhase::Backward);
         self.nets = self.optimizer.step(context.lr, self.nets.clone(), grads);
-        let m = self.settings.bank_momentum;
-        self.bank_l = update_bank(self.bank_l.clone(), indices.clone(), zl.without_autodiff().detach(), m);
-        self.bank_ab = update_bank(self.bank_ab.clone(), indices, zab.without_autodiff().detach(), m);
+        let momentum = self.settings.memory.bank_momentum;
+        self.bank_l = update_bank(self.bank_l.clone(), indices.clone(), zl.without_autodiff().detach(), momentum);
+        self.bank_ab = update_bank(self.bank_ab.clone(), indices, zab.without_autodiff().detach(), momentum);
         probe(StepPhase::Update);
         Ok(StepOutput { loss: loss.without_autodiff(), upper })
     }
@@ -240,7 +196,7 @@ impl Method for Cmc {
         let _ = self.nets.valid();
         let mut tensors = named_tensors(&self.nets, "nets.");
         tensors.extend(self.optimizer.state().into_iter().map(|(name, t)| (format!("sgd.{name}"), t)));
-        let n = self.settings.bank_size * self.settings.projection_dim;
+        let n = self.settings.memory.bank_size * self.settings.memory.projection_dim;
         tensors.push(("bank_l".into(), self.bank_l.clone().reshape([n])));
         tensors.push(("bank_ab".into(), self.bank_ab.clone().reshape([n])));
         MethodState { tensors, meta: serde_json::json!({}) }
@@ -248,16 +204,10 @@ impl Method for Cmc {
 
     fn load_state(&mut self, mut state: HostState) -> Result<()> {
         let damaged = |what: String| Error::Checkpoint(CheckpointError::Damaged(what));
-        let (n, d) = (self.settings.bank_size, self.settings.projection_dim);
+        let shape = (self.settings.memory.bank_size, self.settings.memory.projection_dim);
         let device = self.bank_l.device();
-        let mut bank = |name: &str| -> Result<Tensor<2>> {
-            let bank = state.tensors.remove(name).ok_or_else(|| damaged(format!("no memory bank {name}")))?;
-            if bank.values.len() != n * d {
-                return Err(damaged(format!("the memory bank {name} holds {} values, the settings need {n} x {d}", bank.values.len())));
-            }
-            Ok(Tensor::<2>::from_data(TensorData::new(bank.values, [n, d]), &device))
-        };
-        let (bank_l, bank_ab) = (bank("bank_l")?, bank("bank_ab")?);
+        let bank_l = load_bank(&mut state.tensors, "bank_l", "memory bank bank_l", shape, &device)?;
+        let bank_ab = load_bank(&mut state.tensors, "bank_ab", "memory bank bank_ab", shape, &device)?;
         self.nets = load_named(self.nets.clone(), "nets.", &mut state.tensors).map_err(|p| damaged(p.join("; ")))?;
         self.optimizer.load_host(std::mem::take(&mut state.tensors), &device).map_err(damaged)?;
         self.bank_l = bank_l;

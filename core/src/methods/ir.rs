@@ -81,9 +81,7 @@ impl InstanceDiscrimination {
         }
         device.seed(settings.seed);
         let net = ContrastiveNet::with_head(settings.encoder, 3, settings.head, settings.projection_dim, &device.clone().autodiff());
-        let bound = 1.0 / (settings.projection_dim as f64 / 3.0).sqrt();
-        let bank =
-            l2_normalise(Tensor::<2>::random([settings.bank_size, settings.projection_dim], Distribution::Uniform(-bound, bound), device));
+        let bank = random_bank(settings.bank_size, settings.projection_dim, device);
         let optimizer = Sgd::new(settings.sgd);
         Ok(InstanceDiscrimination { settings, net, bank, optimizer })
     }
@@ -92,6 +90,51 @@ impl InstanceDiscrimination {
     pub fn bank(&self) -> &Tensor<2> {
         &self.bank
     }
+}
+
+/// A memory bank of `n` rows of dimension `d`: uniform in +-1/sqrt(d/3), L2-normalised
+/// (IR's and CMC's initialisation).
+pub(super) fn random_bank(n: usize, d: usize, device: &Device) -> Tensor<2> {
+    let bound = 1.0 / (d as f64 / 3.0).sqrt();
+    l2_normalise(Tensor::<2>::random([n, d], Distribution::Uniform(-bound, bound), device))
+}
+
+/// `bank[i] <- normalise(m bank[i] + (1 - m) out_i)` at the batch's rows `indices`
+/// (distinct within a batch).
+pub(super) fn update_bank(bank: Tensor<2>, indices: Tensor<1, Int>, out: Tensor<2>, m: f64) -> Tensor<2> {
+    let old = bank.clone().select(0, indices.clone());
+    let updated = l2_normalise(old.clone().mul_scalar(m) + out.mul_scalar(1.0 - m));
+    bank.select_assign(0, indices, updated - old, IndexingUpdateOp::Add)
+}
+
+/// The batch's dataset indices (one per image of `images`, each below `bank_size`) as a
+/// tensor on `device`, for `method`'s error message.
+pub(super) fn bank_rows(indices: &[u32], images: usize, bank_size: usize, method: &str, device: &Device) -> Result<Tensor<1, Int>> {
+    if indices.len() != images || indices.iter().any(|&i| i as usize >= bank_size) {
+        input_error!("{method} needs one dataset index below {bank_size} per image");
+    }
+    Ok(Tensor::<1, Int>::from_data(TensorData::new(indices.iter().map(|&i| i as i64).collect::<Vec<_>>(), [images]), device))
+}
+
+/// The seed of a step's negative draws.
+pub(super) fn step_seed(seed: u64, global_step: u64) -> u64 {
+    seed ^ global_step.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+/// The `n` x `d` memory bank saved as `name` in a checkpoint's tensors (`what` names it in errors).
+pub(super) fn load_bank(
+    tensors: &mut std::collections::HashMap<String, crate::model::HostTensor>,
+    name: &str,
+    what: &str,
+    (n, d): (usize, usize),
+    device: &Device,
+) -> Result<Tensor<2>> {
+    let damaged = |what: String| Error::Checkpoint(CheckpointError::Damaged(what));
+    let bank = tensors.remove(name).ok_or_else(|| damaged(format!("no {what}")))?;
+    if bank.values.len() != n * d {
+        return Err(damaged(format!("the {what} holds {} values, the settings need {n} x {d}", bank.values.len())));
+    }
+    Ok(Tensor::<2>::from_data(TensorData::new(bank.values, [n, d]), device))
 }
 
 impl Method for InstanceDiscrimination {
@@ -106,17 +149,11 @@ impl Method for InstanceDiscrimination {
     fn step(&mut self, batch: Batch, context: &StepContext, probe: &mut dyn FnMut(StepPhase)) -> Result<StepOutput> {
         let [view] = <[Tensor<4>; 1]>::try_from(batch.views)
             .map_err(|views| Error::Input(format!("IR takes one view per image, got {}", views.len())))?;
-        let b = view.dims()[0];
-        if batch.indices.len() != b || batch.indices.iter().any(|&i| i as usize >= self.settings.bank_size) {
-            input_error!("IR needs one dataset index below {} per image", self.settings.bank_size);
-        }
-        let device = self.bank.device();
-        let indices =
-            Tensor::<1, Int>::from_data(TensorData::new(batch.indices.iter().map(|&i| i as i64).collect::<Vec<_>>(), [b]), &device);
+        let indices = bank_rows(&batch.indices, view.dims()[0], self.settings.bank_size, "IR", &self.bank.device())?;
         let q = self.net.embed(view);
         let positives = self.bank.clone().select(0, indices.clone());
         probe(StepPhase::Forward);
-        let seed = self.settings.seed ^ context.global_step.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let seed = step_seed(self.settings.seed, context.global_step);
         let chosen = self.settings.negatives.choose_sampled(q.clone(), self.bank.clone(), context.epoch, seed)?;
         probe(StepPhase::Negatives);
         let loss = contrastive_loss(
@@ -130,10 +167,7 @@ impl Method for InstanceDiscrimination {
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         probe(StepPhase::Backward);
         self.net = self.optimizer.step(context.lr, self.net.clone(), grads);
-        // bank[i] <- normalise(m bank[i] + (1 - m) out_i); indices are distinct within a batch.
-        let m = self.settings.bank_momentum;
-        let updated = l2_normalise(positives.clone().mul_scalar(m) + q.without_autodiff().detach().mul_scalar(1.0 - m));
-        self.bank = self.bank.clone().select_assign(0, indices, updated - positives, IndexingUpdateOp::Add);
+        self.bank = update_bank(self.bank.clone(), indices, q.without_autodiff().detach(), self.settings.bank_momentum);
         probe(StepPhase::Update);
         Ok(StepOutput { loss: loss.without_autodiff(), upper: chosen.upper })
     }
@@ -153,15 +187,12 @@ impl Method for InstanceDiscrimination {
 
     fn load_state(&mut self, mut state: HostState) -> Result<()> {
         let damaged = |what: String| Error::Checkpoint(CheckpointError::Damaged(what));
-        let (n, d) = (self.settings.bank_size, self.settings.projection_dim);
-        let bank = state.tensors.remove("bank").ok_or_else(|| damaged("no memory bank".into()))?;
-        if bank.values.len() != n * d {
-            return Err(damaged(format!("the memory bank holds {} values, the settings need {n} x {d}", bank.values.len())));
-        }
         let device = self.bank.device();
+        let shape = (self.settings.bank_size, self.settings.projection_dim);
+        let bank = load_bank(&mut state.tensors, "bank", "memory bank", shape, &device)?;
         self.net = load_named(self.net.clone(), "net.", &mut state.tensors).map_err(|p| damaged(p.join("; ")))?;
         self.optimizer.load_host(std::mem::take(&mut state.tensors), &device).map_err(damaged)?;
-        self.bank = Tensor::<2>::from_data(TensorData::new(bank.values, [n, d]), &device);
+        self.bank = bank;
         Ok(())
     }
 }

@@ -8,8 +8,7 @@
 //! - input gradient: `dx_b = col2im(W^T dy_b)`;
 //! - weight gradient: `dW = sum_b dy_b col_b^T`, one partial sum per thread.
 
-#[cfg(not(target_arch = "wasm32"))]
-use rayon::prelude::*;
+use crate::model::cpu_common::{map_indices, per_image};
 
 /// Shape of one convolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,14 +188,6 @@ fn matmul(
     }
 }
 
-/// Runs `f(image, chunk)` over the images' chunks of `out` (in parallel on native targets).
-fn per_image(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    #[cfg(not(target_arch = "wasm32"))]
-    out.par_chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
-    #[cfg(target_arch = "wasm32")]
-    out.chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
-}
-
 /// Partial sums of the weight gradient (a constant, so results do not depend on the cores).
 const WEIGHT_GRAD_CHUNKS: usize = 8;
 
@@ -308,10 +299,7 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
         }
         acc
     };
-    #[cfg(not(target_arch = "wasm32"))]
-    let partials: Vec<Vec<f32>> = (0..chunks).into_par_iter().map(partial).collect();
-    #[cfg(target_arch = "wasm32")]
-    let partials: Vec<Vec<f32>> = (0..chunks).map(partial).collect();
+    let partials = map_indices(chunks, partial);
     let mut total = vec![0.0f32; len];
     for p in &partials {
         total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
@@ -319,107 +307,61 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     total
 }
 
-/// The input value under output (oy, ox) and kernel tap (ky, kx), or None in the padding.
-fn tap(g: &ConvGeometry, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<(usize, usize)> {
-    let iy = (oy * g.stride + ky).checked_sub(g.pad).filter(|&v| v < g.height)?;
-    let ix = (ox * g.stride + kx).checked_sub(g.pad).filter(|&v| v < g.width)?;
-    Some((iy, ix))
+/// Calls `f(x_index, w_index, y_index)` for every product of the convolution: each image,
+/// output channel, output position, input channel and kernel tap that falls inside the input
+/// (taps in the zero padding contribute nothing and are skipped). The loop form all three
+/// references share.
+fn for_each_product(g: &ConvGeometry, mut f: impl FnMut(usize, usize, usize)) {
+    let (oh, ow, k) = (g.out_height(), g.out_width(), g.kernel);
+    for b in 0..g.batch {
+        for co in 0..g.cout {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let y_index = ((b * g.cout + co) * oh + oy) * ow + ox;
+                    for c in 0..g.cin {
+                        for ky in 0..k {
+                            let Some(iy) = (oy * g.stride + ky).checked_sub(g.pad).filter(|&v| v < g.height) else { continue };
+                            for kx in 0..k {
+                                let Some(ix) = (ox * g.stride + kx).checked_sub(g.pad).filter(|&v| v < g.width) else { continue };
+                                f(((b * g.cin + c) * g.height + iy) * g.width + ix, ((co * g.cin + c) * k + ky) * k + kx, y_index);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn to_f32(values: Vec<f64>) -> Vec<f32> {
+    values.into_iter().map(|v| v as f32).collect()
 }
 
 /// Plain loops of [`conv2d_forward`] (f64 sums).
 pub fn conv2d_forward_reference(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let (oh, ow, k) = (g.out_height(), g.out_width(), g.kernel);
-    let mut y = vec![0.0f32; g.batch * g.cout * oh * ow];
-    for b in 0..g.batch {
-        for co in 0..g.cout {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut sum = 0.0f64;
-                    for c in 0..g.cin {
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                if let Some((iy, ix)) = tap(g, oy, ox, ky, kx) {
-                                    sum += x[((b * g.cin + c) * g.height + iy) * g.width + ix] as f64
-                                        * w[((co * g.cin + c) * k + ky) * k + kx] as f64;
-                                }
-                            }
-                        }
-                    }
-                    y[((b * g.cout + co) * oh + oy) * ow + ox] = sum as f32;
-                }
-            }
-        }
-    }
-    y
+    let mut y = vec![0.0f64; g.batch * g.output_len()];
+    for_each_product(g, |xi, wi, yi| y[yi] += x[xi] as f64 * w[wi] as f64);
+    to_f32(y)
 }
 
 /// Plain loops of [`conv2d_input_grad`] (f64 sums).
 pub fn conv2d_input_grad_reference(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let (oh, ow, k) = (g.out_height(), g.out_width(), g.kernel);
     let mut dx = vec![0.0f64; g.batch * g.input_len()];
-    for b in 0..g.batch {
-        for co in 0..g.cout {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let d = dy[((b * g.cout + co) * oh + oy) * ow + ox] as f64;
-                    for c in 0..g.cin {
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                if let Some((iy, ix)) = tap(g, oy, ox, ky, kx) {
-                                    dx[((b * g.cin + c) * g.height + iy) * g.width + ix] +=
-                                        d * w[((co * g.cin + c) * k + ky) * k + kx] as f64;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    dx.into_iter().map(|v| v as f32).collect()
+    for_each_product(g, |xi, wi, yi| dx[xi] += dy[yi] as f64 * w[wi] as f64);
+    to_f32(dx)
 }
 
 /// Plain loops of [`conv2d_weight_grad`] (f64 sums).
 pub fn conv2d_weight_grad_reference(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let (oh, ow, k) = (g.out_height(), g.out_width(), g.kernel);
     let mut dw = vec![0.0f64; g.cout * g.col_rows()];
-    for b in 0..g.batch {
-        for co in 0..g.cout {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let d = dy[((b * g.cout + co) * oh + oy) * ow + ox] as f64;
-                    for c in 0..g.cin {
-                        for ky in 0..k {
-                            for kx in 0..k {
-                                if let Some((iy, ix)) = tap(g, oy, ox, ky, kx) {
-                                    dw[((co * g.cin + c) * k + ky) * k + kx] +=
-                                        d * x[((b * g.cin + c) * g.height + iy) * g.width + ix] as f64;
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-    dw.into_iter().map(|v| v as f32).collect()
+    for_each_product(g, |xi, wi, yi| dw[wi] += dy[yi] as f64 * x[xi] as f64);
+    to_f32(dw)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-            })
-            .collect()
-    }
+    use crate::model::cpu_common::test_values as values;
 
     /// Relative tolerance: f32 GEMM sums against f64 loop sums over up to Cin k k x OH OW terms.
     fn assert_close(got: &[f32], want: &[f32], what: &str) {

@@ -22,6 +22,8 @@ use burn::tensor::{DType, Tensor, TensorData};
 
 pub use kernels::ConvGeometry;
 
+use super::cpu_common::{AutodiffFlex, flex_values};
+
 static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// How many convolutions (forward passes) our kernels have computed in this process.
@@ -60,20 +62,13 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, pad: usize) -> Ten
     burn::tensor::module::conv2d(x, weight, None, ConvOptions::new([stride; 2], [pad; 2], [1; 2], 1))
 }
 
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
-        _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),
-    }
-}
-
 fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
 fn forward(x: &FlexTensor, w: &FlexTensor, g: &ConvGeometry) -> FlexTensor {
     CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let y = kernels::conv2d_forward(&values(x), &values(w), g);
+    let y = kernels::conv2d_forward(&flex_values(x), &flex_values(w), g);
     tensor(y, [g.batch, g.cout, g.out_height(), g.out_width()])
 }
 
@@ -87,19 +82,17 @@ impl Backward<Flex, 2> for ConvBackward {
         let [node_x, node_w] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let (x, w, g) = ops.state;
-        let dy = values(&dy);
+        let dy = flex_values(&dy);
         if let Some(node) = node_x {
-            let dx = kernels::conv2d_input_grad(&dy, &values(&w), &g);
+            let dx = kernels::conv2d_input_grad(&dy, &flex_values(&w), &g);
             grads.register::<Flex>(node.id, tensor(dx, [g.batch, g.cin, g.height, g.width]));
         }
         if let Some(node) = node_w {
-            let dw = kernels::conv2d_weight_grad(&values(&x), &dy, &g);
+            let dw = kernels::conv2d_weight_grad(&flex_values(&x), &dy, &g);
             grads.register::<Flex>(node.id, tensor(dw, [g.cout, g.cin, g.kernel, g.kernel]));
         }
     }
 }
-
-type AutodiffFlex = <Autodiff<Flex> as burn::backend::BackendTypes>::FloatTensorPrimitive;
 
 fn tracked(x: AutodiffFlex, w: AutodiffFlex, g: ConvGeometry) -> AutodiffFlex {
     match ConvBackward.prepare::<NoCheckpointing>([x.node(), w.node()]).compute_bound().stateful() {

@@ -3,8 +3,7 @@
 //! over the data (per-channel sums, then one element-wise pass), channels and images in
 //! parallel; and the plain loops they are tested against (`*_reference`).
 
-#[cfg(not(target_arch = "wasm32"))]
-use rayon::prelude::*;
+use crate::model::cpu_common::{map_indices, per_image};
 
 /// Shape of one batch norm: `batch` x `channels` x `plane` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,22 +38,6 @@ pub struct NormBackward {
     pub beta: Vec<f32>,
 }
 
-/// `f(c)` for every channel (in parallel on native targets).
-fn per_channel<T: Send>(channels: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
-    #[cfg(not(target_arch = "wasm32"))]
-    return (0..channels).into_par_iter().map(f).collect();
-    #[cfg(target_arch = "wasm32")]
-    return (0..channels).map(f).collect();
-}
-
-/// `f(b, image)` over the images' chunks of `out` (in parallel on native targets).
-fn per_image(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
-    #[cfg(not(target_arch = "wasm32"))]
-    out.par_chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
-    #[cfg(target_arch = "wasm32")]
-    out.chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
-}
-
 /// The values of channel `c` of every image, image by image.
 fn runs<'a>(data: &'a [f32], g: &NormGeometry, c: usize) -> impl Iterator<Item = &'a [f32]> + 'a {
     let (channels, plane) = (g.channels, g.plane);
@@ -64,7 +47,7 @@ fn runs<'a>(data: &'a [f32], g: &NormGeometry, c: usize) -> impl Iterator<Item =
 /// Training-mode batch norm of `x` with per-channel `gamma` and `beta`.
 pub fn batch_norm_train(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, g: &NormGeometry) -> NormForward {
     let count = (g.batch * g.plane) as f64;
-    let stats: Vec<(f64, f64)> = per_channel(g.channels, |c| {
+    let stats: Vec<(f64, f64)> = map_indices(g.channels, |c| {
         let mean = runs(x, g, c).map(|r| r.iter().map(|&v| v as f64).sum::<f64>()).sum::<f64>() / count;
         let var = runs(x, g, c).map(|r| r.iter().map(|&v| (v as f64 - mean) * (v as f64 - mean)).sum::<f64>()).sum::<f64>() / count;
         (mean, var)
@@ -101,7 +84,7 @@ pub fn batch_norm_train_backward(
     let count = (g.batch * g.plane) as f64;
     let inv_std: Vec<f64> = variance.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();
     // Per channel: sum dy (dbeta) and sum dy * xhat (dgamma).
-    let sums: Vec<(f64, f64)> = per_channel(g.channels, |c| {
+    let sums: Vec<(f64, f64)> = map_indices(g.channels, |c| {
         let (m, s) = (mean[c] as f64, inv_std[c]);
         runs(dy, g, c).zip(runs(x, g, c)).fold((0.0, 0.0), |(a, b), (d, v)| {
             let (da, db) = d.iter().zip(v).fold((0.0f64, 0.0f64), |(p, q), (&d, &v)| (p + d as f64, q + d as f64 * (v as f64 - m) * s));
@@ -201,16 +184,9 @@ pub fn batch_norm_train_backward_reference(x: &[f32], gamma: &[f32], epsilon: f6
 mod tests {
     use super::*;
 
+    /// Test values in [-2, 2) + offset.
     fn values(n: usize, seed: u64, offset: f32) -> Vec<f32> {
-        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 * 4.0 - 2.0 + offset
-            })
-            .collect()
+        crate::model::cpu_common::test_values(n, seed).into_iter().map(|v| v * 2.0 + offset).collect()
     }
 
     fn close(got: &[f32], want: &[f32], tolerance: f32, what: &str) {

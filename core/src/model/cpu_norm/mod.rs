@@ -19,6 +19,8 @@ use burn::tensor::{DType, Tensor, TensorData};
 
 pub use kernels::NormGeometry;
 
+use super::cpu_common::{AutodiffFlex, flex_values};
+
 /// Is our CPU batch norm in force (the default; `RING_WGPU_CPU_CONV=burn` or
 /// `RING_WGPU_CPU_NORM=burn` turn it off)?
 pub fn enabled() -> bool {
@@ -30,8 +32,6 @@ pub fn enabled() -> bool {
     #[cfg(target_arch = "wasm32")]
     true
 }
-
-type AutodiffFlex = <Autodiff<Flex> as burn::backend::BackendTypes>::FloatTensorPrimitive;
 
 static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -71,13 +71,6 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     Tensor::from_primitive::<Autodiff<Flex>>(output)
 }
 
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
-        _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),
-    }
-}
-
 #[derive(Debug)]
 struct NormBackwardOp;
 
@@ -91,7 +84,7 @@ impl Backward<Flex, 3> for NormBackwardOp {
         let [node_x, node_gamma, node_beta] = ops.parents;
         let dy = grads.consume::<Flex>(&ops.node);
         let (x, gamma, mean, variance, epsilon, g) = ops.state;
-        let back = kernels::batch_norm_train_backward(&values(&x), &gamma, &mean, &variance, epsilon, &values(&dy), &g);
+        let back = kernels::batch_norm_train_backward(&flex_values(&x), &gamma, &mean, &variance, epsilon, &flex_values(&dy), &g);
         let c = g.channels;
         if let Some(node) = node_x {
             grads.register::<Flex>(node.id, FlexTensor::from_data(TensorData::new(back.x, x.layout().shape().clone())));
@@ -107,8 +100,8 @@ impl Backward<Flex, 3> for NormBackwardOp {
 
 fn tracked(x: AutodiffFlex, gamma: AutodiffFlex, beta: AutodiffFlex, epsilon: f64, g: NormGeometry) -> (AutodiffFlex, Vec<f32>, Vec<f32>) {
     CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let gamma_values = values(gamma.primitive()).into_owned();
-    let forward = kernels::batch_norm_train(&values(x.primitive()), &gamma_values, &values(beta.primitive()), epsilon, &g);
+    let gamma_values = flex_values(gamma.primitive()).into_owned();
+    let forward = kernels::batch_norm_train(&flex_values(x.primitive()), &gamma_values, &flex_values(beta.primitive()), epsilon, &g);
     let shape = x.primitive().layout().shape().clone();
     let output = FlexTensor::from_data(TensorData::new(forward.output, shape));
     let (mean, variance) = (forward.mean, forward.variance);

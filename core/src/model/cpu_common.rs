@@ -1,0 +1,50 @@
+//! What the CPU-backend operations ([`super::cpu_conv`], [`super::cpu_norm`]) share: work
+//! spread over the cores (sequential on wasm32, which has no threads), a Flex tensor's
+//! values as a slice, and the autodiff primitive they register their backward passes on.
+
+use burn::backend::flex::FlexTensor;
+use burn::backend::{Autodiff, Flex};
+#[cfg(not(target_arch = "wasm32"))]
+use rayon::prelude::*;
+
+/// A float tensor primitive of `Autodiff<Flex>` (tracked by burn's autodiff).
+pub(crate) type AutodiffFlex = <Autodiff<Flex> as burn::backend::BackendTypes>::FloatTensorPrimitive;
+
+/// Runs `f(i, chunk)` over the `chunk`-sized pieces of `out` (one per image), in parallel
+/// on native targets.
+pub(crate) fn per_image(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    #[cfg(not(target_arch = "wasm32"))]
+    out.par_chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
+    #[cfg(target_arch = "wasm32")]
+    out.chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
+}
+
+/// `[f(0), f(1), ..., f(n - 1)]`, computed in parallel on native targets, in index order.
+pub(crate) fn map_indices<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return (0..n).into_par_iter().map(f).collect();
+    #[cfg(target_arch = "wasm32")]
+    return (0..n).map(f).collect();
+}
+
+/// The f32 values of `t` in row-major order: borrowed when contiguous, else copied.
+pub(crate) fn flex_values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("contiguous f32").to_vec()),
+    }
+}
+
+/// `n` deterministic test values in [-1, 1) (xorshift), for the kernels' unit tests.
+#[cfg(test)]
+pub(crate) fn test_values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        })
+        .collect()
+}
