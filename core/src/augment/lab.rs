@@ -180,13 +180,11 @@ mod tests {
 
     #[test]
     fn layout_matches_wgsl() {
-        let module = naga::front::wgsl::parse_str(&ring_wgpu_shaders::LAB.source()).unwrap();
-        let (handle, ty) = module.types.iter().find(|(_, t)| t.name.as_deref() == Some("LabParams")).unwrap();
-        let naga::TypeInner::Struct { members, .. } = &ty.inner else { panic!() };
-        let mut layouter = naga::proc::Layouter::default();
-        layouter.update(module.to_ctx()).unwrap();
-        assert_eq!(layouter[handle].size as usize, std::mem::size_of::<LabParams>());
-        let names: Vec<&str> = members.iter().map(|m| m.name.as_deref().unwrap()).collect();
-        assert_eq!(names, LabParams::FIELDS);
+        crate::gpu::launch::assert_layout_matches(
+            ring_wgpu_shaders::LAB,
+            "LabParams",
+            &LabParams::FIELDS,
+            std::mem::size_of::<LabParams>(),
+        );
     }
 }

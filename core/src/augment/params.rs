@@ -281,18 +281,7 @@ mod tests {
     use super::*;
 
     fn check_layout(name: &str, fields: &[&str], size: usize) {
-        let module = naga::front::wgsl::parse_str(&ring_wgpu_shaders::AUGMENT.source()).unwrap();
-        let (handle, ty) = module.types.iter().find(|(_, t)| t.name.as_deref() == Some(name)).unwrap();
-        let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!() };
-        let mut layouter = naga::proc::Layouter::default();
-        layouter.update(module.to_ctx()).unwrap();
-        assert_eq!(*span as usize, size, "{name} size");
-        assert_eq!(layouter[handle].size as usize, size);
-        let names: Vec<&str> = members.iter().map(|m| m.name.as_deref().unwrap()).collect();
-        assert_eq!(names, fields, "{name} fields");
-        for (i, m) in members.iter().enumerate() {
-            assert_eq!(m.offset as usize, 4 * i, "{name}.{}", names[i]);
-        }
+        crate::gpu::launch::assert_layout_matches(ring_wgpu_shaders::AUGMENT, name, fields, size);
     }
 
     #[test]

@@ -115,6 +115,26 @@ pub(crate) fn int_tensor(cube: CubeTensor) -> Tensor<2, Int> {
     Tensor::<2, Int>::from_primitive::<Wgpu>(cube)
 }
 
+/// Asserts that the WGSL struct `name` of `kernel` (parsed by naga) and its Rust mirror agree:
+/// field names in order (`fields`), 4-byte fields at consecutive offsets, and `size` bytes.
+/// Every parameter block's layout test calls this.
+#[cfg(test)]
+pub(crate) fn assert_layout_matches(kernel: WgslKernel, name: &str, fields: &[&str], size: usize) {
+    let module = naga::front::wgsl::parse_str(&kernel.source()).unwrap();
+    let (handle, ty) =
+        module.types.iter().find(|(_, t)| t.name.as_deref() == Some(name)).unwrap_or_else(|| panic!("{name} in {}", kernel.file));
+    let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!("{name} is not a struct") };
+    let mut layouter = naga::proc::Layouter::default();
+    layouter.update(module.to_ctx()).unwrap();
+    assert_eq!(*span as usize, size, "{name} size");
+    assert_eq!(layouter[handle].size as usize, size, "{name} size");
+    let names: Vec<&str> = members.iter().map(|m| m.name.as_deref().unwrap()).collect();
+    assert_eq!(names, fields, "{name} fields");
+    for (i, m) in members.iter().enumerate() {
+        assert_eq!(m.offset as usize, 4 * i, "{name}.{}", names[i]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
