@@ -158,7 +158,28 @@ fn matmul(
     rhs: &[f32],
     rhs_strides: (usize, usize),
 ) {
-    assert!(dst.len() >= m * n);
+    matmul_into(m, n, k, dst, (n, 1), accumulate, lhs, lhs_strides, rhs, rhs_strides);
+}
+
+/// `dst (m x n) = [dst +] lhs (m x k) rhs (k x n)`, every operand given by its (row, column)
+/// strides. The `gemm` crate packs (copies into panels) a left operand whose rows are not
+/// contiguous down a column and, past a size, a right operand whose columns are not
+/// contiguous; the orientation of `dst` decides which operand plays which role.
+#[allow(clippy::too_many_arguments)]
+fn matmul_into(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [f32],
+    dst_strides: (usize, usize),
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) {
+    assert!(m == 0 || n == 0 || dst.len() > (m - 1) * dst_strides.0 + (n - 1) * dst_strides.1);
+    assert!(dst_strides.0 != dst_strides.1 || m <= 1 || n <= 1, "dst entries must not overlap");
     assert!(m == 0 || k == 0 || lhs.len() > (m - 1) * lhs_strides.0 + (k - 1) * lhs_strides.1);
     assert!(n == 0 || k == 0 || rhs.len() > (k - 1) * rhs_strides.0 + (n - 1) * rhs_strides.1);
     // SAFETY: the asserts above keep every index the strides reach inside the slices;
@@ -169,8 +190,8 @@ fn matmul(
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            dst_strides.1 as isize,
+            dst_strides.0 as isize,
             accumulate,
             lhs.as_ptr(),
             lhs_strides.1 as isize,
@@ -277,14 +298,17 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let one = |b: usize, acc: &mut Vec<f32>| {
         let x_b = &x[b * g.input_len()..][..g.input_len()];
         let dy_b = &dy[b * g.output_len()..][..g.output_len()];
+        // dW += dy_b col^T, col^T is (OH OW) x (Cin k k): col read with swapped strides.
+        // dW is accumulated column-major, which makes the small dy_b the operand the GEMM
+        // copies into panels; a row-major dW made it copy the whole patch matrix per image
+        // (the 16-channel 32 x 32 layers' weight gradient at B = 64: 15.9 -> 2.7 ms on 2 cores).
         if g.kernel == 1 && g.stride == 1 && g.pad == 0 {
-            matmul(g.cout, rows, cols, acc, true, dy_b, (cols, 1), x_b, (1, cols));
+            matmul_into(g.cout, rows, cols, acc, (1, g.cout), true, dy_b, (cols, 1), x_b, (1, cols));
             return;
         }
         with_col(rows * cols, |col| {
             im2col(x_b, g, col);
-            // dW += dy_b col^T: col^T is (OH OW) x (Cin k k), col read with swapped strides.
-            matmul(g.cout, rows, cols, acc, true, dy_b, (cols, 1), col, (1, cols));
+            matmul_into(g.cout, rows, cols, acc, (1, g.cout), true, dy_b, (cols, 1), col, (1, cols));
         });
     };
     // A fixed split of the batch, summed in a fixed order: the same bits whatever the
@@ -304,7 +328,14 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     for p in &partials {
         total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
     }
-    total
+    // Column-major (Cin k k) x Cout -> the weight's row-major Cout x (Cin k k).
+    let mut dw = vec![0.0f32; len];
+    for (r, column) in total.chunks_exact(g.cout).enumerate() {
+        for (co, v) in column.iter().enumerate() {
+            dw[co * rows + r] = *v;
+        }
+    }
+    dw
 }
 
 /// Calls `f(x_index, w_index, y_index)` for every product of the convolution: each image,
@@ -385,6 +416,13 @@ mod tests {
             ConvGeometry { batch: 2, cin: 3, cout: 2, height: 10, width: 11, kernel: 3, stride: 3, pad: 0 },
             ConvGeometry { batch: 1, cin: 2, cout: 2, height: 3, width: 3, kernel: 5, stride: 1, pad: 1 },
             ConvGeometry { batch: 2, cin: 2, cout: 3, height: 4, width: 4, kernel: 3, stride: 1, pad: 3 },
+            // Wider layers (8-17 channels) with odd sizes, no padding, a 5x5 kernel wider
+            // than the image, wide padding, and a 1-pixel image.
+            ConvGeometry { batch: 2, cin: 9, cout: 5, height: 7, width: 6, kernel: 3, stride: 1, pad: 1 },
+            ConvGeometry { batch: 1, cin: 8, cout: 17, height: 5, width: 9, kernel: 3, stride: 1, pad: 0 },
+            ConvGeometry { batch: 2, cin: 10, cout: 8, height: 4, width: 3, kernel: 5, stride: 1, pad: 2 },
+            ConvGeometry { batch: 1, cin: 8, cout: 9, height: 3, width: 3, kernel: 3, stride: 1, pad: 3 },
+            ConvGeometry { batch: 3, cin: 16, cout: 16, height: 1, width: 1, kernel: 3, stride: 1, pad: 1 },
         ];
         for (i, g) in shapes.into_iter().enumerate() {
             assert!(g.is_valid());
@@ -410,13 +448,17 @@ mod tests {
 
     #[test]
     fn non_finite_inputs_propagate_as_in_the_loops() {
-        let g = ConvGeometry { batch: 1, cin: 2, cout: 2, height: 4, width: 4, kernel: 3, stride: 1, pad: 1 };
-        let mut x = values(g.batch * g.input_len(), 3);
-        x[5] = f32::NAN;
-        let w = values(g.cout * g.col_rows(), 4);
-        let (got, want) = (conv2d_forward(&x, &w, &g), conv2d_forward_reference(&x, &w, &g));
-        for (a, b) in got.iter().zip(&want) {
-            assert_eq!(a.is_nan(), b.is_nan());
+        for cin in [2, 8] {
+            let g = ConvGeometry { batch: 1, cin, cout: 2, height: 4, width: 4, kernel: 3, stride: 1, pad: 1 };
+            let mut x = values(g.batch * g.input_len(), 3);
+            x[5] = f32::NAN;
+            x[g.input_len() - 1] = f32::INFINITY;
+            let w = values(g.cout * g.col_rows(), 4);
+            let (got, want) = (conv2d_forward(&x, &w, &g), conv2d_forward_reference(&x, &w, &g));
+            for (a, b) in got.iter().zip(&want) {
+                assert_eq!(a.is_nan(), b.is_nan(), "cin {cin}");
+                assert_eq!(a.is_infinite(), b.is_infinite(), "cin {cin}");
+            }
         }
     }
 
