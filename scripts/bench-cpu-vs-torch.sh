@@ -18,10 +18,15 @@ cargo build --release --locked -p ring-wgpu
 BIN=${CARGO_TARGET_DIR:-target}/release/ring-wgpu
 export RAYON_NUM_THREADS=$THREADS
 
+# ring-wgpu sets glibc's malloc thresholds itself (native/src/malloc_tuning.rs); PyTorch is
+# run twice: as users run it (glibc's defaults) and under the same settings, through
+# GLIBC_TUNABLES, so the table shows what the allocator setting alone is worth to it.
+SAME_MALLOC="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456"
 for spec in "small 64" "resnet18 32"; do
   set -- $spec
-  "$BIN" bench train --devices cpu --models "$1" --batch "$2" --queue 4096 --format json --json "$OUT/ring-$1.json" > /dev/null
+  "$BIN" bench train --devices cpu --models "$1" --batch "$2" --queue 4096 --steps "${STEPS:-20}" --format json --json "$OUT/ring-$1.json" > /dev/null
   "$PY" "$PEER" --model "$1" --batch "$2" --queue 4096 --threads "$THREADS" > "$OUT/torch-$1.jsonl"
+  GLIBC_TUNABLES=$SAME_MALLOC "$PY" "$PEER" --model "$1" --batch "$2" --queue 4096 --threads "$THREADS" > "$OUT/torch-malloc-$1.jsonl"
 done
 "$BIN" bench ops --model small --batch 64 --json "$OUT/ops-ring.json" > /dev/null
 "$PY" scripts/torch_ops_bench.py --model small --batch 64 --threads "$THREADS" --json "$OUT/ops-torch.json" > /dev/null
@@ -30,21 +35,25 @@ done
 python3 - "$OUT" <<'PY'
 import json, sys, os
 out = sys.argv[1]
-print("| model, batch | method | ring-wgpu CPU img/s | PyTorch img/s | ring-wgpu / PyTorch |")
-print("|---|---|---|---|---|")
-for model, batch in [("small", 64), ("resnet18", 32)]:
-    ring = {r["method"]: r for r in json.load(open(f"{out}/ring-{model}.json"))["rows"]}
-    torch = {}
-    for line in open(f"{out}/torch-{model}.jsonl"):
+def peer(path):
+    rows = {}
+    for line in open(path):
         line = line.strip()
         if line.startswith("{"):
             r = json.loads(line)
-            torch[r.get("method")] = r
+            rows[r.get("method")] = r.get("images_per_s") or r.get("img_per_s")
+    return rows
+def ratio(a, b):
+    return "" if not b else f"{a / b:.2f}x"
+print("| model, batch | method | ring-wgpu CPU img/s | PyTorch img/s | ring-wgpu / PyTorch | PyTorch, same malloc settings, img/s | ring-wgpu / that |")
+print("|---|---|---|---|---|---|---|")
+for model, batch in [("small", 64), ("resnet18", 32)]:
+    ring = {r["method"]: r for r in json.load(open(f"{out}/ring-{model}.json"))["rows"]}
+    torch, same = peer(f"{out}/torch-{model}.jsonl"), peer(f"{out}/torch-malloc-{model}.jsonl")
     for method in ["moco", "mocoring"]:
         a = ring[method]["images_per_s"]
-        t = torch.get(method, {})
-        b = t.get("images_per_s") or t.get("img_per_s")
-        print(f"| {model}, B = {batch} | {method} | {a:.1f} | {b if b is None else round(b, 1)} | {'' if not b else f'{a / b:.2f}x'} |")
+        b, c = torch.get(method), same.get(method)
+        print(f"| {model}, B = {batch} | {method} | {a:.1f} | {b if b is None else round(b, 1)} | {ratio(a, b)} | {c if c is None else round(c, 1)} | {ratio(a, c)} |")
 print()
 ring = json.load(open(f"{out}/ops-ring.json"))
 torch = {(r["op"], r["shape"]): r for r in json.load(open(f"{out}/ops-torch.json"))}
