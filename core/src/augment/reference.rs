@@ -2,6 +2,7 @@
 
 use super::{AugmentSpec, ViewParams};
 use crate::data::ImageDataset;
+use crate::model::cpu_common::map_indices;
 
 fn gray(rgb: [f32; 3]) -> f32 {
     0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
@@ -68,50 +69,61 @@ pub fn augment_reference(data: &ImageDataset, views: &[ViewParams], spec: &Augme
     let size = spec.size;
     let plane = size * size;
     let mut out = vec![0.0f32; views.len() * 3 * plane];
+    // Views are independent: computed in parallel on native targets (the same bits), then
+    // written to their slots.
+    let planes = map_indices(views.len(), |i| augment_view(data, &views[i], spec));
+    for (v, view) in views.iter().zip(planes) {
+        out[v.slot as usize * 3 * plane..][..3 * plane].copy_from_slice(&view);
+    }
+    out
+}
+
+/// One view of [`augment_reference`]: its 3 normalised planes.
+fn augment_view(data: &ImageDataset, v: &ViewParams, spec: &AugmentSpec) -> Vec<f32> {
+    let size = spec.size;
+    let plane = size * size;
+    let mut out = vec![0.0f32; 3 * plane];
     let clamp01 = |rgb: [f32; 3]| rgb.map(|x| x.clamp(0.0, 1.0));
-    for v in views {
-        let mut img: Vec<[f32; 3]> = (0..plane).map(|p| sample(data, v, size, p % size, p / size)).collect();
-        for step in 0..4 {
-            // The kernel's sum: 256 strided partial sums, then a tree reduction.
-            let mut partial = [0.0f32; 256];
-            for (p, rgb) in img.iter().enumerate() {
-                partial[p % 256] += gray(*rgb);
-            }
-            let mut stride = 128;
-            while stride > 0 {
-                for i in 0..stride {
-                    partial[i] += partial[i + stride];
-                }
-                stride /= 2;
-            }
-            let mean = partial[0] / plane as f32;
-            if v.jitter == 0 {
-                continue;
-            }
-            let op = (v.order >> (2 * step)) & 3;
-            for rgb in img.iter_mut() {
-                *rgb = match op {
-                    0 => clamp01(rgb.map(|x| x * v.brightness)),
-                    1 => clamp01(rgb.map(|x| v.contrast * x + (1.0 - v.contrast) * mean)),
-                    2 => {
-                        let g = gray(*rgb);
-                        clamp01(rgb.map(|x| v.saturation * x + (1.0 - v.saturation) * g))
-                    }
-                    _ => {
-                        let mut hsv = rgb_to_hsv(*rgb);
-                        hsv[0] += v.hue;
-                        hsv[0] -= hsv[0].floor();
-                        hsv_to_rgb(hsv)
-                    }
-                };
-            }
-        }
-        let base = v.slot as usize * 3 * plane;
+    let mut img: Vec<[f32; 3]> = (0..plane).map(|p| sample(data, v, size, p % size, p / size)).collect();
+    for step in 0..4 {
+        // The kernel's sum: 256 strided partial sums, then a tree reduction.
+        let mut partial = [0.0f32; 256];
         for (p, rgb) in img.iter().enumerate() {
-            let rgb = if v.grayscale != 0 { [gray(*rgb); 3] } else { *rgb };
-            for c in 0..3 {
-                out[base + c * plane + p] = (rgb[c] - spec.mean[c]) / spec.std[c];
+            partial[p % 256] += gray(*rgb);
+        }
+        let mut stride = 128;
+        while stride > 0 {
+            for i in 0..stride {
+                partial[i] += partial[i + stride];
             }
+            stride /= 2;
+        }
+        let mean = partial[0] / plane as f32;
+        if v.jitter == 0 {
+            continue;
+        }
+        let op = (v.order >> (2 * step)) & 3;
+        for rgb in img.iter_mut() {
+            *rgb = match op {
+                0 => clamp01(rgb.map(|x| x * v.brightness)),
+                1 => clamp01(rgb.map(|x| v.contrast * x + (1.0 - v.contrast) * mean)),
+                2 => {
+                    let g = gray(*rgb);
+                    clamp01(rgb.map(|x| v.saturation * x + (1.0 - v.saturation) * g))
+                }
+                _ => {
+                    let mut hsv = rgb_to_hsv(*rgb);
+                    hsv[0] += v.hue;
+                    hsv[0] -= hsv[0].floor();
+                    hsv_to_rgb(hsv)
+                }
+            };
+        }
+    }
+    for (p, rgb) in img.iter().enumerate() {
+        let rgb = if v.grayscale != 0 { [gray(*rgb); 3] } else { *rgb };
+        for c in 0..3 {
+            out[c * plane + p] = (rgb[c] - spec.mean[c]) / spec.std[c];
         }
     }
     out

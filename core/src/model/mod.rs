@@ -1,7 +1,7 @@
 //! Encoders (burn): CIFAR-style ResNets and the contrastive projection head, the
 //! momentum (EMA) copy of an encoder, and a module's values as named tensors.
 
-mod cpu_common;
+pub(crate) mod cpu_common;
 pub mod cpu_conv;
 pub mod cpu_norm;
 mod ema;
