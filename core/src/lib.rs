@@ -44,6 +44,8 @@ pub mod data;
 mod error;
 pub mod eval;
 pub mod gpu;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod malloc_tuning;
 pub mod methods;
 pub mod mixing;
 pub mod model;

@@ -10,7 +10,6 @@ mod download;
 mod embed;
 mod eval;
 mod info;
-mod malloc_tuning;
 mod plot;
 mod run_dir;
 mod sinks;
@@ -117,7 +116,7 @@ fn main() {
         // SAFETY: first statement of main, before any other thread exists.
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
-    malloc_tuning::keep_freed_memory();
+    ring_wgpu_core::malloc_tuning::keep_freed_memory();
     let matches = Cli::command()
         .mut_subcommand("train", |train| train.after_help(train::presets_help()))
         .mut_subcommand("compare", |compare| compare.after_help(train::presets_help()))

@@ -8,7 +8,9 @@
 //! machine). Serving blocks up to 32 MiB (glibc's ceiling for this setting) from the heap
 //! and trimming only above 256 MiB free removes that; `ring-wgpu bench train --devices cpu`
 //! measures the difference (`RING_WGPU_MALLOC=system` leaves glibc's defaults, for A/B runs).
-//! Other platforms' allocators are left as they are.
+//! Other platforms' allocators are left as they are. The allocator belongs to the program, so
+//! the library never calls this itself: the `ring-wgpu` CLI does first thing, and programs that
+//! train on the CPU backend through the library should too.
 
 /// Largest block served from the heap (glibc refuses more than 32 MiB on 64-bit targets).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -17,8 +19,8 @@ const MMAP_THRESHOLD: libc::c_int = 32 << 20;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const TRIM_THRESHOLD: libc::c_int = 256 << 20;
 
-/// Applies the settings above unless `RING_WGPU_MALLOC=system`; call before other threads start.
-/// Returns whether the settings were applied.
+/// Applies the settings above (glibc Linux only) unless `RING_WGPU_MALLOC=system`; call it
+/// first in `main`, before other threads start. Returns whether the settings were applied.
 pub fn keep_freed_memory() -> bool {
     if std::env::var_os("RING_WGPU_MALLOC").is_some_and(|v| v == "system") {
         return false;
