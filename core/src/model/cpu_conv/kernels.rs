@@ -286,7 +286,7 @@ fn images_per_weight_gemm(g: &ConvGeometry) -> usize {
     if g.col_cols() >= WEIGHT_GRAD_GROUP_BELOW {
         return 1;
     }
-    WEIGHT_GRAD_GROUP_COLUMNS.div_ceil(g.col_cols()).clamp(1, g.batch)
+    WEIGHT_GRAD_GROUP_COLUMNS.div_ceil(g.col_cols()).min(g.batch)
 }
 
 /// `y = conv(x, w)`: x is B x Cin x H x W, w is Cout x Cin x k x k; returns B x Cout x OH x OW.
