@@ -12,7 +12,7 @@ pub(crate) type AutodiffFlex = <Autodiff<Flex> as burn::backend::BackendTypes>::
 
 /// Runs `f(i, chunk)` over the `chunk`-sized pieces of `out` (one per image), in parallel
 /// on native targets.
-pub(crate) fn per_image(out: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+pub(crate) fn per_image<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     #[cfg(not(target_arch = "wasm32"))]
     out.par_chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
     #[cfg(target_arch = "wasm32")]

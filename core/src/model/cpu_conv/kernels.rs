@@ -5,8 +5,13 @@
 //!
 //! Per image b: `col_b` (Cin k k x OH OW) holds the input patches; then
 //! - forward: `y_b = W col_b` (W is Cout x Cin k k, the weight tensor as it is stored);
-//! - input gradient: `dx_b = col2im(W^T dy_b)`;
-//! - weight gradient: `dW = sum_b dy_b col_b^T`, one partial sum per thread.
+//! - input gradient: `dx_b = col2im(W^T dy_b)` (for stride 1 a forward convolution of dy);
+//! - weight gradient: `dW = sum_b dy_b col_b^T`, partial sums over a fixed split of the
+//!   batch, or for images with few outputs one GEMM over all images per tile of dW's rows.
+//!
+//! Outputs that a GEMM overwrites are not zero-filled first (see [`matmul_overwrite`]).
+
+use std::mem::MaybeUninit;
 
 use crate::model::cpu_common::{map_indices, per_image};
 
@@ -84,37 +89,43 @@ fn valid_range(offset: isize, stride: usize, size: usize, outputs: usize) -> (us
 
 /// The patch matrix of one image: `col[(c k + ky) k + kx][oy OW + ox] = x[c][oy s + ky - p][ox s + kx - p]`
 /// (0 outside), its rows `row_stride` apart (OH OW for one image; more when several images'
-/// patches sit side by side in one matrix, see [`images_per_weight_gemm`]).
+/// patches sit side by side in one matrix, see [`weight_grad_split_by_rows`]).
 fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32], row_stride: usize) {
-    let (oh, ow, k, s) = (g.out_height(), g.out_width(), g.kernel, g.stride);
     let plane = g.height * g.width;
+    let rows_per_channel = g.kernel * g.kernel;
+    for c in 0..g.cin {
+        im2col_channel(&x[c * plane..][..plane], g, &mut col[c * rows_per_channel * row_stride..], row_stride);
+    }
+}
+
+/// The `k k` rows of [`im2col`] that one input channel (`plane`, H x W) contributes.
+fn im2col_channel(plane: &[f32], g: &ConvGeometry, col: &mut [f32], row_stride: usize) {
+    let (oh, ow, k, s) = (g.out_height(), g.out_width(), g.kernel, g.stride);
     if s == 1 && ow == g.width {
-        im2col_same_width(x, g, col, row_stride);
+        im2col_same_width(plane, g, col, row_stride);
         return;
     }
-    for c in 0..g.cin {
-        for ky in 0..k {
-            let (y0, y1) = valid_range(ky as isize - g.pad as isize, s, g.height, oh);
-            for kx in 0..k {
-                let (x0, x1) = valid_range(kx as isize - g.pad as isize, s, g.width, ow);
-                let row = &mut col[((c * k + ky) * k + kx) * row_stride..][..oh * ow];
-                row[..y0 * ow].fill(0.0);
-                row[y1 * ow..].fill(0.0);
-                for oy in y0..y1 {
-                    let iy = oy * s + ky - g.pad;
-                    let src = &x[c * plane + iy * g.width..][..g.width];
-                    let dst = &mut row[oy * ow..][..ow];
-                    dst[..x0].fill(0.0);
-                    dst[x1..].fill(0.0);
-                    if s == 1 {
-                        let ix0 = x0 + kx - g.pad;
-                        dst[x0..x1].copy_from_slice(&src[ix0..ix0 + (x1 - x0)]);
-                    } else {
-                        // Every s-th input from the first one inside (no index checks per value).
-                        let inputs = src[x0 * s + kx - g.pad..].iter().step_by(s);
-                        for (d, &v) in dst[x0..x1].iter_mut().zip(inputs) {
-                            *d = v;
-                        }
+    for ky in 0..k {
+        let (y0, y1) = valid_range(ky as isize - g.pad as isize, s, g.height, oh);
+        for kx in 0..k {
+            let (x0, x1) = valid_range(kx as isize - g.pad as isize, s, g.width, ow);
+            let row = &mut col[(ky * k + kx) * row_stride..][..oh * ow];
+            row[..y0 * ow].fill(0.0);
+            row[y1 * ow..].fill(0.0);
+            for oy in y0..y1 {
+                let iy = oy * s + ky - g.pad;
+                let src = &plane[iy * g.width..][..g.width];
+                let dst = &mut row[oy * ow..][..ow];
+                dst[..x0].fill(0.0);
+                dst[x1..].fill(0.0);
+                if s == 1 {
+                    let ix0 = x0 + kx - g.pad;
+                    dst[x0..x1].copy_from_slice(&src[ix0..ix0 + (x1 - x0)]);
+                } else {
+                    // Every s-th input from the first one inside (no index checks per value).
+                    let inputs = src[x0 * s + kx - g.pad..].iter().step_by(s);
+                    for (d, &v) in dst[x0..x1].iter_mut().zip(inputs) {
+                        *d = v;
                     }
                 }
             }
@@ -122,37 +133,33 @@ fn im2col(x: &[f32], g: &ConvGeometry, col: &mut [f32], row_stride: usize) {
     }
 }
 
-/// [`im2col`] when the output rows are as wide as the input's (stride 1, 2 p = k - 1, the
-/// encoders' 3x3 convolutions): then a patch row is the channel's plane shifted by
+/// [`im2col_channel`] when the output rows are as wide as the input's (stride 1, 2 p = k - 1,
+/// the encoders' 3x3 convolutions): then a patch row is the channel's plane shifted by
 /// `(ky - p) W + (kx - p)`, one contiguous copy, after which the values that wrapped around
 /// a row end (the `k - 1` columns in the zero padding) are zeroed. One copy of ~H W values
 /// per row instead of OH copies of W values (a call each: a fifth of a CPU step).
-fn im2col_same_width(x: &[f32], g: &ConvGeometry, col: &mut [f32], row_stride: usize) {
+fn im2col_same_width(channel: &[f32], g: &ConvGeometry, col: &mut [f32], row_stride: usize) {
     let (oh, ow, k) = (g.out_height(), g.out_width(), g.kernel);
-    let plane = g.height * g.width;
-    for c in 0..g.cin {
-        let channel = &x[c * plane..][..plane];
-        for ky in 0..k {
-            let (y0, y1) = valid_range(ky as isize - g.pad as isize, 1, g.height, oh);
-            for kx in 0..k {
-                let (x0, x1) = valid_range(kx as isize - g.pad as isize, 1, g.width, ow);
-                let row = &mut col[((c * k + ky) * k + kx) * row_stride..][..oh * ow];
-                if y0 == y1 || x0 == x1 {
-                    row.fill(0.0);
-                    continue;
-                }
-                // Output (oy, ox) reads input (oy + ky - p, ox + kx - p): with OW = W the
-                // outputs from (y0, x0) to (y1 - 1, x1 - 1) read one contiguous input range.
-                let (first, last) = (y0 * ow + x0, (y1 - 1) * ow + x1);
-                let source = (y0 + ky - g.pad) * g.width + x0 + kx - g.pad;
-                row[first..last].copy_from_slice(&channel[source..source + (last - first)]);
-                row[..first].fill(0.0);
-                row[last..].fill(0.0);
-                // Between consecutive output rows: the columns past x1 and before x0 read
-                // the neighbouring input row, where they should read padding.
-                for oy in y0..y1 - 1 {
-                    row[oy * ow + x1..(oy + 1) * ow + x0].fill(0.0);
-                }
+    for ky in 0..k {
+        let (y0, y1) = valid_range(ky as isize - g.pad as isize, 1, g.height, oh);
+        for kx in 0..k {
+            let (x0, x1) = valid_range(kx as isize - g.pad as isize, 1, g.width, ow);
+            let row = &mut col[(ky * k + kx) * row_stride..][..oh * ow];
+            if y0 == y1 || x0 == x1 {
+                row.fill(0.0);
+                continue;
+            }
+            // Output (oy, ox) reads input (oy + ky - p, ox + kx - p): with OW = W the
+            // outputs from (y0, x0) to (y1 - 1, x1 - 1) read one contiguous input range.
+            let (first, last) = (y0 * ow + x0, (y1 - 1) * ow + x1);
+            let source = (y0 + ky - g.pad) * g.width + x0 + kx - g.pad;
+            row[first..last].copy_from_slice(&channel[source..source + (last - first)]);
+            row[..first].fill(0.0);
+            row[last..].fill(0.0);
+            // Between consecutive output rows: the columns past x1 and before x0 read
+            // the neighbouring input row, where they should read padding.
+            for oy in y0..y1 - 1 {
+                row[oy * ow + x1..(oy + 1) * ow + x0].fill(0.0);
             }
         }
     }
@@ -222,18 +229,59 @@ fn matmul_into(
     rhs: &[f32],
     rhs_strides: (usize, usize),
 ) {
-    assert!(m == 0 || n == 0 || dst.len() > (m - 1) * dst_strides.0 + (n - 1) * dst_strides.1);
+    let len = dst.len();
+    // SAFETY: `dst` is initialised, so reading it (accumulate) is fine.
+    unsafe { gemm_raw(m, n, k, (dst.as_mut_ptr(), len), dst_strides, accumulate, lhs, lhs_strides, rhs, rhs_strides) }
+}
+
+/// `dst (m x n) = lhs (m x k) rhs (k x n)` into memory that need not be initialised: the
+/// GEMM writes every entry the strides reach and reads none (BLAS's beta = 0), which spares
+/// zero-filling outputs that are about to be overwritten.
+#[allow(clippy::too_many_arguments)]
+fn matmul_overwrite(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: &mut [MaybeUninit<f32>],
+    dst_strides: (usize, usize),
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) {
+    let len = dst.len();
+    // SAFETY: with `read_dst` false the gemm crate only writes `dst` (alpha = 0 is never
+    // multiplied in: every kernel path branches on it).
+    unsafe { gemm_raw(m, n, k, (dst.as_mut_ptr().cast(), len), dst_strides, false, lhs, lhs_strides, rhs, rhs_strides) }
+}
+
+/// The gemm crate's call, bounds-checked. Safety: `dst` points at `dst.1` values, which must
+/// be initialised when `accumulate` is true.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: (*mut f32, usize),
+    dst_strides: (usize, usize),
+    accumulate: bool,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) {
+    assert!(m == 0 || n == 0 || dst.1 > (m - 1) * dst_strides.0 + (n - 1) * dst_strides.1);
     assert!(dst_strides.0 != dst_strides.1 || m <= 1 || n <= 1, "dst entries must not overlap");
     assert!(m == 0 || k == 0 || lhs.len() > (m - 1) * lhs_strides.0 + (k - 1) * lhs_strides.1);
     assert!(n == 0 || k == 0 || rhs.len() > (k - 1) * rhs_strides.0 + (n - 1) * rhs_strides.1);
-    // SAFETY: the asserts above keep every index the strides reach inside the slices;
-    // dst does not alias lhs or rhs (distinct borrows).
+    // SAFETY: the asserts above keep every index the strides reach inside the buffers; dst
+    // does not alias lhs or rhs (the callers hold a distinct mutable borrow of it).
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst.0,
             dst_strides.1 as isize,
             dst_strides.0 as isize,
             accumulate,
@@ -251,6 +299,22 @@ fn matmul_into(
             gemm::Parallelism::None,
         );
     }
+}
+
+/// `len` values to be written before they are read (see [`written`]).
+fn unwritten(len: usize) -> Vec<MaybeUninit<f32>> {
+    let mut v = Vec::with_capacity(len);
+    // SAFETY: MaybeUninit needs no initialisation.
+    unsafe { v.set_len(len) };
+    v
+}
+
+/// The values of a buffer from [`unwritten`] once every one has been written. Safety: every
+/// entry must have been written.
+unsafe fn written(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // SAFETY: MaybeUninit<f32> has f32's layout; the caller vouches for initialisation.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<f32>(), v.len(), v.capacity()) }
 }
 
 /// Partial sums of the weight gradient (a constant, so results do not depend on the cores).
@@ -271,41 +335,54 @@ fn with_col<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
     })
 }
 
-/// Output positions per image below which the weight gradient groups images (the 4 x 4
-/// layers of ResNet-18): each image's GEMM is then only OH OW deep but reads and writes the
-/// whole Cout x Cin k k gradient, so images go side by side into one GEMM of about
-/// [`WEIGHT_GRAD_GROUP_COLUMNS`] (ResNet-18's last stage, B = 32: 56 -> 33-44 ms per call on
-/// 2 cores). Larger images gain nothing, nor does grouping the forward pass (it got slower).
-const WEIGHT_GRAD_GROUP_BELOW: usize = 64;
-/// Depth of a grouped weight-gradient GEMM (output positions of all its images).
-const WEIGHT_GRAD_GROUP_COLUMNS: usize = 256;
+/// Output positions per image below which the weight gradient splits the work by rows of
+/// the gradient instead of by images (the 4 x 4 layers of ResNet-18, see
+/// [`weight_grad_split_by_rows`]).
+const SPLIT_BY_ROWS_BELOW: usize = 64;
+/// Images' output positions per GEMM (the GEMM's depth) when the work is split by rows.
+const SPLIT_BY_ROWS_DEPTH: usize = 1024;
+/// Row tiles of the gradient when the work is split by rows (a constant, so results do not
+/// depend on the cores).
+const SPLIT_BY_ROWS_TILES: usize = 8;
 
-/// Images per weight-gradient GEMM (a function of the shape only, so results do not depend
-/// on the number of threads).
-fn images_per_weight_gemm(g: &ConvGeometry) -> usize {
-    if g.col_cols() >= WEIGHT_GRAD_GROUP_BELOW {
-        return 1;
-    }
-    WEIGHT_GRAD_GROUP_COLUMNS.div_ceil(g.col_cols()).min(g.batch)
-}
+/// Output channels and positions per image from which the forward GEMM writes its product
+/// position-major (OH OW x Cout, then transposed into the image's Cout x OH OW): the gemm
+/// crate then runs its widest kernels down the output channels. Measured on 2 cores, B = 32,
+/// alternating runs: 64 channels of 32 x 32 (ResNet-18's first stage, forward and input
+/// gradient) 13.0-13.2 -> 12.4-12.5 ms per call; the GEMM alone on cache-cold patches
+/// 16.0-17.1 -> 12.5-12.6, but 16 channels of 32 x 32 slower (4.4 -> 5.0) and 128 of 16 x 16
+/// no clear gain (13.2 -> 12.6).
+const POSITION_MAJOR_FROM: (usize, usize) = (64, 1024);
 
 /// `y = conv(x, w)`: x is B x Cin x H x W, w is Cout x Cin x k x k; returns B x Cout x OH x OW.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let (rows, cols) = (g.col_rows(), g.col_cols());
-    let mut y = vec![0.0f32; g.batch * g.output_len()];
+    let position_major = g.cout >= POSITION_MAJOR_FROM.0 && cols >= POSITION_MAJOR_FROM.1;
+    let pointwise = g.kernel == 1 && g.stride == 1 && g.pad == 0;
+    let mut y = unwritten(g.batch * g.output_len());
     per_image(&mut y, g.output_len(), |b, y_b| {
         let x_b = &x[b * g.input_len()..][..g.input_len()];
-        if g.kernel == 1 && g.stride == 1 && g.pad == 0 {
-            // The image itself is its patch matrix.
-            matmul(g.cout, cols, rows, y_b, false, w, (rows, 1), x_b, (cols, 1));
-            return;
-        }
-        with_col(rows * cols, |col| {
-            im2col(x_b, g, col, cols);
-            matmul(g.cout, cols, rows, y_b, false, w, (rows, 1), col, (cols, 1));
+        let patches = if pointwise { 0 } else { rows * cols };
+        let scratch = if position_major { g.output_len() } else { 0 };
+        with_col(patches + scratch, |buffer| {
+            let (col, y_t) = buffer.split_at_mut(patches);
+            // The image itself is the patch matrix of a pointwise convolution.
+            let col: &[f32] = if pointwise {
+                x_b
+            } else {
+                im2col(x_b, g, col, cols);
+                col
+            };
+            if position_major {
+                matmul_into(g.cout, cols, rows, y_t, (1, g.cout), false, w, (rows, 1), col, (cols, 1));
+                transpose_into(y_t, cols, g.cout, y_b);
+            } else {
+                matmul_overwrite(g.cout, cols, rows, y_b, (cols, 1), w, (rows, 1), col, (cols, 1));
+            }
         });
     });
-    y
+    // SAFETY: each image's outputs were written by its GEMM or by the transposition.
+    unsafe { written(y) }
 }
 
 /// `dL/dx` from `dy` (B x Cout x OH x OW) and w. With stride 1 this is itself a forward
@@ -316,16 +393,17 @@ pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let (rows, cols) = (g.col_rows(), g.col_cols());
     let k = g.kernel;
     if g.stride == 1 && g.pad < k && k > 1 {
+        // flipped[ci][co][ky][kx] = w[co][ci][k-1-ky][k-1-kx]: each input channel's row
+        // written in order, its taps read 9 at a time (ResNet-18's 512 x 512 x 3 x 3:
+        // 4-5 ms single-threaded in the scattered order).
+        let taps = k * k;
         let mut flipped = vec![0.0f32; w.len()];
-        for co in 0..g.cout {
-            for ci in 0..g.cin {
-                for ky in 0..k {
-                    for kx in 0..k {
-                        flipped[((ci * g.cout + co) * k + (k - 1 - ky)) * k + (k - 1 - kx)] = w[((co * g.cin + ci) * k + ky) * k + kx];
-                    }
-                }
+        per_image(&mut flipped, g.cout * taps, |ci, row| {
+            for (co, dst) in row.chunks_exact_mut(taps).enumerate() {
+                let src = &w[(co * g.cin + ci) * taps..][..taps];
+                dst.iter_mut().zip(src.iter().rev()).for_each(|(d, s)| *d = *s);
             }
-        }
+        });
         let transposed = ConvGeometry {
             batch: g.batch,
             cin: g.cout,
@@ -354,62 +432,177 @@ pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     dx
 }
 
-/// `dL/dw` (Cout x Cin x k x k) from x and dy.
+/// `dL/dw` (Cout x Cin x k x k) from x and dy: `dW = sum_b dy_b col_b^T`, computed
+/// column-major ((Cin k k) x Cout), which makes the small dy the operand the GEMM copies into
+/// panels (a row-major dW made it copy the whole patch matrix per image: the 16-channel
+/// 32 x 32 layers' weight gradient at B = 64, 15.9 -> 2.7 ms on 2 cores), then transposed.
 pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let sums = if g.col_cols() < SPLIT_BY_ROWS_BELOW { weight_grad_split_by_rows(x, dy, g) } else { weight_grad_split_by_images(x, dy, g) };
+    to_row_major(&sums, g.col_rows(), g.cout)
+}
+
+/// The column-major weight gradient as partial sums over a fixed split of the batch (in
+/// parallel), added in a fixed order: the same bits whatever the threads' scheduling (rayon's
+/// fold/reduce would split by work stealing).
+fn weight_grad_split_by_images(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let (rows, cols) = (g.col_rows(), g.col_cols());
-    let group = images_per_weight_gemm(g);
-    // dW += dy_b col^T over images b..b + n, their patch matrices (and dy) side by side.
-    let some = |b: usize, n: usize, acc: &mut Vec<f32>| {
-        // col^T is (n OH OW) x (Cin k k): col read with swapped strides. dW is accumulated
-        // column-major, which makes the small dy the operand the GEMM copies into panels;
-        // a row-major dW made it copy the whole patch matrix per image (the 16-channel
-        // 32 x 32 layers' weight gradient at B = 64: 15.9 -> 2.7 ms on 2 cores).
-        if n == 1 && g.kernel == 1 && g.stride == 1 && g.pad == 0 {
-            let (x_b, dy_b) = (&x[b * g.input_len()..][..g.input_len()], &dy[b * g.output_len()..][..g.output_len()]);
-            matmul_into(g.cout, rows, cols, acc, (1, g.cout), true, dy_b, (cols, 1), x_b, (1, cols));
+    // acc [+]= dy_b col_b^T; col^T is (OH OW) x (Cin k k): col read with swapped strides.
+    let image = |b: usize, acc: Target| {
+        let dy_b = &dy[b * g.output_len()..][..g.output_len()];
+        if g.kernel == 1 && g.stride == 1 && g.pad == 0 {
+            let x_b = &x[b * g.input_len()..][..g.input_len()];
+            product_into(acc, g.cout, rows, cols, dy_b, (cols, 1), x_b, (1, cols));
             return;
         }
-        let width = n * cols;
-        with_col((rows + g.cout) * width, |buffer| {
-            let (col, dy_side) = buffer.split_at_mut(rows * width);
-            for j in 0..n {
-                im2col(&x[(b + j) * g.input_len()..][..g.input_len()], g, &mut col[j * cols..], width);
-                for (co, dy_row) in dy[(b + j) * g.output_len()..][..g.output_len()].chunks_exact(cols).enumerate() {
-                    dy_side[co * width + j * cols..][..cols].copy_from_slice(dy_row);
-                }
-            }
-            matmul_into(g.cout, rows, width, acc, (1, g.cout), true, dy_side, (width, 1), col, (1, width));
+        with_col(rows * cols, |col| {
+            im2col(&x[b * g.input_len()..][..g.input_len()], g, col, cols);
+            product_into(acc, g.cout, rows, cols, dy_b, (cols, 1), col, (1, cols));
         });
     };
-    // A fixed split of the batch, summed in a fixed order: the same bits whatever the
-    // threads' scheduling (rayon's fold/reduce would split by work stealing).
-    let len = g.cout * rows;
-    let chunks = g.batch.div_ceil(group).min(WEIGHT_GRAD_CHUNKS);
-    let per_chunk = g.batch.div_ceil(chunks);
-    let partial = |chunk: usize| {
-        let mut acc = vec![0.0f32; len];
-        let end = ((chunk + 1) * per_chunk).min(g.batch);
-        let mut b = chunk * per_chunk;
-        while b < end {
-            let n = group.min(end - b);
-            some(b, n, &mut acc);
-            b += n;
-        }
+    let per_chunk = g.batch.div_ceil(g.batch.min(WEIGHT_GRAD_CHUNKS));
+    // (No empty chunk: 9 images in 8 chunks of 2 are 5 chunks.)
+    let chunks = g.batch.div_ceil(per_chunk);
+    let mut partials = map_indices(chunks, |chunk| {
+        let images = chunk * per_chunk..((chunk + 1) * per_chunk).min(g.batch);
+        // The first image's GEMM overwrites (no zero-filling of a buffer as large as the
+        // weights), the others accumulate.
+        let mut acc = unwritten(g.cout * rows);
+        image(images.start, Target::Overwrite(&mut acc));
+        // SAFETY: that GEMM wrote all Cout x Cin k k entries.
+        let mut acc = unsafe { written(acc) };
+        images.skip(1).for_each(|b| image(b, Target::Accumulate(&mut acc)));
         acc
-    };
-    let partials = map_indices(chunks, partial);
-    let mut total = vec![0.0f32; len];
-    for p in &partials {
-        total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
-    }
-    // Column-major (Cin k k) x Cout -> the weight's row-major Cout x (Cin k k).
-    let mut dw = vec![0.0f32; len];
-    for (r, column) in total.chunks_exact(g.cout).enumerate() {
-        for (co, v) in column.iter().enumerate() {
-            dw[co * rows + r] = *v;
+    });
+    // Added in order into the first, element ranges in parallel.
+    let (total, rest) = partials.split_first_mut().expect("a batch has at least one chunk");
+    const SPAN: usize = 1 << 14;
+    per_image(total, SPAN, |i, span| {
+        for p in rest.iter() {
+            span.iter_mut().zip(&p[i * SPAN..]).for_each(|(t, v)| *t += v);
+        }
+    });
+    partials.swap_remove(0)
+}
+
+/// The column-major weight gradient with the work split by rows (tiles of input channel
+/// taps, in parallel) instead of by images, for images with few outputs (ResNet-18's 4 x 4
+/// stage: 16 per image): a GEMM per image would be only OH OW deep yet read and write the
+/// whole gradient (512 x 4608), and partial sums per thread as large as the weights would
+/// have to be added up. Here all images' patches sit side by side in one matrix (up to
+/// [`SPLIT_BY_ROWS_DEPTH`] columns per pass) and each tile's GEMM runs over all of them; no
+/// partial sums. Tiles and passes depend on the shape only: the same bits on any core count.
+fn weight_grad_split_by_rows(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let (rows, cols, taps) = (g.col_rows(), g.col_cols(), g.kernel * g.kernel);
+    let plane = g.height * g.width;
+    let per_pass = (SPLIT_BY_ROWS_DEPTH / cols).clamp(1, g.batch);
+    let tile = rows.div_ceil(SPLIT_BY_ROWS_TILES);
+    let mut sums = Vec::new();
+    with_col((rows + g.cout) * per_pass * cols, |buffer| {
+        for first in (0..g.batch).step_by(per_pass) {
+            let n = per_pass.min(g.batch - first);
+            let width = n * cols;
+            let (col, dy_side) = buffer.split_at_mut(rows * width);
+            // The images' patches side by side: each input channel's k k rows in parallel.
+            per_image(col, taps * width, |c, channel_rows| {
+                for j in 0..n {
+                    let x_plane = &x[(first + j) * g.input_len() + c * plane..][..plane];
+                    im2col_channel(x_plane, g, &mut channel_rows[j * cols..], width);
+                }
+            });
+            // dy transposed: (n OH OW) x Cout, the GEMM's left operand with contiguous
+            // columns (which it then need not copy into panels for every tile).
+            per_image(&mut dy_side[..g.cout * width], g.cout * cols, |j, image| {
+                for (co, dy_row) in dy[(first + j) * g.output_len()..][..g.output_len()].chunks_exact(cols).enumerate() {
+                    for (p, v) in dy_row.iter().enumerate() {
+                        image[p * g.cout + co] = *v;
+                    }
+                }
+            });
+            let (col, dy_side) = (&*col, &dy_side[..g.cout * width]);
+            // Tile t holds rows t tile.. of the column-major gradient, contiguous.
+            let product = |t: usize, acc: Target| {
+                let r0 = t * tile;
+                let n_rows = acc.len() / g.cout;
+                product_into(acc, g.cout, n_rows, width, dy_side, (1, g.cout), &col[r0 * width..], (1, width));
+            };
+            if first == 0 {
+                let mut fresh = unwritten(g.cout * rows);
+                per_image(&mut fresh, tile * g.cout, |t, part| product(t, Target::Overwrite(part)));
+                // SAFETY: the tiles cover every row, each tile's GEMM wrote all its entries.
+                sums = unsafe { written(fresh) };
+            } else {
+                per_image(&mut sums, tile * g.cout, |t, part| product(t, Target::Accumulate(part)));
+            }
+        }
+    });
+    sums
+}
+
+/// A column-major `rows x cols` matrix in row-major order (`cols x rows`), blocks of 16 of
+/// its columns in parallel.
+fn to_row_major(column_major: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const BLOCK: usize = 16;
+    let mut out = unwritten(rows * cols);
+    per_image(&mut out, BLOCK * rows, |block, out| {
+        // Columns block * 16.. are rows block * 16.. of the transpose: a band of the source.
+        transpose_band(column_major, rows, cols, block * BLOCK, out);
+    });
+    // SAFETY: the bands cover every output row, each wrote all of its rows.
+    unsafe { written(out) }
+}
+
+/// `dst` (`cols x rows`, row-major) = the transpose of `src` (`rows x cols`, row-major).
+fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [MaybeUninit<f32>]) {
+    transpose_band(src, rows, cols, 0, dst);
+}
+
+/// Rows `c0..c0 + dst.len() / rows` of the transpose of `src` (`rows x cols`, row-major)
+/// into `dst`, in 16 x 16 tiles (whole cache lines of `src` read, 16 rows written).
+fn transpose_band(src: &[f32], rows: usize, cols: usize, c0: usize, dst: &mut [MaybeUninit<f32>]) {
+    const TILE: usize = 16;
+    assert!(src.len() >= rows * cols && dst.len().is_multiple_of(rows.max(1)) && c0 + dst.len() / rows.max(1) <= cols);
+    for r0 in (0..rows).step_by(TILE) {
+        for (j, dst_row) in dst.chunks_exact_mut(rows).enumerate() {
+            for (r, o) in (r0..(r0 + TILE).min(rows)).zip(&mut dst_row[r0..]) {
+                o.write(src[r * cols + c0 + j]);
+            }
         }
     }
-    dw
+}
+
+/// `acc (column-major m x n) [+]= lhs rhs` (the weight gradient's orientation).
+#[allow(clippy::too_many_arguments)]
+fn product_into(
+    acc: Target,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: &[f32],
+    lhs_strides: (usize, usize),
+    rhs: &[f32],
+    rhs_strides: (usize, usize),
+) {
+    match acc {
+        Target::Overwrite(dst) => matmul_overwrite(m, n, k, dst, (1, m), lhs, lhs_strides, rhs, rhs_strides),
+        Target::Accumulate(dst) => matmul_into(m, n, k, dst, (1, m), true, lhs, lhs_strides, rhs, rhs_strides),
+    }
+}
+
+/// Where a weight-gradient GEMM puts its product.
+enum Target<'a> {
+    /// Write it (the buffer's first GEMM).
+    Overwrite(&'a mut [MaybeUninit<f32>]),
+    /// Add it.
+    Accumulate(&'a mut [f32]),
+}
+
+impl Target<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Target::Overwrite(d) => d.len(),
+            Target::Accumulate(d) => d.len(),
+        }
+    }
 }
 
 /// Calls `f(x_index, w_index, y_index)` for every product of the convolution: each image,
@@ -497,11 +690,19 @@ mod tests {
             ConvGeometry { batch: 2, cin: 10, cout: 8, height: 4, width: 3, kernel: 5, stride: 1, pad: 2 },
             ConvGeometry { batch: 1, cin: 8, cout: 9, height: 3, width: 3, kernel: 3, stride: 1, pad: 3 },
             ConvGeometry { batch: 3, cin: 16, cout: 16, height: 1, width: 1, kernel: 3, stride: 1, pad: 1 },
-            // Weight gradients of images grouped per GEMM (fewer than WEIGHT_GRAD_GROUP_BELOW
-            // outputs each) with a partial last group, and of one image per GEMM.
+            // Weight gradients split by rows (fewer than SPLIT_BY_ROWS_BELOW outputs per
+            // image: 7 x 7 and 6 x 6 outputs, and 30 images of 36 outputs in two passes of
+            // SPLIT_BY_ROWS_DEPTH, 27 rows in tiles of 4) and by images.
             ConvGeometry { batch: 11, cin: 3, cout: 4, height: 7, width: 7, kernel: 3, stride: 1, pad: 1 },
             ConvGeometry { batch: 11, cin: 2, cout: 3, height: 12, width: 12, kernel: 3, stride: 2, pad: 1 },
+            ConvGeometry { batch: 30, cin: 3, cout: 3, height: 6, width: 6, kernel: 3, stride: 1, pad: 1 },
             ConvGeometry { batch: 3, cin: 2, cout: 3, height: 8, width: 8, kernel: 3, stride: 1, pad: 1 },
+            // A forward GEMM written position-major and transposed (POSITION_MAJOR_FROM: 64
+            // output channels, 32 x 33 positions).
+            ConvGeometry { batch: 2, cin: 2, cout: 64, height: 32, width: 33, kernel: 3, stride: 1, pad: 1 },
+            // 9 images in chunks of 2 (5 partial sums, none empty), 19 output channels (a
+            // whole and a partial block of the sum-and-transpose pass).
+            ConvGeometry { batch: 9, cin: 2, cout: 19, height: 8, width: 8, kernel: 3, stride: 1, pad: 1 },
         ];
         for (i, g) in shapes.into_iter().enumerate() {
             assert!(g.is_valid());
@@ -524,7 +725,10 @@ mod tests {
             let mut x = values(g.input_len(), 60 + i as u64);
             x[0] = f32::NAN;
             let mut col = vec![7.0f32; g.col_rows() * g.col_cols()];
-            im2col_same_width(&x, &g, &mut col, g.col_cols());
+            let (plane, rows) = (height * width, kernel * kernel * g.col_cols());
+            for c in 0..cin {
+                im2col_same_width(&x[c * plane..][..plane], &g, &mut col[c * rows..], g.col_cols());
+            }
             let (oh, ow, k, p) = (g.out_height(), g.out_width(), kernel, g.pad as isize);
             for c in 0..cin {
                 for (ky, kx, oy, ox) in
