@@ -27,6 +27,31 @@ pub(crate) fn map_indices<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Sen
     return (0..n).map(f).collect();
 }
 
+/// Defines `$name`, which runs `$body` (an `#[inline(always)]` function whose loops the
+/// compiler vectorises) compiled for AVX2 and FMA where the CPU has them (x86-64), else as it
+/// is. The crate is built for the baseline x86-64 (SSE2: 4 floats per vector); the body is
+/// compiled a second time into a `target_feature` function, 8 floats per vector.
+macro_rules! dispatch_avx2 {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:path) => {
+        $(#[$doc])*
+        fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx2,fma")]
+                fn with_avx2($($arg: $ty),*) {
+                    $body($($arg),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has the features `with_avx2` is compiled for.
+                    return unsafe { with_avx2($($arg),*) };
+                }
+            }
+            $body($($arg),*)
+        }
+    };
+}
+pub(crate) use dispatch_avx2;
+
 /// The f32 values of `t` in row-major order: borrowed when contiguous, else copied.
 pub(crate) fn flex_values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {

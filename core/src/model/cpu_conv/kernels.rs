@@ -301,8 +301,14 @@ unsafe fn gemm_raw(
     }
 }
 
+/// `dst (m x n, row-major) = lhs (m x k) rhs (k x n)`, overwriting `dst`; `lhs` and `rhs`
+/// are row-major with their rows the given distance apart (the Winograd path's GEMMs).
+pub(super) fn matmul_strided(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: (&[f32], usize), rhs: (&[f32], usize)) {
+    matmul_into(m, n, k, dst, (n, 1), false, lhs.0, (lhs.1, 1), rhs.0, (rhs.1, 1));
+}
+
 /// `len` values to be written before they are read (see [`written`]).
-fn unwritten(len: usize) -> Vec<MaybeUninit<f32>> {
+pub(super) fn unwritten(len: usize) -> Vec<MaybeUninit<f32>> {
     let mut v = Vec::with_capacity(len);
     // SAFETY: MaybeUninit needs no initialisation.
     unsafe { v.set_len(len) };
@@ -311,7 +317,7 @@ fn unwritten(len: usize) -> Vec<MaybeUninit<f32>> {
 
 /// The values of a buffer from [`unwritten`] once every one has been written. Safety: every
 /// entry must have been written.
-unsafe fn written(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
+pub(super) unsafe fn written(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
     let mut v = std::mem::ManuallyDrop::new(v);
     // SAFETY: MaybeUninit<f32> has f32's layout; the caller vouches for initialisation.
     unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<f32>(), v.len(), v.capacity()) }
@@ -324,14 +330,19 @@ thread_local! {
     static COL: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Calls `f` with this thread's patch buffer of at least `len` values.
-fn with_col<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    COL.with(|cell| {
-        let mut col = cell.borrow_mut();
-        if col.len() < len {
-            col.resize(len, 0.0);
+/// Calls `f` with this thread's scratch buffer of at least `len` values (reused from call to
+/// call; its contents are whatever the last user left). While a thread waits on a parallel
+/// loop it may run other tasks; should one of them need the buffer while it is lent out, it
+/// gets a fresh one.
+pub(super) fn with_col<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    COL.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut col) => {
+            if col.len() < len {
+                col.resize(len, 0.0);
+            }
+            f(&mut col[..len])
         }
-        f(&mut col[..len])
+        Err(_) => f(&mut vec![0.0f32; len]),
     })
 }
 
@@ -356,6 +367,9 @@ const POSITION_MAJOR_FROM: (usize, usize) = (64, 1024);
 
 /// `y = conv(x, w)`: x is B x Cin x H x W, w is Cout x Cin x k x k; returns B x Cout x OH x OW.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    if super::winograd::applies(g) {
+        return super::winograd::conv2d_forward(x, w, g);
+    }
     let (rows, cols) = (g.col_rows(), g.col_cols());
     let position_major = g.cout >= POSITION_MAJOR_FROM.0 && cols >= POSITION_MAJOR_FROM.1;
     let pointwise = g.kernel == 1 && g.stride == 1 && g.pad == 0;

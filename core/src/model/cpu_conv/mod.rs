@@ -10,6 +10,7 @@
 //! `RING_WGPU_CPU_CONV=burn` to use burn's convolution on the CPU as well (for A/B runs).
 
 pub mod kernels;
+pub mod winograd;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;

@@ -1,0 +1,332 @@
+//! 3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray,
+//! "Fast Algorithms for Convolutional Neural Networks", 2016): each 2 x 2 block of outputs
+//! ("tile") is computed from a 4 x 4 block of the input with 16 products per input channel
+//! instead of 36, as 16 GEMMs (one per point `xi` of the transformed 4 x 4 tile) of depth Cin
+//! over all tiles of a group of images:
+//!
+//! - weights: `U[xi] (Cout x Cin) = (G w G^T)[xi]`;
+//! - input: `V[c][xi][tile] = (B^T d B)[xi]` for the tile's 4 x 4 input block d (zero padded);
+//! - `M[xi] = U[xi] V[.][xi][.]` (Cout x tiles), then each tile's outputs `A^T M A` (2 x 2).
+//!
+//! 2.25x fewer multiplications than im2col + GEMM, and the transformed input is 4x the
+//! input where a patch matrix is 9x. The result differs from the direct sum by rounding only
+//! (the transforms' coefficients are 0, +-1 and +-1/2); the tests hold it to the loops'
+//! f64 reference within the same tolerance as the GEMM path. The plain loops
+//! ([`super::kernels::conv2d_forward_reference`]) are the reference.
+
+use std::mem::MaybeUninit;
+
+use super::kernels::{ConvGeometry, unwritten, with_col, written};
+use crate::model::cpu_common::{dispatch_avx2, per_image};
+
+/// Points of a transformed tile.
+const POINTS: usize = 16;
+/// Tiles (over all images of a group) per GEMM: bounds the transformed input and products
+/// (16 x Cin and 16 x Cout values per tile) to a few MB.
+const GROUP_TILES: usize = 1024;
+
+/// Does Winograd's F(2x2, 3x3) compute this convolution? 3x3, stride 1, padding below 3, and
+/// where it measured faster than im2col + GEMM (2 cores, ms per call, alternating runs): at
+/// least 64 channels in and out with rows of at least 16 outputs (64 channels of 32 x 32 at
+/// B = 32: 14.3 -> 11.0; 128 of 16 x 16: 13.2 -> 11.1; 64 of 16 x 16 at B = 64: 7.4 -> 6.7),
+/// or at least 256 channels with rows of 8 (256 of 8 x 8 at B = 32: 12.5 -> 11.1). Shorter
+/// rows or fewer channels leave the transforms too little work to amortise: 64 channels of
+/// 8 x 8 at B = 64 2.1 -> 2.6, 256 of 4 x 4 3.7 -> 4.6, 128 of 8 x 8 no gain.
+pub fn applies(g: &ConvGeometry) -> bool {
+    let (channels, row) = (g.cin.min(g.cout), g.out_width());
+    let pays = (channels >= 64 && row >= 16) || (channels >= 256 && row >= 8);
+    g.kernel == 3 && g.stride == 1 && g.pad < 3 && g.is_valid() && pays
+}
+
+/// `U[co][xi][ci]`: each 3 x 3 kernel transformed, `G w G^T` with
+/// `G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]`; output channels in parallel.
+fn transform_weights(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let cin = g.cin;
+    let mut u = unwritten(g.cout * POINTS * cin);
+    per_image(&mut u, POINTS * cin, |co, u_co| {
+        for (ci, k) in w[co * cin * 9..][..cin * 9].chunks_exact(9).enumerate() {
+            for (xi, value) in transform_kernel(k).iter().flatten().enumerate() {
+                u_co[xi * cin + ci].write(*value);
+            }
+        }
+    });
+    // SAFETY: each output channel's block got all 16 points of each input channel.
+    unsafe { written(u) }
+}
+
+/// `G k G^T` of one 3 x 3 kernel (row-major).
+#[inline(always)]
+fn transform_kernel(k: &[f32]) -> [[f32; 4]; 4] {
+    // G k: 4 x 3.
+    let mut gk = [[0.0f32; 3]; 4];
+    for col in 0..3 {
+        let (a, b, c) = (k[col], k[3 + col], k[6 + col]);
+        gk[0][col] = a;
+        gk[1][col] = 0.5 * (a + b + c);
+        gk[2][col] = 0.5 * (a - b + c);
+        gk[3][col] = c;
+    }
+    // (G k) G^T: 4 x 4.
+    gk.map(|r| [r[0], 0.5 * (r[0] + r[1] + r[2]), 0.5 * (r[0] - r[1] + r[2]), r[2]])
+}
+
+/// `B^T d B` of one 4 x 4 block (the definition; [`transform_input_channel`] computes it for
+/// runs of tiles) with `B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]`.
+#[cfg(test)]
+fn transform_block(d: [[f32; 4]; 4]) -> [[f32; 4]; 4] {
+    let mut t = [[0.0f32; 4]; 4];
+    for col in 0..4 {
+        t[0][col] = d[0][col] - d[2][col];
+        t[1][col] = d[1][col] + d[2][col];
+        t[2][col] = d[2][col] - d[1][col];
+        t[3][col] = d[1][col] - d[3][col];
+    }
+    t.map(|r| [r[0] - r[2], r[1] + r[2], r[2] - r[1], r[1] - r[3]])
+}
+
+/// `A^T m A` with `A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]`: a tile's 2 x 2 outputs (the
+/// definition; [`transform_output_plane`] computes it for runs of tiles).
+#[cfg(test)]
+fn output_block(m: [[f32; 4]; 4]) -> [[f32; 2]; 2] {
+    let s0 = [0, 1, 2, 3].map(|c| m[0][c] + m[1][c] + m[2][c]);
+    let s1 = [0, 1, 2, 3].map(|c| m[1][c] - m[2][c] - m[3][c]);
+    [[s0[0] + s0[1] + s0[2], s0[1] - s0[2] - s0[3]], [s1[0] + s1[1] + s1[2], s1[1] - s1[2] - s1[3]]]
+}
+
+/// `y = conv(x, w)` for a convolution where [`applies`] holds: x is B x Cin x H x W, w is
+/// Cout x Cin x 3 x 3; returns B x Cout x OH x OW.
+pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    assert!(applies(g), "not a 3x3 stride-1 convolution: {g:?}");
+    let (oh, ow) = (g.out_height(), g.out_width());
+    let tiles = oh.div_ceil(2) * ow.div_ceil(2);
+    let out_plane = oh * ow;
+    let u = transform_weights(w, g);
+    let per_group = (GROUP_TILES / tiles).clamp(1, g.batch);
+    let mut y = unwritten(g.batch * g.cout * out_plane);
+    let (v_len, m_len) = (g.cin * POINTS * per_group * tiles, POINTS * g.cout * per_group * tiles);
+    with_col(v_len + m_len, |scratch| {
+        let (v, m) = scratch.split_at_mut(v_len);
+        forward_groups(x, g, &u, per_group, v, m, &mut y);
+    });
+    // SAFETY: every output plane was written by the output transform (all OH x OW positions).
+    unsafe { written(y) }
+}
+
+/// [`conv2d_forward`] group by group: `v` and `m` hold a group's transformed input and products.
+fn forward_groups(x: &[f32], g: &ConvGeometry, u: &[f32], per_group: usize, v: &mut [f32], m: &mut [f32], y: &mut [MaybeUninit<f32>]) {
+    let (oh, ow) = (g.out_height(), g.out_width());
+    let (tiles, out_plane) = (oh.div_ceil(2) * ow.div_ceil(2), oh * ow);
+    for first in (0..g.batch).step_by(per_group) {
+        let n = per_group.min(g.batch - first);
+        let cols = n * tiles;
+        let v = &mut v[..g.cin * POINTS * cols];
+        // Input transform: each channel's 16 rows of V, all images of the group.
+        per_image(v, POINTS * cols, |c, v_c| input_channel(x, g, first, n, c, v_c));
+        // The 16 GEMMs: M[xi] (Cout x cols) = U[xi] (Cout x Cin) V[.][xi][.] (Cin x cols).
+        let (v, u) = (&*v, &u);
+        let m = &mut m[..POINTS * g.cout * cols];
+        per_image(m, g.cout * cols, |xi, m_xi| {
+            super::kernels::matmul_strided(g.cout, cols, g.cin, m_xi, (&u[xi * g.cin..], POINTS * g.cin), (&v[xi * cols..], POINTS * cols));
+        });
+        // Output transform: each (image, output channel) plane.
+        let m = &*m;
+        let y_group = &mut y[first * g.cout * out_plane..][..n * g.cout * out_plane];
+        per_image(y_group, out_plane, |index, out| output_plane(m, g, n, index, out));
+    }
+}
+
+dispatch_avx2! {
+    /// [`transform_input_channel`], with AVX2 where the CPU has it.
+    fn input_channel(x: &[f32], g: &ConvGeometry, first: usize, n: usize, c: usize, v_c: &mut [f32]) => transform_input_channel
+}
+
+dispatch_avx2! {
+    /// [`transform_output_plane`], with AVX2 where the CPU has it.
+    fn output_plane(m: &[f32], g: &ConvGeometry, n: usize, index: usize, out: &mut [MaybeUninit<f32>]) => transform_output_plane
+}
+
+/// The input transform of channel `c` for images `first..first + n`: `v_c` gets its 16 rows
+/// of V (`V[c][xi][tile]`, a row of tiles at a time) from the channel's zero-padded plane
+/// split into even and odd columns, so that the 4 x 4 blocks' columns are contiguous runs
+/// over the tiles (vectorised loops, run through [`input_channel`]).
+#[inline(always)]
+fn transform_input_channel(x: &[f32], g: &ConvGeometry, first: usize, n: usize, c: usize, v_c: &mut [f32]) {
+    let (oh, ow) = (g.out_height(), g.out_width());
+    let (tiles_y, tiles_x) = (oh.div_ceil(2), ow.div_ceil(2));
+    let (tiles, plane) = (tiles_y * tiles_x, g.height * g.width);
+    let cols = n * tiles;
+    // The zero-padded block of input the tiles read: rows and columns -p .. 2 tiles + 2 - p.
+    let pad_h = 2 * tiles_y + 2;
+    let half = tiles_x + 1;
+    let mut even = vec![0.0f32; pad_h * half];
+    let mut odd = vec![0.0f32; pad_h * half];
+    let mut w = vec![0.0f32; 16 * tiles_x];
+    // One padded row: p zeros, the input row, zeros up to 2 (tiles_x + 1) columns.
+    let mut padded_row = vec![0.0f32; 2 * half];
+    let inside = g.width.min(2 * half - g.pad);
+    for j in 0..n {
+        let src = &x[((first + j) * g.cin + c) * plane..][..plane];
+        // Padded row py holds input row py - p (zeros outside).
+        for py in 0..pad_h {
+            let (e, o) = (&mut even[py * half..][..half], &mut odd[py * half..][..half]);
+            match py.checked_sub(g.pad).filter(|&iy| iy < g.height) {
+                Some(iy) => {
+                    padded_row[g.pad..g.pad + inside].copy_from_slice(&src[iy * g.width..][..inside]);
+                    for ((e, o), pair) in e.iter_mut().zip(o.iter_mut()).zip(padded_row.chunks_exact(2)) {
+                        *e = pair[0];
+                        *o = pair[1];
+                    }
+                }
+                None => {
+                    e.fill(0.0);
+                    o.fill(0.0);
+                }
+            }
+        }
+        for ty in 0..tiles_y {
+            // w[4 r + k][tx]: block row r times B (the columns' transform).
+            for r in 0..4 {
+                let py = 2 * ty + r;
+                let (e, o) = (&even[py * half..][..half], &odd[py * half..][..half]);
+                let (c0, c1, c2, c3) = (&e[..tiles_x], &o[..tiles_x], &e[1..], &o[1..]);
+                let (w0, rest) = w[4 * r * tiles_x..][..4 * tiles_x].split_at_mut(tiles_x);
+                let (w1, rest) = rest.split_at_mut(tiles_x);
+                let (w2, w3) = rest.split_at_mut(tiles_x);
+                for (((w0, w1), (w2, w3)), ((c0, c1), (c2, c3))) in
+                    w0.iter_mut().zip(w1).zip(w2.iter_mut().zip(w3)).zip(c0.iter().zip(c1).zip(c2.iter().zip(c3)))
+                {
+                    *w0 = c0 - c2;
+                    *w1 = c1 + c2;
+                    *w2 = c2 - c1;
+                    *w3 = c1 - c3;
+                }
+            }
+            // Then B^T (the rows' transform), written to V[c][xi][tiles].
+            let col = j * tiles + ty * tiles_x;
+            for k in 0..4 {
+                let row = |r: usize| &w[(4 * r + k) * tiles_x..][..tiles_x];
+                let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+                let at = |xi: usize| xi * cols + col..xi * cols + col + tiles_x;
+                let [o0, o1, o2, o3] =
+                    v_c.get_disjoint_mut([at(k), at(4 + k), at(8 + k), at(12 + k)]).expect("the 16 rows of V are disjoint");
+                for (((o0, o1), (o2, o3)), ((r0, r1), (r2, r3))) in
+                    o0.iter_mut().zip(o1).zip(o2.iter_mut().zip(o3)).zip(r0.iter().zip(r1).zip(r2.iter().zip(r3)))
+                {
+                    *o0 = r0 - r2;
+                    *o1 = r1 + r2;
+                    *o2 = r2 - r1;
+                    *o3 = r1 - r3;
+                }
+            }
+        }
+    }
+}
+
+/// The output transform of plane `index` (image `index / Cout` of the group, output channel
+/// `index % Cout`) from the group's products `m` (`M[xi][co][tile]`): each tile's `A^T M A`,
+/// runs of tiles at a time, the even and odd output columns interleaved.
+#[inline(always)]
+fn transform_output_plane(m: &[f32], g: &ConvGeometry, n: usize, index: usize, out: &mut [MaybeUninit<f32>]) {
+    let (oh, ow) = (g.out_height(), g.out_width());
+    let (tiles_y, tiles_x) = (oh.div_ceil(2), ow.div_ceil(2));
+    let tiles = tiles_y * tiles_x;
+    let cols = n * tiles;
+    let (j, co) = (index / g.cout, index % g.cout);
+    // Runs of up to RUN tiles of a tile row (stack buffers).
+    const RUN: usize = 32;
+    let mut s = [[0.0f32; RUN]; 8];
+    let mut pair = [0.0f32; 2 * RUN];
+    for ty in 0..tiles_y {
+        for tx0 in (0..tiles_x).step_by(RUN) {
+            let nt = RUN.min(tiles_x - tx0);
+            let col = j * tiles + ty * tiles_x + tx0;
+            let mrow = |xi: usize| &m[(xi * g.cout + co) * cols + col..][..nt];
+            // s[r][k] = (A^T M)[r][k]: r = 0 rows 0 + 1 + 2, r = 1 rows 1 - 2 - 3.
+            for k in 0..4 {
+                let (m0, m1, m2, m3) = (mrow(k), mrow(4 + k), mrow(8 + k), mrow(12 + k));
+                let (top, bottom) = s.split_at_mut(4);
+                let (s0, s1) = (&mut top[k][..nt], &mut bottom[k][..nt]);
+                for ((s0, s1), ((m0, m1), (m2, m3))) in s0.iter_mut().zip(s1).zip(m0.iter().zip(m1).zip(m2.iter().zip(m3))) {
+                    *s0 = m0 + m1 + m2;
+                    *s1 = m1 - m2 - m3;
+                }
+            }
+            for r in 0..2 {
+                let oy = 2 * ty + r;
+                if oy >= oh {
+                    break;
+                }
+                let (a0, a1, a2, a3) = (&s[4 * r][..nt], &s[4 * r + 1][..nt], &s[4 * r + 2][..nt], &s[4 * r + 3][..nt]);
+                for (p, ((a0, a1), (a2, a3))) in pair.chunks_exact_mut(2).zip(a0.iter().zip(a1).zip(a2.iter().zip(a3))) {
+                    p[0] = a0 + a1 + a2;
+                    p[1] = a1 - a2 - a3;
+                }
+                let ox0 = 2 * tx0;
+                let width = (ow - ox0).min(2 * nt);
+                for (o, v) in out[oy * ow + ox0..][..width].iter_mut().zip(&pair) {
+                    o.write(*v);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cpu_common::test_values as values;
+    use crate::model::cpu_conv::kernels::conv2d_forward_reference;
+
+    #[test]
+    fn the_transforms_compute_a_3_tap_filter_on_a_4_wide_block() {
+        // F(2x2, 3x3) on one tile: y[i][j] = sum_{a, b} d[i + a][j + b] k[a][b].
+        let d: Vec<f32> = values(16, 3);
+        let k: Vec<f32> = values(9, 4);
+        let g = ConvGeometry { batch: 1, cin: 1, cout: 1, height: 4, width: 4, kernel: 3, stride: 1, pad: 0 };
+        let u = transform_weights(&k, &g);
+        let t = transform_block([0, 1, 2, 3].map(|r| [0, 1, 2, 3].map(|c| d[r * 4 + c])));
+        let m = [0, 1, 2, 3].map(|r| [0, 1, 2, 3].map(|c| t[r][c] * u[r * 4 + c]));
+        let y = output_block(m);
+        for i in 0..2 {
+            for j in 0..2 {
+                let want: f32 = (0..3).flat_map(|a| (0..3).map(move |b| (a, b))).map(|(a, b)| d[(i + a) * 4 + j + b] * k[a * 3 + b]).sum();
+                assert!((y[i][j] - want).abs() < 1e-5, "({i}, {j}): {} vs {want}", y[i][j]);
+            }
+        }
+    }
+
+    #[test]
+    fn winograd_matches_the_loops() {
+        let c = 64;
+        let shapes = [
+            // Odd sizes (a partial last tile row and column), every padding, a batch in
+            // two groups of GROUP_TILES tiles (128 + 2 images of 8 tiles), more output than input channels, rows of
+            // more than one run of tiles (34 tiles, the last one half outside), 256 channels
+            // with rows of 8.
+            ConvGeometry { batch: 2, cin: c, cout: c + 3, height: 5, width: 17, kernel: 3, stride: 1, pad: 1 },
+            ConvGeometry { batch: 1, cin: c + 1, cout: c, height: 6, width: 19, kernel: 3, stride: 1, pad: 0 },
+            ConvGeometry { batch: 2, cin: c, cout: c, height: 3, width: 15, kernel: 3, stride: 1, pad: 2 },
+            ConvGeometry { batch: 130, cin: c, cout: c, height: 1, width: 16, kernel: 3, stride: 1, pad: 1 },
+            ConvGeometry { batch: 1, cin: c, cout: c, height: 3, width: 67, kernel: 3, stride: 1, pad: 1 },
+            ConvGeometry { batch: 2, cin: 256, cout: 256, height: 3, width: 8, kernel: 3, stride: 1, pad: 1 },
+        ];
+        for (i, g) in shapes.into_iter().enumerate() {
+            assert!(applies(&g), "{g:?}");
+            let mut x = values(g.batch * g.cin * g.height * g.width, 10 + i as u64);
+            let w = values(g.cout * g.cin * 9, 20 + i as u64);
+            if i == 0 {
+                x[5] = f32::NAN;
+            }
+            let (got, want) = (conv2d_forward(&x, &w, &g), conv2d_forward_reference(&x, &w, &g));
+            assert_eq!(got.len(), want.len());
+            let scale = want.iter().filter(|v| v.is_finite()).fold(1.0f32, |m, v| m.max(v.abs()));
+            for (k, (a, b)) in got.iter().zip(&want).enumerate() {
+                if b.is_nan() {
+                    assert!(a.is_nan(), "{g:?} [{k}]: {a} vs NaN");
+                    continue;
+                }
+                assert!((a - b).abs() <= 1e-5 * scale * 8.0, "{g:?} [{k}]: {a} vs {b} (scale {scale})");
+            }
+        }
+    }
+}
