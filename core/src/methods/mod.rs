@@ -77,7 +77,7 @@ impl StepPhase {
 /// What a step leaves on the device (read it back only when needed).
 #[derive(Debug, Clone)]
 pub struct StepOutput {
-    /// The loss, shape [1].
+    /// The loss, shape `[1]`.
     pub loss: Tensor<1>,
     /// u in force for this step (100 for plain NCE).
     pub upper: f64,

@@ -4,15 +4,17 @@
 //! instead of 36, as 16 GEMMs (one per point `xi` of the transformed 4 x 4 tile) of depth Cin
 //! over all tiles of a group of images:
 //!
-//! - weights: `U[xi] (Cout x Cin) = (G w G^T)[xi]`;
+//! - weights: `U[xi] (Cout x Cin) = (G w G^T)[xi]` (stored `U[co][xi][ci]`);
 //! - input: `V[c][xi][tile] = (B^T d B)[xi]` for the tile's 4 x 4 input block d (zero padded);
 //! - `M[xi] = U[xi] V[.][xi][.]` (Cout x tiles), then each tile's outputs `A^T M A` (2 x 2).
 //!
 //! 2.25x fewer multiplications than im2col + GEMM, and the transformed input is 4x the
-//! input where a patch matrix is 9x. The result differs from the direct sum by rounding only
-//! (the transforms' coefficients are 0, +-1 and +-1/2); the tests hold it to the loops'
-//! f64 reference within the same tolerance as the GEMM path. The plain loops
-//! ([`super::kernels::conv2d_forward_reference`]) are the reference.
+//! input where a patch matrix is 9x. The weight gradient runs the same transforms backwards
+//! ([`conv2d_weight_grad`]). The result differs from the direct sum by rounding only (the
+//! transforms' coefficients are 0, +-1 and +-1/2); the tests hold it to the plain loops'
+//! f64 reference ([`super::kernels::conv2d_forward_reference`] and the weight gradient's)
+//! within the same tolerance as the GEMM path. NaN inputs give NaN at the outputs the loops
+//! give NaN; an infinite input can give NaN (inf - inf in a transform) where they give inf.
 
 use std::mem::MaybeUninit;
 
@@ -36,6 +38,17 @@ pub fn applies(g: &ConvGeometry) -> bool {
     let (channels, row) = (g.cin.min(g.cout), g.out_width());
     let pays = (channels >= 64 && row >= 16) || (channels >= 256 && row >= 8);
     g.kernel == 3 && g.stride == 1 && g.pad < 3 && g.is_valid() && pays
+}
+
+/// Is the weight gradient of this convolution computed by Winograd's transform
+/// ([`conv2d_weight_grad`])? Where [`applies`] holds and with at least 256 channels in and
+/// out: its 16 GEMMs are only Cout x Cin but as deep as the tiles, and the gemm crate copies
+/// both operands into panels, which costs as much as the products below 256 channels.
+/// Measured, ms per call at B = 32 on 2 cores, alternating: 256 channels of 8 x 8
+/// 15.4-19.4 -> 12.0-15.5 (each pair 14-26% faster), but 64 of 32 x 32 15.8 -> 21.5 and 128
+/// of 16 x 16 12.3 -> 16.2.
+pub fn applies_to_weight_gradient(g: &ConvGeometry) -> bool {
+    applies(g) && g.cin.min(g.cout) >= 256
 }
 
 /// `U[co][xi][ci]`: each 3 x 3 kernel transformed, `G w G^T` with
@@ -132,6 +145,143 @@ fn forward_groups(x: &[f32], g: &ConvGeometry, u: &[f32], per_group: usize, v: &
         let m = &*m;
         let y_group = &mut y[first * g.cout * out_plane..][..n * g.cout * out_plane];
         per_image(y_group, out_plane, |index, out| output_plane(m, g, n, index, out));
+    }
+}
+
+/// `dL/dw` (Cout x Cin x 3 x 3) from x and dy for a convolution where [`applies`] holds,
+/// through the same transform: with `y_tile = A^T (U .* V) A`, the gradient of `U` is
+/// `dU[xi] = sum over tiles of Y[xi] V[xi]^T` with `Y = A dy_tile A^T` (4 x 4 from each tile's
+/// 2 x 2 output gradients), 16 GEMMs (Cout x Cin, as deep as the tiles), and then
+/// `dw = G^T dU G`. Groups of images and the GEMMs are fixed by the shape: the same bits on
+/// any number of cores.
+pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    assert!(applies(g), "not a 3x3 stride-1 convolution: {g:?}");
+    let (oh, ow) = (g.out_height(), g.out_width());
+    let tiles = oh.div_ceil(2) * ow.div_ceil(2);
+    let per_group = (GROUP_TILES / tiles).clamp(1, g.batch);
+    let (v_len, y_len) = (g.cin * POINTS * per_group * tiles, g.cout * POINTS * per_group * tiles);
+    let pairs = g.cout * g.cin;
+    let mut du: Option<Vec<f32>> = None;
+    with_col(v_len + y_len, |scratch| {
+        let (v, yt) = scratch.split_at_mut(v_len);
+        for first in (0..g.batch).step_by(per_group) {
+            let n = per_group.min(g.batch - first);
+            let cols = n * tiles;
+            let (v, yt) = (&mut v[..g.cin * POINTS * cols], &mut yt[..g.cout * POINTS * cols]);
+            per_image(v, POINTS * cols, |c, v_c| input_channel(x, g, first, n, c, v_c));
+            per_image(yt, POINTS * cols, |co, y_co| gradient_channel(dy, g, first, n, co, y_co));
+            let (v, yt) = (&*v, &*yt);
+            // dU[xi] (Cout x Cin, column-major) [+]= Y[.][xi][.] (Cout x cols) V[.][xi][.]^T (cols x Cin).
+            let lhs = |xi: usize| (&yt[xi * cols..], POINTS * cols);
+            let rhs = |xi: usize| (&v[xi * cols..], POINTS * cols);
+            match du.as_mut() {
+                None => {
+                    let mut fresh = unwritten(POINTS * pairs);
+                    per_image(&mut fresh, pairs, |xi, du_xi| {
+                        super::kernels::matmul_nt_overwrite(g.cout, g.cin, cols, du_xi, lhs(xi), rhs(xi))
+                    });
+                    // SAFETY: each point's GEMM wrote its Cout x Cin entries.
+                    du = Some(unsafe { written(fresh) });
+                }
+                Some(du) => {
+                    per_image(du, pairs, |xi, du_xi| super::kernels::matmul_nt_accumulate(g.cout, g.cin, cols, du_xi, lhs(xi), rhs(xi)));
+                }
+            }
+        }
+    });
+    let du = du.expect("a batch has at least one group");
+    // dw[co][ci] = G^T dU[.][co][ci] G, output channels in parallel.
+    let mut dw = unwritten(pairs * 9);
+    per_image(&mut dw, g.cin * 9, |co, dw_co| {
+        for (ci, k) in dw_co.chunks_exact_mut(9).enumerate() {
+            let mut d = [[0.0f32; 4]; 4];
+            for (xi, value) in d.iter_mut().flatten().enumerate() {
+                *value = du[xi * pairs + ci * g.cout + co];
+            }
+            for (slot, value) in k.iter_mut().zip(kernel_gradient(d).iter().flatten()) {
+                slot.write(*value);
+            }
+        }
+    });
+    // SAFETY: every (co, ci) wrote its 9 taps.
+    unsafe { written(dw) }
+}
+
+/// `G^T d G` (3 x 3) of a 4 x 4 gradient of a transformed kernel: the adjoint of
+/// [`transform_kernel`] (`G^T = [[1, 1/2, 1/2, 0], [0, 1/2, -1/2, 0], [0, 1/2, 1/2, 1]]`).
+#[inline(always)]
+fn kernel_gradient(d: [[f32; 4]; 4]) -> [[f32; 3]; 3] {
+    // r G for a row r of 4 (G is 4 x 3).
+    let reduce = |r: [f32; 4]| [r[0] + 0.5 * (r[1] + r[2]), 0.5 * (r[1] - r[2]), 0.5 * (r[1] + r[2]) + r[3]];
+    // d G (4 x 3), then G^T (d G): column j of the result is reduce(column j of d G).
+    let dg = d.map(reduce);
+    let column = |j: usize| reduce([dg[0][j], dg[1][j], dg[2][j], dg[3][j]]);
+    let (c0, c1, c2) = (column(0), column(1), column(2));
+    [[c0[0], c1[0], c2[0]], [c0[1], c1[1], c2[1]], [c0[2], c1[2], c2[2]]]
+}
+
+dispatch_avx2! {
+    /// [`transform_gradient_channel`], with AVX2 where the CPU has it.
+    fn gradient_channel(dy: &[f32], g: &ConvGeometry, first: usize, n: usize, co: usize, y_co: &mut [f32]) => transform_gradient_channel
+}
+
+/// The output-gradient transform of channel `co` for images `first..first + n`: `y_co` gets
+/// its 16 rows (`Y[co][xi][tile]`) of `A D A^T` for each tile's 2 x 2 gradients D (zero past
+/// the outputs), `A = [[1, 0], [1, 1], [1, -1], [0, -1]]`, a row of tiles at a time (the even
+/// and odd output columns split, so that the loops run over the tiles).
+#[inline(always)]
+fn transform_gradient_channel(dy: &[f32], g: &ConvGeometry, first: usize, n: usize, co: usize, y_co: &mut [f32]) {
+    let (oh, ow) = (g.out_height(), g.out_width());
+    let (tiles_y, tiles_x) = (oh.div_ceil(2), ow.div_ceil(2));
+    let (tiles, out_plane) = (tiles_y * tiles_x, oh * ow);
+    let cols = n * tiles;
+    // Rows 2 ty and 2 ty + 1 split into even (e) and odd (o) columns; then A D: rows
+    // R0 = D0, R1 = D0 + D1, R2 = D0 - D1, R3 = -D1 (each an (even, odd) pair of runs).
+    let mut split = vec![0.0f32; 4 * tiles_x];
+    let mut padded_row = vec![0.0f32; 2 * tiles_x];
+    let mut rows = vec![0.0f32; 8 * tiles_x];
+    for j in 0..n {
+        let plane = &dy[((first + j) * g.cout + co) * out_plane..][..out_plane];
+        for ty in 0..tiles_y {
+            for r in 0..2 {
+                let oy = 2 * ty + r;
+                let (e, o) = split[2 * r * tiles_x..][..2 * tiles_x].split_at_mut(tiles_x);
+                if oy < oh {
+                    padded_row[..ow].copy_from_slice(&plane[oy * ow..][..ow]);
+                    for ((e, o), pair) in e.iter_mut().zip(o.iter_mut()).zip(padded_row.chunks_exact(2)) {
+                        *e = pair[0];
+                        *o = pair[1];
+                    }
+                } else {
+                    e.fill(0.0);
+                    o.fill(0.0);
+                }
+            }
+            let (d0, d1) = split.split_at(2 * tiles_x);
+            let (r0, rest) = rows.split_at_mut(2 * tiles_x);
+            let (r1, rest) = rest.split_at_mut(2 * tiles_x);
+            let (r2, r3) = rest.split_at_mut(2 * tiles_x);
+            for ((((r0, r1), (r2, r3)), d0), d1) in r0.iter_mut().zip(r1.iter_mut()).zip(r2.iter_mut().zip(r3.iter_mut())).zip(d0).zip(d1) {
+                *r0 = *d0;
+                *r1 = d0 + d1;
+                *r2 = d0 - d1;
+                *r3 = -d1;
+            }
+            // Then (A D) A^T: each row (a, b) -> (a, a + b, a - b, -b), written to Y[co][4 r + k][tiles].
+            let col = j * tiles + ty * tiles_x;
+            for r in 0..4 {
+                let (a, b) = rows[2 * r * tiles_x..][..2 * tiles_x].split_at(tiles_x);
+                let at = |xi: usize| xi * cols + col..xi * cols + col + tiles_x;
+                let [y0, y1, y2, y3] =
+                    y_co.get_disjoint_mut([at(4 * r), at(4 * r + 1), at(4 * r + 2), at(4 * r + 3)]).expect("the 16 rows of Y are disjoint");
+                for (((y0, y1), (y2, y3)), (a, b)) in y0.iter_mut().zip(y1).zip(y2.iter_mut().zip(y3)).zip(a.iter().zip(b)) {
+                    *y0 = *a;
+                    *y1 = a + b;
+                    *y2 = a - b;
+                    *y3 = -b;
+                }
+            }
+        }
     }
 }
 
@@ -275,7 +425,7 @@ fn transform_output_plane(m: &[f32], g: &ConvGeometry, n: usize, index: usize, o
 mod tests {
     use super::*;
     use crate::model::cpu_common::test_values as values;
-    use crate::model::cpu_conv::kernels::conv2d_forward_reference;
+    use crate::model::cpu_conv::kernels::{conv2d_forward_reference, conv2d_weight_grad_reference};
 
     #[test]
     fn the_transforms_compute_a_3_tap_filter_on_a_4_wide_block() {
@@ -296,13 +446,24 @@ mod tests {
     }
 
     #[test]
+    fn the_kernel_gradient_is_the_adjoint_of_the_kernel_transform() {
+        // <G k G^T, d> = <k, G^T d G> for any k (3 x 3) and d (4 x 4).
+        let (k, d) = (values(9, 5), values(16, 6));
+        let u = transform_kernel(&k);
+        let dk = kernel_gradient([0, 1, 2, 3].map(|r| [0, 1, 2, 3].map(|c| d[r * 4 + c])));
+        let lhs: f32 = u.iter().flatten().zip(&d).map(|(a, b)| a * b).sum();
+        let rhs: f32 = dk.iter().flatten().zip(&k).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-5, "{lhs} vs {rhs}");
+    }
+
+    #[test]
     fn winograd_matches_the_loops() {
         let c = 64;
         let shapes = [
-            // Odd sizes (a partial last tile row and column), every padding, a batch in
-            // two groups of GROUP_TILES tiles (128 + 2 images of 8 tiles), more output than input channels, rows of
-            // more than one run of tiles (34 tiles, the last one half outside), 256 channels
-            // with rows of 8.
+            // Odd sizes (a partial last tile row and column), every padding, more output
+            // than input channels, a batch in two groups of GROUP_TILES tiles (128 + 2 images
+            // of 8 tiles), rows of more than one run of tiles (34 tiles, the last one half
+            // outside), 256 channels with rows of 8.
             ConvGeometry { batch: 2, cin: c, cout: c + 3, height: 5, width: 17, kernel: 3, stride: 1, pad: 1 },
             ConvGeometry { batch: 1, cin: c + 1, cout: c, height: 6, width: 19, kernel: 3, stride: 1, pad: 0 },
             ConvGeometry { batch: 2, cin: c, cout: c, height: 3, width: 15, kernel: 3, stride: 1, pad: 2 },
@@ -314,19 +475,25 @@ mod tests {
             assert!(applies(&g), "{g:?}");
             let mut x = values(g.batch * g.cin * g.height * g.width, 10 + i as u64);
             let w = values(g.cout * g.cin * 9, 20 + i as u64);
+            let dy = values(g.batch * g.cout * g.out_height() * g.out_width(), 30 + i as u64);
+            assert_close(&conv2d_weight_grad(&x, &dy, &g), &conv2d_weight_grad_reference(&x, &dy, &g), &format!("{g:?} dw"));
             if i == 0 {
                 x[5] = f32::NAN;
             }
-            let (got, want) = (conv2d_forward(&x, &w, &g), conv2d_forward_reference(&x, &w, &g));
-            assert_eq!(got.len(), want.len());
-            let scale = want.iter().filter(|v| v.is_finite()).fold(1.0f32, |m, v| m.max(v.abs()));
-            for (k, (a, b)) in got.iter().zip(&want).enumerate() {
-                if b.is_nan() {
-                    assert!(a.is_nan(), "{g:?} [{k}]: {a} vs NaN");
-                    continue;
-                }
-                assert!((a - b).abs() <= 1e-5 * scale * 8.0, "{g:?} [{k}]: {a} vs {b} (scale {scale})");
+            assert_close(&conv2d_forward(&x, &w, &g), &conv2d_forward_reference(&x, &w, &g), &format!("{g:?} forward"));
+        }
+    }
+
+    /// Within the GEMM path's tolerance of the f64 loops; NaN where they give NaN.
+    fn assert_close(got: &[f32], want: &[f32], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        let scale = want.iter().filter(|v| v.is_finite()).fold(1.0f32, |m, v| m.max(v.abs()));
+        for (k, (a, b)) in got.iter().zip(want).enumerate() {
+            if b.is_nan() {
+                assert!(a.is_nan(), "{what} [{k}]: {a} vs NaN");
+                continue;
             }
+            assert!((a - b).abs() <= 1e-5 * scale * 8.0, "{what} [{k}]: {a} vs {b} (scale {scale})");
         }
     }
 }
