@@ -19,6 +19,14 @@ pub(crate) fn per_image<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, 
     out.chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
 }
 
+/// Runs `f(i, item)` for each item, in parallel on native targets.
+pub(crate) fn for_each_item<T: Send>(items: Vec<T>, f: impl Fn(usize, T) + Sync + Send) {
+    #[cfg(not(target_arch = "wasm32"))]
+    items.into_par_iter().enumerate().for_each(|(i, item)| f(i, item));
+    #[cfg(target_arch = "wasm32")]
+    items.into_iter().enumerate().for_each(|(i, item)| f(i, item));
+}
+
 /// `[f(0), f(1), ..., f(n - 1)]`, computed in parallel on native targets, in index order.
 pub(crate) fn map_indices<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
     #[cfg(not(target_arch = "wasm32"))]

@@ -307,15 +307,14 @@ pub(super) fn matmul_strided(m: usize, n: usize, k: usize, dst: &mut [f32], lhs:
     matmul_into(m, n, k, dst, (n, 1), false, lhs.0, (lhs.1, 1), rhs.0, (rhs.1, 1));
 }
 
-/// `dst (m x n, column-major) = lhs (m x k) rhs^T` with `rhs` n x k: both operands row-major
-/// with their rows the given distance apart, overwriting `dst` (the Winograd weight gradient).
-pub(super) fn matmul_nt_overwrite(m: usize, n: usize, k: usize, dst: &mut [MaybeUninit<f32>], lhs: (&[f32], usize), rhs: (&[f32], usize)) {
-    matmul_overwrite(m, n, k, dst, (1, m), lhs.0, (lhs.1, 1), rhs.0, (1, rhs.1));
-}
-
-/// [`matmul_nt_overwrite`], adding to `dst`.
-pub(super) fn matmul_nt_accumulate(m: usize, n: usize, k: usize, dst: &mut [f32], lhs: (&[f32], usize), rhs: (&[f32], usize)) {
-    matmul_into(m, n, k, dst, (1, m), true, lhs.0, (lhs.1, 1), rhs.0, (1, rhs.1));
+/// `dst (m x n, column-major) [+]= lhs (m x k, column-major) rhs (k x n, column-major)`,
+/// with `lhs`'s columns and `rhs`'s columns the given distances apart (the Winograd weight
+/// gradient: the gemm crate reads both operands in place, no copies into panels).
+pub(super) fn matmul_column_major(m: usize, n: usize, k: usize, dst: super::winograd::Product, lhs: (&[f32], usize), rhs: (&[f32], usize)) {
+    match dst {
+        super::winograd::Product::Overwrite(d) => matmul_overwrite(m, n, k, d, (1, m), lhs.0, (1, lhs.1), rhs.0, (1, rhs.1)),
+        super::winograd::Product::Accumulate(d) => matmul_into(m, n, k, d, (1, m), true, lhs.0, (1, lhs.1), rhs.0, (1, rhs.1)),
+    }
 }
 
 /// `len` values to be written before they are read (see [`written`]).

@@ -18,8 +18,9 @@
 
 use std::mem::MaybeUninit;
 
+use super::kernels::matmul_column_major;
 use super::kernels::{ConvGeometry, unwritten, with_col, written};
-use crate::model::cpu_common::{dispatch_avx2, per_image};
+use crate::model::cpu_common::{dispatch_avx2, for_each_item, per_image};
 
 /// Points of a transformed tile.
 const POINTS: usize = 16;
@@ -41,14 +42,12 @@ pub fn applies(g: &ConvGeometry) -> bool {
 }
 
 /// Is the weight gradient of this convolution computed by Winograd's transform
-/// ([`conv2d_weight_grad`])? Where [`applies`] holds and with at least 256 channels in and
-/// out: its 16 GEMMs are only Cout x Cin but as deep as the tiles, and the gemm crate copies
-/// both operands into panels, which costs as much as the products below 256 channels.
-/// Measured, ms per call at B = 32 on 2 cores, alternating: 256 channels of 8 x 8
-/// 15.4-19.4 -> 12.0-15.5 (each pair 14-26% faster), but 64 of 32 x 32 15.8 -> 21.5 and 128
-/// of 16 x 16 12.3 -> 16.2.
+/// ([`conv2d_weight_grad`])? Where [`applies`] holds, with at least 128 channels or rows of
+/// at least 32 outputs. Measured, ms per call on 2 cores, alternating runs: at B = 32, 64
+/// channels of 32 x 32 14.9-15.0 -> 12.9-13.6, 128 of 16 x 16 12.1-12.5 -> 10.5-10.9, 256 of
+/// 8 x 8 13.5-13.8 -> 10.4-12.2; but 64 of 16 x 16 at B = 64 7.2-7.4 -> 8.1-8.2.
 pub fn applies_to_weight_gradient(g: &ConvGeometry) -> bool {
-    applies(g) && g.cin.min(g.cout) >= 256
+    applies(g) && (g.cin.min(g.cout) >= 128 || g.out_width() >= 32)
 }
 
 /// `U[co][xi][ci]`: each 3 x 3 kernel transformed, `G w G^T` with
@@ -169,22 +168,28 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
             let cols = n * tiles;
             let (v, yt) = (&mut v[..g.cin * POINTS * cols], &mut yt[..g.cout * POINTS * cols]);
             per_image(v, POINTS * cols, |c, v_c| input_channel(x, g, first, n, c, v_c));
-            per_image(yt, POINTS * cols, |co, y_co| gradient_channel(dy, g, first, n, co, y_co));
+            // Y tile-major, Y[xi][tile][co]: each image's 16 blocks of tiles x Cout.
+            let mut blocks: Vec<Vec<&mut [f32]>> = (0..n).map(|_| Vec::with_capacity(POINTS)).collect();
+            for plane in yt.chunks_mut(cols * g.cout) {
+                for (j, block) in plane.chunks_mut(tiles * g.cout).enumerate() {
+                    blocks[j].push(block);
+                }
+            }
+            for_each_item(blocks, |j, mut image_blocks| gradient_image(dy, g, first + j, &mut image_blocks));
             let (v, yt) = (&*v, &*yt);
-            // dU[xi] (Cout x Cin, column-major) [+]= Y[.][xi][.] (Cout x cols) V[.][xi][.]^T (cols x Cin).
-            let lhs = |xi: usize| (&yt[xi * cols..], POINTS * cols);
+            // dU[xi] (Cout x Cin, column-major) [+]= Y[xi] (Cout x cols, column-major)
+            // V[.][xi][.]^T (cols x Cin, column-major: V's rows).
+            let lhs = |xi: usize| (&yt[xi * cols * g.cout..], g.cout);
             let rhs = |xi: usize| (&v[xi * cols..], POINTS * cols);
             match du.as_mut() {
                 None => {
                     let mut fresh = unwritten(POINTS * pairs);
-                    per_image(&mut fresh, pairs, |xi, du_xi| {
-                        super::kernels::matmul_nt_overwrite(g.cout, g.cin, cols, du_xi, lhs(xi), rhs(xi))
-                    });
+                    per_image(&mut fresh, pairs, |xi, d| matmul_column_major(g.cout, g.cin, cols, Product::Overwrite(d), lhs(xi), rhs(xi)));
                     // SAFETY: each point's GEMM wrote its Cout x Cin entries.
                     du = Some(unsafe { written(fresh) });
                 }
                 Some(du) => {
-                    per_image(du, pairs, |xi, du_xi| super::kernels::matmul_nt_accumulate(g.cout, g.cin, cols, du_xi, lhs(xi), rhs(xi)));
+                    per_image(du, pairs, |xi, d| matmul_column_major(g.cout, g.cin, cols, Product::Accumulate(d), lhs(xi), rhs(xi)));
                 }
             }
         }
@@ -220,65 +225,88 @@ fn kernel_gradient(d: [[f32; 4]; 4]) -> [[f32; 3]; 3] {
     [[c0[0], c1[0], c2[0]], [c0[1], c1[1], c2[1]], [c0[2], c1[2], c2[2]]]
 }
 
-dispatch_avx2! {
-    /// [`transform_gradient_channel`], with AVX2 where the CPU has it.
-    fn gradient_channel(dy: &[f32], g: &ConvGeometry, first: usize, n: usize, co: usize, y_co: &mut [f32]) => transform_gradient_channel
+/// Where a weight-gradient GEMM puts its product.
+pub(super) enum Product<'a> {
+    /// Write it (the first group's GEMM).
+    Overwrite(&'a mut [MaybeUninit<f32>]),
+    /// Add it.
+    Accumulate(&'a mut [f32]),
 }
 
-/// The output-gradient transform of channel `co` for images `first..first + n`: `y_co` gets
-/// its 16 rows (`Y[co][xi][tile]`) of `A D A^T` for each tile's 2 x 2 gradients D (zero past
-/// the outputs), `A = [[1, 0], [1, 1], [1, -1], [0, -1]]`, a row of tiles at a time (the even
-/// and odd output columns split, so that the loops run over the tiles).
+dispatch_avx2! {
+    /// [`transform_gradient_image`], with AVX2 where the CPU has it.
+    fn gradient_image(dy: &[f32], g: &ConvGeometry, b: usize, blocks: &mut [&mut [f32]]) => transform_gradient_image
+}
+
+/// The output-gradient transform of image `b`: `blocks[xi][tile Cout + co]` gets `(A D A^T)[xi]`
+/// for each tile's 2 x 2 gradients D of channel co (zero past the outputs),
+/// `A = [[1, 0], [1, 1], [1, -1], [0, -1]]`: for each row of tiles and channel, runs over the
+/// tiles (the even and odd output columns split), then scattered channel-minor, which makes
+/// Y the GEMMs' left operand as they read it in place.
 #[inline(always)]
-fn transform_gradient_channel(dy: &[f32], g: &ConvGeometry, first: usize, n: usize, co: usize, y_co: &mut [f32]) {
+fn transform_gradient_image(dy: &[f32], g: &ConvGeometry, b: usize, blocks: &mut [&mut [f32]]) {
     let (oh, ow) = (g.out_height(), g.out_width());
     let (tiles_y, tiles_x) = (oh.div_ceil(2), ow.div_ceil(2));
-    let (tiles, out_plane) = (tiles_y * tiles_x, oh * ow);
-    let cols = n * tiles;
-    // Rows 2 ty and 2 ty + 1 split into even (e) and odd (o) columns; then A D: rows
-    // R0 = D0, R1 = D0 + D1, R2 = D0 - D1, R3 = -D1 (each an (even, odd) pair of runs).
+    let out_plane = oh * ow;
+    let cout = g.cout;
+    // Rows 2 ty and 2 ty + 1 split into even and odd columns (d0, d1); then A D: rows
+    // R0 = D0, R1 = D0 + D1, R2 = D0 - D1, R3 = -D1 (each an (even, odd) pair of runs);
+    // then each row (a, b) -> (a, a + b, a - b, -b): 16 runs of tiles_x.
     let mut split = vec![0.0f32; 4 * tiles_x];
-    let mut padded_row = vec![0.0f32; 2 * tiles_x];
     let mut rows = vec![0.0f32; 8 * tiles_x];
-    for j in 0..n {
-        let plane = &dy[((first + j) * g.cout + co) * out_plane..][..out_plane];
-        for ty in 0..tiles_y {
-            for r in 0..2 {
-                let oy = 2 * ty + r;
-                let (e, o) = split[2 * r * tiles_x..][..2 * tiles_x].split_at_mut(tiles_x);
-                if oy < oh {
-                    padded_row[..ow].copy_from_slice(&plane[oy * ow..][..ow]);
-                    for ((e, o), pair) in e.iter_mut().zip(o.iter_mut()).zip(padded_row.chunks_exact(2)) {
-                        *e = pair[0];
-                        *o = pair[1];
+    let mut runs = vec![0.0f32; POINTS * tiles_x];
+    // A block of up to CHANNELS channels' values, tile-major ([xi][tile][channel]): filled
+    // with short-stride stores that stay in L1, then copied out CHANNELS at a time.
+    const CHANNELS: usize = 8;
+    let mut staged = vec![0.0f32; POINTS * tiles_x * CHANNELS];
+    for ty in 0..tiles_y {
+        for co0 in (0..cout).step_by(CHANNELS) {
+            let width = CHANNELS.min(cout - co0);
+            for cl in 0..width {
+                let co = co0 + cl;
+                let plane = &dy[(b * cout + co) * out_plane..][..out_plane];
+                for r in 0..2 {
+                    let oy = 2 * ty + r;
+                    let (e, o) = split[2 * r * tiles_x..][..2 * tiles_x].split_at_mut(tiles_x);
+                    if oy < oh {
+                        split_columns(&plane[oy * ow..][..ow], 0, e, o);
+                    } else {
+                        e.fill(0.0);
+                        o.fill(0.0);
                     }
-                } else {
-                    e.fill(0.0);
-                    o.fill(0.0);
+                }
+                let (d0, d1) = split.split_at(2 * tiles_x);
+                let (r0, rest) = rows.split_at_mut(2 * tiles_x);
+                let (r1, rest) = rest.split_at_mut(2 * tiles_x);
+                let (r2, r3) = rest.split_at_mut(2 * tiles_x);
+                for ((((r0, r1), (r2, r3)), d0), d1) in
+                    r0.iter_mut().zip(r1.iter_mut()).zip(r2.iter_mut().zip(r3.iter_mut())).zip(d0).zip(d1)
+                {
+                    *r0 = *d0;
+                    *r1 = d0 + d1;
+                    *r2 = d0 - d1;
+                    *r3 = -d1;
+                }
+                for r in 0..4 {
+                    let (a, b) = rows[2 * r * tiles_x..][..2 * tiles_x].split_at(tiles_x);
+                    let (y0, rest) = runs[4 * r * tiles_x..][..4 * tiles_x].split_at_mut(tiles_x);
+                    let (y1, rest) = rest.split_at_mut(tiles_x);
+                    let (y2, y3) = rest.split_at_mut(tiles_x);
+                    for (((y0, y1), (y2, y3)), (a, b)) in y0.iter_mut().zip(y1).zip(y2.iter_mut().zip(y3)).zip(a.iter().zip(b)) {
+                        *y0 = *a;
+                        *y1 = a + b;
+                        *y2 = a - b;
+                        *y3 = -b;
+                    }
+                }
+                for (slot, value) in staged.iter_mut().skip(cl).step_by(CHANNELS).zip(&runs) {
+                    *slot = *value;
                 }
             }
-            let (d0, d1) = split.split_at(2 * tiles_x);
-            let (r0, rest) = rows.split_at_mut(2 * tiles_x);
-            let (r1, rest) = rest.split_at_mut(2 * tiles_x);
-            let (r2, r3) = rest.split_at_mut(2 * tiles_x);
-            for ((((r0, r1), (r2, r3)), d0), d1) in r0.iter_mut().zip(r1.iter_mut()).zip(r2.iter_mut().zip(r3.iter_mut())).zip(d0).zip(d1) {
-                *r0 = *d0;
-                *r1 = d0 + d1;
-                *r2 = d0 - d1;
-                *r3 = -d1;
-            }
-            // Then (A D) A^T: each row (a, b) -> (a, a + b, a - b, -b), written to Y[co][4 r + k][tiles].
-            let col = j * tiles + ty * tiles_x;
-            for r in 0..4 {
-                let (a, b) = rows[2 * r * tiles_x..][..2 * tiles_x].split_at(tiles_x);
-                let at = |xi: usize| xi * cols + col..xi * cols + col + tiles_x;
-                let [y0, y1, y2, y3] =
-                    y_co.get_disjoint_mut([at(4 * r), at(4 * r + 1), at(4 * r + 2), at(4 * r + 3)]).expect("the 16 rows of Y are disjoint");
-                for (((y0, y1), (y2, y3)), (a, b)) in y0.iter_mut().zip(y1).zip(y2.iter_mut().zip(y3)).zip(a.iter().zip(b)) {
-                    *y0 = *a;
-                    *y1 = a + b;
-                    *y2 = a - b;
-                    *y3 = -b;
+            for (xi, block) in blocks.iter_mut().enumerate() {
+                let block = &mut block[ty * tiles_x * cout..][..tiles_x * cout];
+                for (t, values) in staged[xi * tiles_x * CHANNELS..][..tiles_x * CHANNELS].chunks_exact(CHANNELS).enumerate() {
+                    block[t * cout + co0..][..width].copy_from_slice(&values[..width]);
                 }
             }
         }
@@ -311,21 +339,14 @@ fn transform_input_channel(x: &[f32], g: &ConvGeometry, first: usize, n: usize, 
     let mut even = vec![0.0f32; pad_h * half];
     let mut odd = vec![0.0f32; pad_h * half];
     let mut w = vec![0.0f32; 16 * tiles_x];
-    // One padded row: p zeros, the input row, zeros up to 2 (tiles_x + 1) columns.
-    let mut padded_row = vec![0.0f32; 2 * half];
-    let inside = g.width.min(2 * half - g.pad);
     for j in 0..n {
         let src = &x[((first + j) * g.cin + c) * plane..][..plane];
-        // Padded row py holds input row py - p (zeros outside).
+        // Padded row py holds input row py - p (zeros outside), shifted right by p.
         for py in 0..pad_h {
             let (e, o) = (&mut even[py * half..][..half], &mut odd[py * half..][..half]);
             match py.checked_sub(g.pad).filter(|&iy| iy < g.height) {
                 Some(iy) => {
-                    padded_row[g.pad..g.pad + inside].copy_from_slice(&src[iy * g.width..][..inside]);
-                    for ((e, o), pair) in e.iter_mut().zip(o.iter_mut()).zip(padded_row.chunks_exact(2)) {
-                        *e = pair[0];
-                        *o = pair[1];
-                    }
+                    split_columns(&src[iy * g.width..][..g.width], g.pad, e, o);
                 }
                 None => {
                     e.fill(0.0);
@@ -418,6 +439,33 @@ fn transform_output_plane(m: &[f32], g: &ConvGeometry, n: usize, index: usize, o
                 }
             }
         }
+    }
+}
+
+/// Splits `row`, shifted right by `shift` zeros and zero-padded to `2 even.len()` values,
+/// into its even and odd columns (`even[i] = padded[2 i]`, `odd[i] = padded[2 i + 1]`),
+/// without copying the row first (a call to memcpy per row cost more than the split).
+#[inline(always)]
+fn split_columns(row: &[f32], shift: usize, even: &mut [f32], odd: &mut [f32]) {
+    let half = even.len();
+    debug_assert!(odd.len() == half && shift + row.len() <= 2 * half);
+    // Column c of the row lands at padded column c + shift: even columns of the row go to
+    // `first`, odd ones to `second`.
+    let (first, second, first_at, second_at) =
+        if shift % 2 == 0 { (even, odd, shift / 2, shift / 2) } else { (odd, even, shift / 2, shift / 2 + 1) };
+    let (pairs, tail) = (row.len() / 2, row.len() % 2);
+    let first_end = first_at + pairs + tail;
+    let second_end = second_at + pairs;
+    first[..first_at].fill(0.0);
+    first[first_end..].fill(0.0);
+    second[..second_at].fill(0.0);
+    second[second_end..].fill(0.0);
+    for ((f, s), pair) in first[first_at..].iter_mut().zip(second[second_at..].iter_mut()).zip(row.chunks_exact(2)) {
+        *f = pair[0];
+        *s = pair[1];
+    }
+    if tail == 1 {
+        first[first_at + pairs] = row[row.len() - 1];
     }
 }
 
