@@ -452,7 +452,7 @@ fn split_columns(row: &[f32], shift: usize, even: &mut [f32], odd: &mut [f32]) {
     // Column c of the row lands at padded column c + shift: even columns of the row go to
     // `first`, odd ones to `second`.
     let (first, second, first_at, second_at) =
-        if shift % 2 == 0 { (even, odd, shift / 2, shift / 2) } else { (odd, even, shift / 2, shift / 2 + 1) };
+        if shift.is_multiple_of(2) { (even, odd, shift / 2, shift / 2) } else { (odd, even, shift / 2, shift / 2 + 1) };
     let (pairs, tail) = (row.len() / 2, row.len() % 2);
     let first_end = first_at + pairs + tail;
     let second_end = second_at + pairs;
