@@ -110,14 +110,14 @@ fn im2col_channel(plane: &[f32], g: &ConvGeometry, col: &mut [f32], row_stride: 
         for kx in 0..k {
             let (x0, x1) = valid_range(kx as isize - g.pad as isize, s, g.width, ow);
             let row = &mut col[(ky * k + kx) * row_stride..][..oh * ow];
-            row[..y0 * ow].fill(0.0);
-            row[y1 * ow..].fill(0.0);
+            zero(&mut row[..y0 * ow]);
+            zero(&mut row[y1 * ow..]);
             for oy in y0..y1 {
                 let iy = oy * s + ky - g.pad;
                 let src = &plane[iy * g.width..][..g.width];
                 let dst = &mut row[oy * ow..][..ow];
-                dst[..x0].fill(0.0);
-                dst[x1..].fill(0.0);
+                zero(&mut dst[..x0]);
+                zero(&mut dst[x1..]);
                 if s == 1 {
                     let ix0 = x0 + kx - g.pad;
                     dst[x0..x1].copy_from_slice(&src[ix0..ix0 + (x1 - x0)]);
@@ -154,14 +154,30 @@ fn im2col_same_width(channel: &[f32], g: &ConvGeometry, col: &mut [f32], row_str
             let (first, last) = (y0 * ow + x0, (y1 - 1) * ow + x1);
             let source = (y0 + ky - g.pad) * g.width + x0 + kx - g.pad;
             row[first..last].copy_from_slice(&channel[source..source + (last - first)]);
-            row[..first].fill(0.0);
-            row[last..].fill(0.0);
+            zero(&mut row[..first]);
+            zero(&mut row[last..]);
             // Between consecutive output rows: the columns past x1 and before x0 read
             // the neighbouring input row, where they should read padding.
             for oy in y0..y1 - 1 {
-                row[oy * ow + x1..(oy + 1) * ow + x0].fill(0.0);
+                zero(&mut row[oy * ow + x1..(oy + 1) * ow + x0]);
             }
         }
+    }
+}
+
+/// Sets `values` to zero. The patch copies zero a few values per output row (the padding
+/// columns: 0 to k - 1 of them); `fill` on such short runs is a call to memset each (a quarter
+/// million per convolution of the small encoder's first stage, ~5% of a CPU step).
+#[inline(always)]
+fn zero(values: &mut [f32]) {
+    match values {
+        [] => {}
+        [a] => *a = 0.0,
+        [a, b] => {
+            *a = 0.0;
+            *b = 0.0;
+        }
+        _ => values.fill(0.0),
     }
 }
 
