@@ -31,15 +31,29 @@ fn run(conv: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>, x: &Tensor<4>, w: &Tens
 #[test]
 fn output_and_gradients_equal_burns_convolution() {
     let device = Device::flex();
-    // (batch, cin, cout, size, kernel, stride): the small ResNet's layers, then odd ones.
-    let shapes =
-        [(4, 3, 16, 32, 3, 1), (4, 16, 32, 32, 3, 2), (4, 16, 32, 32, 1, 2), (3, 1, 8, 13, 3, 1), (2, 2, 5, 9, 3, 2), (5, 7, 3, 7, 1, 1)];
+    // (batch, cin, cout, size, kernel, stride): the small ResNet's layers, odd ones, then
+    // ResNet-18's first stage and a 256-channel 8 x 8 layer (Winograd's forward and weight
+    // gradient, `cpu_conv::winograd`).
+    let shapes = [
+        (4, 3, 16, 32, 3, 1),
+        (4, 16, 32, 32, 3, 2),
+        (4, 16, 32, 32, 1, 2),
+        (3, 1, 8, 13, 3, 1),
+        (2, 2, 5, 9, 3, 2),
+        (5, 7, 3, 7, 1, 1),
+        (2, 64, 64, 32, 3, 1),
+        (2, 256, 256, 8, 3, 1),
+    ];
     for (batch, cin, cout, size, kernel, stride) in shapes {
         let pad = kernel / 2;
         let x = Tensor::<4>::random([batch, cin, size, size], Distribution::Normal(0.0, 1.0), &device);
         let w = Tensor::<4>::random([cout, cin, kernel, kernel], Distribution::Normal(0.0, 0.3), &device);
         let out = (size + 2 * pad - kernel) / stride + 1;
         let g = Tensor::<4>::random([batch, cout, out, out], Distribution::Normal(0.0, 1.0), &device);
+        let geometry = cpu_conv::ConvGeometry { batch, cin, cout, height: size, width: size, kernel, stride, pad };
+        if cin >= 64 {
+            assert!(cpu_conv::winograd::applies(&geometry) && cpu_conv::winograd::applies_to_weight_gradient(&geometry), "{geometry:?}");
+        }
         let before = cpu_conv::calls();
         let ours = run(|x, w| cpu_conv::conv2d(x, w, stride, pad), &x, &w, &g);
         assert!(cpu_conv::calls() > before, "our kernels were not used on the CPU backend");
