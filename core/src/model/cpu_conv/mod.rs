@@ -1,5 +1,6 @@
 //! The encoders' 2-D convolutions on burn's CPU backend (Flex) through our own kernels
-//! ([`kernels`]: im2col + packed GEMM per image, images in parallel, with loop references),
+//! ([`kernels`]: im2col + packed GEMM per image, images in parallel, with loop references;
+//! [`winograd`]: F(2x2, 3x3) for the 3x3 stride-1 layers with enough channels),
 //! forward and both gradients, registered with burn's autodiff as one operation. On every
 //! other backend (the GPU) [`conv2d`] is burn's own convolution.
 //!
