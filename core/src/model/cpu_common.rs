@@ -38,7 +38,9 @@ pub(crate) fn map_indices<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Sen
 /// Defines `$name`, which runs `$body` (an `#[inline(always)]` function whose loops the
 /// compiler vectorises) compiled for AVX2 and FMA where the CPU has them (x86-64), else as it
 /// is. The crate is built for the baseline x86-64 (SSE2: 4 floats per vector); the body is
-/// compiled a second time into a `target_feature` function, 8 floats per vector.
+/// compiled a second time into a `target_feature` function, 8 floats per vector. Rust does
+/// not contract `a * b + c` into fused multiply-adds on its own, so both builds give the same
+/// bits (tests in `cpu_conv` check it).
 macro_rules! dispatch_avx2 {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:path) => {
         $(#[$doc])*

@@ -343,16 +343,6 @@ pub(super) fn matmul_strided(m: usize, n: usize, k: usize, dst: &mut [f32], lhs:
     matmul_into(m, n, k, dst, (n, 1), false, lhs.0, (lhs.1, 1), rhs.0, (rhs.1, 1));
 }
 
-/// `dst (m x n, column-major) [+]= lhs (m x k, column-major) rhs (k x n, column-major)`,
-/// with `lhs`'s columns and `rhs`'s columns the given distances apart (the Winograd weight
-/// gradient: the gemm crate reads both operands in place, no copies into panels).
-pub(super) fn matmul_column_major(m: usize, n: usize, k: usize, dst: super::winograd::Product, lhs: (&[f32], usize), rhs: (&[f32], usize)) {
-    match dst {
-        super::winograd::Product::Overwrite(d) => matmul_overwrite(m, n, k, d, (1, m), lhs.0, (1, lhs.1), rhs.0, (1, rhs.1)),
-        super::winograd::Product::Accumulate(d) => matmul_into(m, n, k, d, (1, m), true, lhs.0, (1, lhs.1), rhs.0, (1, rhs.1)),
-    }
-}
-
 /// `len` values to be written before they are read (see [`written`]).
 pub(super) fn unwritten(len: usize) -> Vec<MaybeUninit<f32>> {
     let mut v = Vec::with_capacity(len);
@@ -634,9 +624,11 @@ fn transpose_band(src: &[f32], rows: usize, cols: usize, c0: usize, dst: &mut [M
     }
 }
 
-/// `acc (column-major m x n) [+]= lhs rhs` (the weight gradient's orientation).
+/// `acc (column-major m x n) [+]= lhs rhs` (the weight gradient's orientation; with both
+/// operands column-major too, the Winograd weight gradient's, the gemm crate reads them in
+/// place, without copies into panels).
 #[allow(clippy::too_many_arguments)]
-fn product_into(
+pub(super) fn product_into(
     acc: Target,
     m: usize,
     n: usize,
@@ -653,7 +645,7 @@ fn product_into(
 }
 
 /// Where a weight-gradient GEMM puts its product.
-enum Target<'a> {
+pub(super) enum Target<'a> {
     /// Write it (the buffer's first GEMM).
     Overwrite(&'a mut [MaybeUninit<f32>]),
     /// Add it.
@@ -808,6 +800,25 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_avx2_and_baseline_patch_copies_agree_bit_for_bit() {
+        // `im2col_channel` runs the AVX2 build where the CPU has AVX2 (else both are the
+        // baseline build): 3x3 stride 1 and 2, 1x1 stride 2, 5x5 narrower than wide, NaN. In an
+        // unoptimised test build neither is vectorised, so this checks the dispatch; that
+        // vectorising keeps the bits rests on Rust neither reordering nor fusing float operations.
+        for (i, (h, w, k, s, p)) in [(9, 9, 3, 1, 1), (9, 7, 3, 2, 1), (8, 8, 1, 2, 0), (6, 11, 5, 1, 1)].into_iter().enumerate() {
+            let g = ConvGeometry { batch: 1, cin: 1, cout: 1, height: h, width: w, kernel: k, stride: s, pad: p };
+            let mut x = values(h * w, 70 + i as u64);
+            x[3] = f32::NAN;
+            let len = g.col_rows() * g.col_cols();
+            let (mut dispatched, mut baseline) = (vec![7.0f32; len], vec![7.0f32; len]);
+            im2col_channel(&x, &g, &mut dispatched, g.col_cols());
+            im2col_channel_body(&x, &g, &mut baseline, g.col_cols());
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&dispatched), bits(&baseline), "{g:?}");
         }
     }
 

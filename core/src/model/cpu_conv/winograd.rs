@@ -18,8 +18,8 @@
 
 use std::mem::MaybeUninit;
 
-use super::kernels::matmul_column_major;
 use super::kernels::{ConvGeometry, unwritten, with_col, written};
+use super::kernels::{Target, product_into};
 use crate::model::cpu_common::{dispatch_avx2, for_each_item, per_image};
 
 /// Points of a transformed tile.
@@ -179,18 +179,18 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
             let (v, yt) = (&*v, &*yt);
             // dU[xi] (Cout x Cin, column-major) [+]= Y[xi] (Cout x cols, column-major)
             // V[.][xi][.]^T (cols x Cin, column-major: V's rows).
-            let lhs = |xi: usize| (&yt[xi * cols * g.cout..], g.cout);
-            let rhs = |xi: usize| (&v[xi * cols..], POINTS * cols);
+            let product = |xi: usize, target: Target| {
+                let (y_xi, v_xi) = (&yt[xi * cols * g.cout..], &v[xi * cols..]);
+                product_into(target, g.cout, g.cin, cols, y_xi, (1, g.cout), v_xi, (1, POINTS * cols));
+            };
             match du.as_mut() {
                 None => {
                     let mut fresh = unwritten(POINTS * pairs);
-                    per_image(&mut fresh, pairs, |xi, d| matmul_column_major(g.cout, g.cin, cols, Product::Overwrite(d), lhs(xi), rhs(xi)));
+                    per_image(&mut fresh, pairs, |xi, d| product(xi, Target::Overwrite(d)));
                     // SAFETY: each point's GEMM wrote its Cout x Cin entries.
                     du = Some(unsafe { written(fresh) });
                 }
-                Some(du) => {
-                    per_image(du, pairs, |xi, d| matmul_column_major(g.cout, g.cin, cols, Product::Accumulate(d), lhs(xi), rhs(xi)));
-                }
+                Some(du) => per_image(du, pairs, |xi, d| product(xi, Target::Accumulate(d))),
             }
         }
     });
@@ -223,14 +223,6 @@ fn kernel_gradient(d: [[f32; 4]; 4]) -> [[f32; 3]; 3] {
     let column = |j: usize| reduce([dg[0][j], dg[1][j], dg[2][j], dg[3][j]]);
     let (c0, c1, c2) = (column(0), column(1), column(2));
     [[c0[0], c1[0], c2[0]], [c0[1], c1[1], c2[1]], [c0[2], c1[2], c2[2]]]
-}
-
-/// Where a weight-gradient GEMM puts its product.
-pub(super) enum Product<'a> {
-    /// Write it (the first group's GEMM).
-    Overwrite(&'a mut [MaybeUninit<f32>]),
-    /// Add it.
-    Accumulate(&'a mut [f32]),
 }
 
 dispatch_avx2! {
@@ -502,6 +494,45 @@ mod tests {
         let lhs: f32 = u.iter().flatten().zip(&d).map(|(a, b)| a * b).sum();
         let rhs: f32 = dk.iter().flatten().zip(&k).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-5, "{lhs} vs {rhs}");
+    }
+
+    #[test]
+    fn the_avx2_and_baseline_transforms_agree_bit_for_bit() {
+        // The dispatched transforms run their AVX2 build where the CPU has AVX2 (else both
+        // are the baseline build). Odd sizes, two images, NaN. (Unoptimised, as in `cargo
+        // test`, neither is vectorised: this checks the dispatch and the plumbing.)
+        let g = ConvGeometry { batch: 2, cin: 3, cout: 5, height: 7, width: 9, kernel: 3, stride: 1, pad: 1 };
+        let (oh, ow) = (g.out_height(), g.out_width());
+        let tiles = oh.div_ceil(2) * ow.div_ceil(2);
+        let cols = g.batch * tiles;
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        let mut x = values(g.batch * g.cin * g.height * g.width, 40);
+        x[7] = f32::NAN;
+        for c in 0..g.cin {
+            let (mut a, mut b) = (vec![0.0f32; POINTS * cols], vec![0.0f32; POINTS * cols]);
+            input_channel(&x, &g, 0, g.batch, c, &mut a);
+            transform_input_channel(&x, &g, 0, g.batch, c, &mut b);
+            assert_eq!(bits(&a), bits(&b), "input transform, channel {c}");
+        }
+        let m = values(POINTS * g.cout * cols, 41);
+        for index in 0..g.batch * g.cout {
+            let (mut a, mut b) = (vec![MaybeUninit::new(0.0f32); oh * ow], vec![MaybeUninit::new(0.0f32); oh * ow]);
+            output_plane(&m, &g, g.batch, index, &mut a);
+            transform_output_plane(&m, &g, g.batch, index, &mut b);
+            // SAFETY: initialised above.
+            let (a, b): (Vec<f32>, Vec<f32>) =
+                (a.iter().map(|v| unsafe { v.assume_init() }).collect(), b.iter().map(|v| unsafe { v.assume_init() }).collect());
+            assert_eq!(bits(&a), bits(&b), "output transform, plane {index}");
+        }
+        let dy = values(g.batch * g.cout * oh * ow, 42);
+        for image in 0..g.batch {
+            let (mut a, mut b) = (vec![0.0f32; POINTS * tiles * g.cout], vec![0.0f32; POINTS * tiles * g.cout]);
+            let mut blocks_a: Vec<&mut [f32]> = a.chunks_mut(tiles * g.cout).collect();
+            let mut blocks_b: Vec<&mut [f32]> = b.chunks_mut(tiles * g.cout).collect();
+            gradient_image(&dy, &g, image, &mut blocks_a);
+            transform_gradient_image(&dy, &g, image, &mut blocks_b);
+            assert_eq!(bits(&a), bits(&b), "output-gradient transform, image {image}");
+        }
     }
 
     #[test]
