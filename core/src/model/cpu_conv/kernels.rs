@@ -566,11 +566,7 @@ fn weight_grad_split_by_rows(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32
             // dy transposed: (n OH OW) x Cout, the GEMM's left operand with contiguous
             // columns (which it then need not copy into panels for every tile).
             per_image(&mut dy_side[..g.cout * width], g.cout * cols, |j, image| {
-                for (co, dy_row) in dy[(first + j) * g.output_len()..][..g.output_len()].chunks_exact(cols).enumerate() {
-                    for (p, v) in dy_row.iter().enumerate() {
-                        image[p * g.cout + co] = *v;
-                    }
-                }
+                transpose_into(&dy[(first + j) * g.output_len()..][..g.output_len()], g.cout, cols, image);
             });
             let (col, dy_side) = (&*col, &dy_side[..g.cout * width]);
             // Tile t holds rows t tile.. of the column-major gradient, contiguous.
@@ -606,21 +602,39 @@ fn to_row_major(column_major: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 /// `dst` (`cols x rows`, row-major) = the transpose of `src` (`rows x cols`, row-major).
-fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [MaybeUninit<f32>]) {
+fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [impl Slot]) {
     transpose_band(src, rows, cols, 0, dst);
 }
 
 /// Rows `c0..c0 + dst.len() / rows` of the transpose of `src` (`rows x cols`, row-major)
 /// into `dst`, in 16 x 16 tiles (whole cache lines of `src` read, 16 rows written).
-fn transpose_band(src: &[f32], rows: usize, cols: usize, c0: usize, dst: &mut [MaybeUninit<f32>]) {
+fn transpose_band(src: &[f32], rows: usize, cols: usize, c0: usize, dst: &mut [impl Slot]) {
     const TILE: usize = 16;
     assert!(src.len() >= rows * cols && dst.len().is_multiple_of(rows.max(1)) && c0 + dst.len() / rows.max(1) <= cols);
     for r0 in (0..rows).step_by(TILE) {
         for (j, dst_row) in dst.chunks_exact_mut(rows).enumerate() {
             for (r, o) in (r0..(r0 + TILE).min(rows)).zip(&mut dst_row[r0..]) {
-                o.write(src[r * cols + c0 + j]);
+                o.put(src[r * cols + c0 + j]);
             }
         }
+    }
+}
+
+/// A destination value the transposition writes: an `f32` already there, or one not yet
+/// written (a buffer from [`unwritten`]).
+trait Slot {
+    fn put(&mut self, value: f32);
+}
+
+impl Slot for f32 {
+    fn put(&mut self, value: f32) {
+        *self = value;
+    }
+}
+
+impl Slot for MaybeUninit<f32> {
+    fn put(&mut self, value: f32) {
+        self.write(value);
     }
 }
 
