@@ -267,12 +267,7 @@ fn transform_gradient_image(dy: &[f32], g: &ConvGeometry, b: usize, blocks: &mut
                 for r in 0..2 {
                     let oy = 2 * ty + r;
                     let (e, o) = split[2 * r * tiles_x..][..2 * tiles_x].split_at_mut(tiles_x);
-                    if oy < oh {
-                        split_columns(&plane[oy * ow..][..ow], 0, e, o);
-                    } else {
-                        e.fill(0.0);
-                        o.fill(0.0);
-                    }
+                    split_columns((oy < oh).then(|| &plane[oy * ow..][..ow]), 0, e, o);
                 }
                 let (d0, d1) = split.split_at(2 * tiles_x);
                 let (r0, rest) = rows.split_at_mut(2 * tiles_x);
@@ -343,15 +338,8 @@ fn transform_input_channel(x: &[f32], g: &ConvGeometry, first: usize, n: usize, 
         // Padded row py holds input row py - p (zeros outside), shifted right by p.
         for py in 0..pad_h {
             let (e, o) = (&mut even[py * half..][..half], &mut odd[py * half..][..half]);
-            match py.checked_sub(g.pad).filter(|&iy| iy < g.height) {
-                Some(iy) => {
-                    split_columns(&src[iy * g.width..][..g.width], g.pad, e, o);
-                }
-                None => {
-                    e.fill(0.0);
-                    o.fill(0.0);
-                }
-            }
+            let row = py.checked_sub(g.pad).filter(|&iy| iy < g.height).map(|iy| &src[iy * g.width..][..g.width]);
+            split_columns(row, g.pad, e, o);
         }
         for ty in 0..tiles_y {
             // w[4 r + k][tx]: block row r times B (the columns' transform).
@@ -443,9 +431,15 @@ fn transform_output_plane(m: &[f32], g: &ConvGeometry, n: usize, index: usize, o
 
 /// Splits `row`, shifted right by `shift` zeros and zero-padded to `2 even.len()` values,
 /// into its even and odd columns (`even[i] = padded[2 i]`, `odd[i] = padded[2 i + 1]`),
-/// without copying the row first (a call to memcpy per row cost more than the split).
+/// without copying the row first (a call to memcpy per row cost more than the split). A row
+/// outside the input (`None`) is all zeros.
 #[inline(always)]
-fn split_columns(row: &[f32], shift: usize, even: &mut [f32], odd: &mut [f32]) {
+fn split_columns(row: Option<&[f32]>, shift: usize, even: &mut [f32], odd: &mut [f32]) {
+    let Some(row) = row else {
+        even.fill(0.0);
+        odd.fill(0.0);
+        return;
+    };
     let half = even.len();
     debug_assert!(odd.len() == half && shift + row.len() <= 2 * half);
     // Column c of the row lands at padded column c + shift: even columns of the row go to
