@@ -31,11 +31,13 @@ fn run(conv: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>, x: &Tensor<4>, w: &Tens
 #[test]
 fn output_and_gradients_equal_burns_convolution() {
     let device = Device::flex();
-    // (batch, cin, cout, size, kernel, stride): the small ResNet's layers, odd ones, then
-    // ResNet-18's first stage and a 256-channel 8 x 8 layer (Winograd's forward and weight
-    // gradient, `cpu_conv::winograd`).
+    // (batch, cin, cout, size, kernel, stride): the small ResNet's layers (its stem and
+    // 16-channel stage by the direct kernel where the CPU has AVX-512, `cpu_conv::direct`),
+    // odd ones, then ResNet-18's first stage and a 256-channel 8 x 8 layer (Winograd's
+    // forward and weight gradient, `cpu_conv::winograd`).
     let shapes = [
         (4, 3, 16, 32, 3, 1),
+        (2, 16, 16, 32, 3, 1),
         (4, 16, 32, 32, 3, 2),
         (4, 16, 32, 32, 1, 2),
         (3, 1, 8, 13, 3, 1),
@@ -53,6 +55,9 @@ fn output_and_gradients_equal_burns_convolution() {
         let geometry = cpu_conv::ConvGeometry { batch, cin, cout, height: size, width: size, kernel, stride, pad };
         if cin >= 64 {
             assert!(cpu_conv::winograd::applies(&geometry) && cpu_conv::winograd::applies_to_weight_gradient(&geometry), "{geometry:?}");
+        }
+        if kernel == 3 && stride == 1 && size >= 32 && cin < 64 && cpu_conv::direct::available() {
+            assert!(cpu_conv::direct::applies(&geometry), "{geometry:?}");
         }
         let before = cpu_conv::calls();
         let ours = run(|x, w| cpu_conv::conv2d(x, w, stride, pad), &x, &w, &g);

@@ -402,9 +402,13 @@ const SPLIT_BY_ROWS_TILES: usize = 8;
 const POSITION_MAJOR_FROM: (usize, usize) = (64, 1024);
 
 /// `y = conv(x, w)`: x is B x Cin x H x W, w is Cout x Cin x k x k; returns B x Cout x OH x OW.
+/// By Winograd's transform or the direct kernel where they apply, else im2col + GEMM.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     if super::winograd::applies(g) {
         return super::winograd::conv2d_forward(x, w, g);
+    }
+    if super::direct::applies(g) {
+        return super::direct::conv2d_forward(x, w, g);
     }
     let (rows, cols) = (g.col_rows(), g.col_cols());
     let position_major = g.cout >= POSITION_MAJOR_FROM.0 && cols >= POSITION_MAJOR_FROM.1;

@@ -1,6 +1,7 @@
 //! The encoders' 2-D convolutions on burn's CPU backend (Flex) through our own kernels
 //! ([`kernels`]: im2col + packed GEMM per image, images in parallel, with loop references;
-//! [`winograd`]: F(2x2, 3x3) for the 3x3 stride-1 layers with enough channels),
+//! [`winograd`]: F(2x2, 3x3) for the 3x3 stride-1 layers with enough channels; [`direct`]:
+//! AVX-512 direct 3x3 convolutions on rows of 32+ outputs with fewer channels),
 //! forward and both gradients, registered with burn's autodiff as one operation. On every
 //! other backend (the GPU) [`conv2d`] is burn's own convolution.
 //!
@@ -10,6 +11,7 @@
 //! single-threaded layout conversions; `ring-wgpu bench ops` times each. Set
 //! `RING_WGPU_CPU_CONV=burn` to use burn's convolution on the CPU as well (for A/B runs).
 
+pub mod direct;
 pub mod kernels;
 pub mod winograd;
 

@@ -1,0 +1,278 @@
+//! Direct 3x3 stride-1 convolutions with padding 1 on rows of 32+ outputs (the small
+//! encoder's 16-channel stage, the stems), forward and, as a forward convolution of dy, input
+//! gradient: no patch matrix, no GEMM.
+//!
+//! Each channel of an image is copied once into a zero-padded plane whose rows are `W + 1`
+//! long: the one zero column at a row's end is also the left padding of the next row, so an
+//! output at flat position `n = oy (W + 1) + ox` reads tap `(ky, kx)` at `n + ky (W + 1) +
+//! kx`, one contiguous run for every tap. A register block of [`CO`] output channels by
+//! [`SPAN`] consecutive positions (12 AVX-512 accumulators) then sums `Cin x 9` broadcast
+//! weights times unaligned loads of the planes; the column `ox = W` of each row is computed
+//! and dropped. Where im2col + GEMM copies each input 9 times into a patch matrix, which the
+//! GEMM then copies again into panels, this reads the padded planes in place.
+//!
+//! AVX-512 only (x86-64, checked at run time); elsewhere [`applies`] is false and the GEMM
+//! path runs. (An AVX2 build of the same kernel, 4 channels by 24 positions, measured no
+//! faster than the GEMM: 16 channels of 32 x 32 at B = 64 1.97 vs 1.86 ms per call, 32 of
+//! 16 x 16 2.2 vs 1.7.) The sums are fused multiply-adds in a different order from the GEMM's, so
+//! results differ from it by rounding; the tests hold them to the plain loops' f64 reference.
+//! NaN and infinite inputs propagate to the outputs whose sums they enter, as in the loops;
+//! an infinite weight meets the zero padding as `0 x inf = NaN` where the loops skip it.
+
+use super::kernels::{ConvGeometry, unwritten, with_col, written};
+use crate::model::cpu_common::per_image;
+
+/// Output channels per register block.
+const CO: usize = 6;
+/// 16-float vectors of consecutive output positions per register block.
+const NX: usize = 2;
+/// Output positions per register block.
+const SPAN: usize = 16 * NX;
+
+/// Can [`conv2d_forward`] compute this convolution (3x3, stride 1, padding 1)?
+pub fn computes(g: &ConvGeometry) -> bool {
+    g.kernel == 3 && g.stride == 1 && g.pad == 1 && g.is_valid()
+}
+
+/// Does this CPU run the direct kernel (x86-64 with AVX-512F)?
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512f")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Is the forward pass (and a stride-1 input gradient) of this convolution computed here?
+/// Where it [`computes`], Winograd's transform does not apply, the rows have at least 32
+/// outputs and the CPU has AVX-512. Measured against im2col + GEMM (2 cores, ms per call,
+/// min of 9, alternating): 16 channels of 32 x 32 at B = 64 1.84-2.07 -> 1.48-1.71, 32 of
+/// 32 x 32 7.1-7.3 -> 6.1-6.8, ResNet-18's stem (3 -> 64, 32 x 32, B = 32) 1.24-1.27 ->
+/// 0.81-0.90, the small stem (3 -> 16) 0.37-0.40 -> 0.37-0.38; shorter rows waste more of the
+/// computed column and blocks: 32 channels of 16 x 16 even (1.66 vs 1.65-1.75), 16 of 16 x 16
+/// even, 64 of 8 x 8 slower (1.67 -> 2.21).
+pub fn applies(g: &ConvGeometry) -> bool {
+    computes(g) && g.out_width() >= 32 && !super::winograd::applies(g) && available()
+}
+
+/// The padded layout of one image's channels.
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    /// Padded row length, `W + 1`.
+    row: usize,
+    /// Output positions computed per channel: `H (W + 1)` rounded up to [`SPAN`].
+    positions: usize,
+    /// Values per padded channel plane (every tap of every computed position inside).
+    plane: usize,
+}
+
+impl Layout {
+    fn of(g: &ConvGeometry) -> Self {
+        let row = g.width + 1;
+        let positions = (g.height * row).div_ceil(SPAN) * SPAN;
+        Layout { row, positions, plane: positions + 2 * row + 2 }
+    }
+}
+
+/// One channel (`H x W`) into its padded plane: pixel `(iy, ix)` at `(iy + 1) row + ix + 1`,
+/// zeros everywhere else.
+fn pad_channel(src: &[f32], g: &ConvGeometry, l: &Layout, dst: &mut [f32]) {
+    let (w, row) = (g.width, l.row);
+    dst[..=row].fill(0.0);
+    for (iy, line) in src.chunks_exact(w).enumerate() {
+        let start = (iy + 1) * row + 1;
+        dst[start..start + w].copy_from_slice(line);
+        dst[start + w] = 0.0;
+    }
+    dst[(g.height + 1) * row + 1..].fill(0.0);
+}
+
+/// The weights in register-block order: for each block of [`CO`] output channels,
+/// `[ci][tap][co]`; the last `Cout mod CO` channels as one narrower block of the same form.
+fn block_weights(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let mut out = Vec::with_capacity(w.len());
+    for first in (0..g.cout).step_by(CO) {
+        let width = CO.min(g.cout - first);
+        for ci in 0..g.cin {
+            for tap in 0..9 {
+                for co in first..first + width {
+                    out.push(w[(co * g.cin + ci) * 9 + tap]);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `y = conv(x, w)` (B x Cin x H x W by Cout x Cin x 3 x 3, stride 1, padding 1): B x Cout x H x W.
+/// Panics unless [`computes`] and [`available`] hold.
+pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    assert!(computes(g) && available(), "the direct kernel does not compute {g:?} on this CPU");
+    assert!(x.len() == g.batch * g.cin * g.height * g.width && w.len() == g.cout * g.cin * 9);
+    let l = Layout::of(g);
+    let weights = block_weights(w, g);
+    let (plane_in, plane_out) = (g.height * g.width, g.height * g.width);
+    let offsets: [usize; 9] = std::array::from_fn(|t| (t / 3) * l.row + t % 3);
+    let mut y = unwritten(g.batch * g.cout * plane_out);
+    per_image(&mut y, g.cout * plane_out, |b, y_b| {
+        with_col(g.cin * l.plane + g.cout * l.positions, |buffer| {
+            let (padded, sums) = buffer.split_at_mut(g.cin * l.plane);
+            for (c, dst) in padded.chunks_exact_mut(l.plane).enumerate() {
+                pad_channel(&x[(b * g.cin + c) * plane_in..][..plane_in], g, &l, dst);
+            }
+            image_sums(padded, &weights, g, &l, &offsets, sums);
+            // Drop the column ox = W of every row (and the positions past the last row).
+            for (co, out) in y_b.chunks_exact_mut(plane_out).enumerate() {
+                let s = &sums[co * l.positions..];
+                for (oy, line) in out.chunks_exact_mut(g.width).enumerate() {
+                    for (o, v) in line.iter_mut().zip(&s[oy * l.row..]) {
+                        o.write(*v);
+                    }
+                }
+            }
+        });
+    });
+    // SAFETY: every image's Cout x H x W outputs were written by the loop above.
+    unsafe { written(y) }
+}
+
+/// All `Cout x positions` sums of one image from its padded planes.
+fn image_sums(padded: &[f32], weights: &[f32], g: &ConvGeometry, l: &Layout, offsets: &[usize; 9], sums: &mut [f32]) {
+    assert!(padded.len() >= g.cin * l.plane && sums.len() >= g.cout * l.positions && weights.len() == g.cout * g.cin * 9);
+    // Every load reads `padded[ci plane + n0 + offsets[tap] + 0..SPAN]` with n0 + SPAN <=
+    // positions and offsets[tap] <= 2 row + 2: inside the plane by its definition.
+    assert!(offsets.iter().all(|&o| o + l.positions <= l.plane));
+    for first in (0..g.cout).step_by(CO) {
+        for n0 in (0..l.positions).step_by(SPAN) {
+            let width = CO.min(g.cout - first);
+            let w = &weights[first * g.cin * 9..][..width * g.cin * 9];
+            let x = &padded[n0..];
+            let y = &mut sums[first * l.positions + n0..];
+            let stride = l.positions;
+            // SAFETY: `available()` (AVX-512F) held in `conv2d_forward`; the pointers stay in bounds by
+            // the asserts above: x reads up to (cin - 1) plane + offsets[8] + SPAN past n0,
+            // y writes rows 0..width, `stride` apart, SPAN each.
+            #[cfg(target_arch = "x86_64")]
+            unsafe {
+                match width {
+                    6 => block::<6>(x.as_ptr(), l.plane, g.cin, offsets, w.as_ptr(), y.as_mut_ptr(), stride),
+                    5 => block::<5>(x.as_ptr(), l.plane, g.cin, offsets, w.as_ptr(), y.as_mut_ptr(), stride),
+                    4 => block::<4>(x.as_ptr(), l.plane, g.cin, offsets, w.as_ptr(), y.as_mut_ptr(), stride),
+                    3 => block::<3>(x.as_ptr(), l.plane, g.cin, offsets, w.as_ptr(), y.as_mut_ptr(), stride),
+                    2 => block::<2>(x.as_ptr(), l.plane, g.cin, offsets, w.as_ptr(), y.as_mut_ptr(), stride),
+                    _ => block::<1>(x.as_ptr(), l.plane, g.cin, offsets, w.as_ptr(), y.as_mut_ptr(), stride),
+                }
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = (x, w, y, stride);
+        }
+    }
+}
+
+/// `C` output channels by [`SPAN`] positions: `y[c][j] = sum_ci sum_tap w[ci][tap][c] x[ci
+/// plane + offsets[tap] + j]`. Safety: the CPU has AVX-512F; `x` is readable for `(cin -
+/// 1) plane + offsets[8] + SPAN` values, `w` for `cin 9 C`, `y` writable at `c stride + j`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn block<const C: usize>(x: *const f32, plane: usize, cin: usize, offsets: &[usize; 9], w: *const f32, y: *mut f32, stride: usize) {
+    use std::arch::x86_64::*;
+    let mut acc = [[_mm512_setzero_ps(); NX]; C];
+    for ci in 0..cin {
+        // SAFETY (this and the loads below): in bounds by the caller's contract.
+        let (xc, wc) = unsafe { (x.add(ci * plane), w.add(ci * 9 * C)) };
+        for (tap, &offset) in offsets.iter().enumerate() {
+            // (A loop, not a closure: closures do not inherit the target features.)
+            let mut v = [_mm512_setzero_ps(); NX];
+            for (j, v) in v.iter_mut().enumerate() {
+                *v = unsafe { _mm512_loadu_ps(xc.add(offset + 16 * j)) };
+            }
+            for (c, acc_c) in acc.iter_mut().enumerate() {
+                let b = unsafe { _mm512_set1_ps(*wc.add(tap * C + c)) };
+                for (a, v) in acc_c.iter_mut().zip(&v) {
+                    *a = _mm512_fmadd_ps(b, *v, *a);
+                }
+            }
+        }
+    }
+    for (c, acc_c) in acc.iter().enumerate() {
+        for (j, a) in acc_c.iter().enumerate() {
+            // SAFETY: in bounds by the caller's contract.
+            unsafe { _mm512_storeu_ps(y.add(c * stride + 16 * j), *a) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cpu_common::test_values as values;
+    use crate::model::cpu_conv::kernels::conv2d_forward_reference;
+
+    /// The kernels' tolerance: f32 sums against the loops' f64 sums.
+    fn assert_close(got: &[f32], want: &[f32], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in got.iter().zip(want).enumerate() {
+            assert!((a - b).abs() <= 1e-5 * scale * 8.0 || (a.is_nan() && b.is_nan()), "{what}[{i}]: {a} vs {b} (scale {scale})");
+        }
+    }
+
+    #[test]
+    fn the_direct_kernel_matches_the_loops() {
+        if !available() {
+            eprintln!("no AVX-512: the direct kernel is not used on this CPU");
+            return;
+        }
+        // Odd sizes (positions not a multiple of SPAN), output channels not a multiple of CO
+        // (1 to 5 left over), one row, one column, one pixel, and the small encoder's shapes.
+        let shapes = [
+            (1, 3, 5, 9, 9),
+            (2, 5, 6, 7, 5),
+            (1, 1, 1, 1, 1),
+            (2, 4, 7, 1, 13),
+            (1, 6, 3, 11, 1),
+            (3, 16, 16, 8, 8),
+            (1, 17, 34, 5, 6),
+            (2, 32, 32, 16, 16),
+            (1, 2, 11, 4, 33),
+            (2, 5, 9, 3, 40),
+        ];
+        for (i, (batch, cin, cout, height, width)) in shapes.into_iter().enumerate() {
+            let g = ConvGeometry { batch, cin, cout, height, width, kernel: 3, stride: 1, pad: 1 };
+            let x = values(batch * cin * height * width, 200 + i as u64);
+            let w = values(cout * cin * 9, 300 + i as u64);
+            assert_close(&conv2d_forward(&x, &w, &g), &conv2d_forward_reference(&x, &w, &g), &format!("{g:?}"));
+        }
+    }
+
+    #[test]
+    fn non_finite_inputs_reach_exactly_the_outputs_they_enter() {
+        if !available() {
+            return;
+        }
+        let g = ConvGeometry { batch: 2, cin: 3, cout: 5, height: 6, width: 7, kernel: 3, stride: 1, pad: 1 };
+        let mut x = values(g.batch * g.cin * 42, 11);
+        x[8] = f32::NAN;
+        x[g.cin * 42 + 41] = f32::INFINITY;
+        let w = values(g.cout * g.cin * 9, 12);
+        let (got, want) = (conv2d_forward(&x, &w, &g), conv2d_forward_reference(&x, &w, &g));
+        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert_eq!((a.is_nan(), a.is_infinite()), (b.is_nan(), b.is_infinite()), "output {i}: {a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn padded_planes_hold_the_image_and_zeros() {
+        let g = ConvGeometry { batch: 1, cin: 1, cout: 1, height: 3, width: 4, kernel: 3, stride: 1, pad: 1 };
+        let l = Layout::of(&g);
+        let x = values(12, 5);
+        let mut p = vec![7.0f32; l.plane];
+        pad_channel(&x, &g, &l, &mut p);
+        for (j, v) in p.iter().enumerate() {
+            let (r, c) = (j / l.row, j % l.row);
+            let want = if (1..=3).contains(&r) && c >= 1 { x[(r - 1) * 4 + c - 1] } else { 0.0 };
+            assert_eq!(*v, want, "slot {j}");
+        }
+    }
+}
