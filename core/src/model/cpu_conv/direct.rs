@@ -14,8 +14,12 @@
 //! AVX-512 only (x86-64, checked at run time); elsewhere [`applies`] is false and the GEMM
 //! path runs. (An AVX2 build of the same kernel, 4 channels by 24 positions, measured no
 //! faster than the GEMM: 16 channels of 32 x 32 at B = 64 1.97 vs 1.86 ms per call, 32 of
-//! 16 x 16 2.2 vs 1.7.) The sums are fused multiply-adds in a different order from the GEMM's, so
-//! results differ from it by rounding; the tests hold them to the plain loops' f64 reference.
+//! 16 x 16 2.2 vs 1.7.) Each output is one chain of fused multiply-adds from zero, input
+//! channel by channel and tap by tap: the order of the patch matrix's rows, in which the gemm
+//! crate's kernels accumulate too, so in the encoders' layers the outputs come out bit for bit
+//! as im2col + GEMM's (the default run's losses and kNN are unchanged to the last digit).
+//! Nothing in the gemm crate promises that order, so the tests hold the kernel to the plain
+//! loops' f64 reference within the GEMM path's tolerance.
 //! NaN and infinite inputs propagate to the outputs whose sums they enter, as in the loops;
 //! an infinite weight meets the zero padding as `0 x inf = NaN` where the loops skip it.
 
