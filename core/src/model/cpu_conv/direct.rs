@@ -23,7 +23,7 @@
 //! NaN and infinite inputs propagate to the outputs whose sums they enter, as in the loops;
 //! an infinite weight meets the zero padding as `0 x inf = NaN` where the loops skip it.
 
-use super::kernels::{ConvGeometry, unwritten, with_col, written};
+use super::kernels::{ConvGeometry, image_runs, unwritten, with_col, written};
 use crate::model::cpu_common::{map_indices, per_image};
 
 /// Output channels per register block.
@@ -86,6 +86,11 @@ impl Layout {
         let positions = (g.height * row).div_ceil(SPAN) * SPAN;
         Layout { row, positions, plane: positions + 2 * row + 2 }
     }
+
+    /// Where tap `(ky, kx)` of output `n` sits in a padded plane, less `n`: `ky row + kx`.
+    fn offsets(&self) -> [usize; 9] {
+        std::array::from_fn(|tap| (tap / 3) * self.row + tap % 3)
+    }
 }
 
 /// One channel (`H x W`) into its padded plane: pixel `(iy, ix)` at `(iy + 1) row + ix + 1`,
@@ -125,18 +130,18 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     assert!(x.len() == g.batch * g.cin * g.height * g.width && w.len() == g.cout * g.cin * 9);
     let l = Layout::of(g);
     let weights = block_weights(w, g);
-    let (plane_in, plane_out) = (g.height * g.width, g.height * g.width);
-    let offsets: [usize; 9] = std::array::from_fn(|t| (t / 3) * l.row + t % 3);
-    let mut y = unwritten(g.batch * g.cout * plane_out);
-    per_image(&mut y, g.cout * plane_out, |b, y_b| {
+    let plane = g.height * g.width;
+    let offsets = l.offsets();
+    let mut y = unwritten(g.batch * g.cout * plane);
+    per_image(&mut y, g.cout * plane, |b, y_b| {
         with_col(g.cin * l.plane + g.cout * l.positions, |buffer| {
             let (padded, sums) = buffer.split_at_mut(g.cin * l.plane);
             for (c, dst) in padded.chunks_exact_mut(l.plane).enumerate() {
-                pad_channel(&x[(b * g.cin + c) * plane_in..][..plane_in], g, &l, dst);
+                pad_channel(&x[(b * g.cin + c) * plane..][..plane], g, &l, dst);
             }
             image_sums(padded, &weights, g, &l, &offsets, sums);
             // Drop the column ox = W of every row (and the positions past the last row).
-            for (co, out) in y_b.chunks_exact_mut(plane_out).enumerate() {
+            for (co, out) in y_b.chunks_exact_mut(plane).enumerate() {
                 let s = &sums[co * l.positions..];
                 for (oy, line) in out.chunks_exact_mut(g.width).enumerate() {
                     for (o, v) in line.iter_mut().zip(&s[oy * l.row..]) {
@@ -155,9 +160,6 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
 const GRAD_CO: usize = 2;
 /// Lanes of an AVX-512 vector.
 const LANES: usize = 16;
-/// Partial sums of the weight gradient, each over a fixed run of images (a constant, so the
-/// result does not depend on the cores).
-const GRAD_CHUNKS: usize = 8;
 
 /// `dL/dw` (Cout x Cin x 3 x 3) from x and dy (stride 1, padding 1): `dw[co][ci][tap] =
 /// sum_b sum_n dy'[co][n] x'[ci][n + offset(tap)]` over each image's padded planes, where dy'
@@ -170,16 +172,15 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let plane = g.height * g.width;
     assert!(x.len() == g.batch * g.cin * plane && dy.len() == g.batch * g.cout * plane);
     let l = Layout::of(g);
-    let offsets: [usize; 9] = std::array::from_fn(|t| (t / 3) * l.row + t % 3);
-    let per_chunk = g.batch.div_ceil(g.batch.min(GRAD_CHUNKS));
-    let chunks = g.batch.div_ceil(per_chunk);
+    let offsets = l.offsets();
+    let runs = image_runs(g.batch);
     let lanes_len = g.cout * g.cin * 9 * LANES;
-    let partials = map_indices(chunks, |chunk| {
+    let partials = map_indices(runs.len(), |run| {
         // [block][ci][co in block][tap][lane], blocks of GRAD_CO output channels in order.
         let mut lanes = vec![0.0f32; lanes_len];
         with_col(g.cin * l.plane + g.cout * l.positions, |buffer| {
             let (padded, grid) = buffer.split_at_mut(g.cin * l.plane);
-            for b in chunk * per_chunk..((chunk + 1) * per_chunk).min(g.batch) {
+            for b in runs[run].clone() {
                 for (c, dst) in padded.chunks_exact_mut(l.plane).enumerate() {
                     pad_channel(&x[(b * g.cin + c) * plane..][..plane], g, &l, dst);
                 }
@@ -349,15 +350,7 @@ mod tests {
     use super::*;
     use crate::model::cpu_common::test_values as values;
     use crate::model::cpu_conv::kernels::{conv2d_forward_reference, conv2d_weight_grad_reference};
-
-    /// The kernels' tolerance: f32 sums against the loops' f64 sums.
-    fn assert_close(got: &[f32], want: &[f32], what: &str) {
-        assert_eq!(got.len(), want.len(), "{what}");
-        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-        for (i, (a, b)) in got.iter().zip(want).enumerate() {
-            assert!((a - b).abs() <= 1e-5 * scale * 8.0 || (a.is_nan() && b.is_nan()), "{what}[{i}]: {a} vs {b} (scale {scale})");
-        }
-    }
+    use crate::model::cpu_conv::winograd::tests::assert_close;
 
     #[test]
     fn the_direct_kernel_matches_the_loops() {

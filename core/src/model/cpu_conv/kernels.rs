@@ -362,6 +362,14 @@ pub(super) unsafe fn written(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
 /// Partial sums of the weight gradient (a constant, so results do not depend on the cores).
 const WEIGHT_GRAD_CHUNKS: usize = 8;
 
+/// The runs of images whose weight-gradient partial sums are computed in parallel and added
+/// in order: at most [`WEIGHT_GRAD_CHUNKS`], equal but for the last, none empty (9 images
+/// in runs of 2 are 5 runs). They depend on the batch only: the same bits on any core count.
+pub(super) fn image_runs(batch: usize) -> Vec<std::ops::Range<usize>> {
+    let per_run = batch.div_ceil(batch.min(WEIGHT_GRAD_CHUNKS));
+    (0..batch.div_ceil(per_run)).map(|r| r * per_run..((r + 1) * per_run).min(batch)).collect()
+}
+
 thread_local! {
     static COL: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
@@ -520,11 +528,9 @@ fn weight_grad_split_by_images(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f
             product_into(acc, g.cout, rows, cols, dy_b, (cols, 1), col, (1, cols));
         });
     };
-    let per_chunk = g.batch.div_ceil(g.batch.min(WEIGHT_GRAD_CHUNKS));
-    // (No empty chunk: 9 images in 8 chunks of 2 are 5 chunks.)
-    let chunks = g.batch.div_ceil(per_chunk);
-    let mut partials = map_indices(chunks, |chunk| {
-        let images = chunk * per_chunk..((chunk + 1) * per_chunk).min(g.batch);
+    let runs = image_runs(g.batch);
+    let mut partials = map_indices(runs.len(), |run| {
+        let images = runs[run].clone();
         // The first image's GEMM overwrites (no zero-filling of a buffer as large as the
         // weights), the others accumulate.
         let mut acc = unwritten(g.cout * rows);

@@ -463,7 +463,7 @@ fn split_columns(row: Option<&[f32]>, shift: usize, even: &mut [f32], odd: &mut 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::cpu_common::test_values as values;
     use crate::model::cpu_conv::kernels::{conv2d_forward_reference, conv2d_weight_grad_reference};
@@ -566,8 +566,9 @@ mod tests {
         }
     }
 
-    /// Within the GEMM path's tolerance of the f64 loops; NaN where they give NaN.
-    fn assert_close(got: &[f32], want: &[f32], what: &str) {
+    /// Within the GEMM path's tolerance of the f64 loops; NaN where they give NaN (also the
+    /// direct kernel's tests).
+    pub(in crate::model::cpu_conv) fn assert_close(got: &[f32], want: &[f32], what: &str) {
         assert_eq!(got.len(), want.len(), "{what}");
         let scale = want.iter().filter(|v| v.is_finite()).fold(1.0f32, |m, v| m.max(v.abs()));
         for (k, (a, b)) in got.iter().zip(want).enumerate() {
