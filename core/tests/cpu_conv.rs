@@ -33,8 +33,9 @@ fn output_and_gradients_equal_burns_convolution() {
     let device = Device::flex();
     // (batch, cin, cout, size, kernel, stride): the small ResNet's layers (its stem and
     // 16-channel stage by the direct kernel where the CPU has AVX-512, `cpu_conv::direct`),
-    // odd ones, then ResNet-18's first stage and a 256-channel 8 x 8 layer (Winograd's
-    // forward and weight gradient, `cpu_conv::winograd`).
+    // odd ones, then ResNet-18's first two stages (forward and input gradient by
+    // F(4x4, 3x3), `cpu_conv::winograd4`, weight gradient by F(2x2, 3x3)) and a 256-channel
+    // 8 x 8 layer (F(2x2, 3x3) throughout, `cpu_conv::winograd`).
     let shapes = [
         (4, 3, 16, 32, 3, 1),
         (2, 16, 16, 32, 3, 1),
@@ -44,6 +45,7 @@ fn output_and_gradients_equal_burns_convolution() {
         (2, 2, 5, 9, 3, 2),
         (5, 7, 3, 7, 1, 1),
         (2, 64, 64, 32, 3, 1),
+        (2, 128, 128, 16, 3, 1),
         (2, 256, 256, 8, 3, 1),
     ];
     for (batch, cin, cout, size, kernel, stride) in shapes {
@@ -55,6 +57,7 @@ fn output_and_gradients_equal_burns_convolution() {
         let geometry = cpu_conv::ConvGeometry { batch, cin, cout, height: size, width: size, kernel, stride, pad };
         if cin >= 64 {
             assert!(cpu_conv::winograd::applies(&geometry) && cpu_conv::winograd::applies_to_weight_gradient(&geometry), "{geometry:?}");
+            assert_eq!(cpu_conv::winograd4::applies(&geometry), size >= 16, "{geometry:?}");
         }
         if kernel == 3 && stride == 1 && size >= 32 && cin < 64 && cpu_conv::direct::available() {
             assert!(cpu_conv::direct::applies(&geometry), "{geometry:?}");

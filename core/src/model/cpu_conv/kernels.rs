@@ -412,6 +412,9 @@ const POSITION_MAJOR_FROM: (usize, usize) = (64, 1024);
 /// `y = conv(x, w)`: x is B x Cin x H x W, w is Cout x Cin x k x k; returns B x Cout x OH x OW.
 /// By Winograd's transform or the direct kernel where they apply, else im2col + GEMM.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    if super::winograd4::applies(g) {
+        return super::winograd4::conv2d_forward(x, w, g);
+    }
     if super::winograd::applies(g) {
         return super::winograd::conv2d_forward(x, w, g);
     }

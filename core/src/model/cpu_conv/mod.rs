@@ -1,6 +1,7 @@
 //! The encoders' 2-D convolutions on burn's CPU backend (Flex) through our own kernels
 //! ([`kernels`]: im2col + packed GEMM per image, images in parallel, with loop references;
-//! [`winograd`]: F(2x2, 3x3) for the 3x3 stride-1 layers with enough channels; [`direct`]:
+//! [`winograd`]: F(2x2, 3x3) for the 3x3 stride-1 layers with enough channels, and
+//! [`winograd4`]: F(4x4, 3x3) for the forward passes of those with rows of 16+; [`direct`]:
 //! AVX-512 direct 3x3 convolutions on rows of 32+ outputs with fewer channels),
 //! forward and both gradients, registered with burn's autodiff as one operation. On every
 //! other backend (the GPU) [`conv2d`] is burn's own convolution.
@@ -14,6 +15,7 @@
 pub mod direct;
 pub mod kernels;
 pub mod winograd;
+pub mod winograd4;
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
