@@ -618,7 +618,7 @@ fn to_row_major(column_major: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 /// `dst` (`cols x rows`, row-major) = the transpose of `src` (`rows x cols`, row-major).
-fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [impl Slot]) {
+pub(super) fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [impl Slot]) {
     transpose_band(src, rows, cols, 0, dst);
 }
 
@@ -638,7 +638,7 @@ fn transpose_band(src: &[f32], rows: usize, cols: usize, c0: usize, dst: &mut [i
 
 /// A destination value the transposition writes: an `f32` already there, or one not yet
 /// written (a buffer from [`unwritten`]).
-trait Slot {
+pub(super) trait Slot {
     fn put(&mut self, value: f32);
 }
 

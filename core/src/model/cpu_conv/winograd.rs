@@ -239,72 +239,64 @@ dispatch_avx2! {
 
 /// The output-gradient transform of image `b`: `blocks[xi][tile Cout + co]` gets `(A D A^T)[xi]`
 /// for each tile's 2 x 2 gradients D of channel co (zero past the outputs),
-/// `A = [[1, 0], [1, 1], [1, -1], [0, -1]]`: for each row of tiles and channel, runs over the
-/// tiles (the even and odd output columns split), then scattered channel-minor, which makes
-/// Y the GEMMs' left operand as they read it in place.
+/// `A = [[1, 0], [1, 1], [1, -1], [0, -1]]`, channel-minor, which makes Y the GEMMs' left
+/// operand as they read it in place. The image's dy is first transposed to position-major
+/// (OH OW x Cout); then each tile's 16 points are sums of its 4 positions' rows of channels,
+/// computed and stored 8 channels at a time (fixed-size arrays: vector moves and adds).
 #[inline(always)]
 fn transform_gradient_image(dy: &[f32], g: &ConvGeometry, b: usize, blocks: &mut [&mut [f32]]) {
+    const LANES: usize = 8;
     let (oh, ow) = (g.out_height(), g.out_width());
     let (tiles_y, tiles_x) = (oh.div_ceil(2), ow.div_ceil(2));
-    let out_plane = oh * ow;
-    let cout = g.cout;
-    // Rows 2 ty and 2 ty + 1 split into even and odd columns (d0, d1); then A D: rows
-    // R0 = D0, R1 = D0 + D1, R2 = D0 - D1, R3 = -D1 (each an (even, odd) pair of runs);
-    // then each row (a, b) -> (a, a + b, a - b, -b): 16 runs of tiles_x.
-    let mut split = vec![0.0f32; 4 * tiles_x];
-    let mut rows = vec![0.0f32; 8 * tiles_x];
-    let mut runs = vec![0.0f32; POINTS * tiles_x];
-    // A block of up to CHANNELS channels' values, tile-major ([xi][tile][channel]): filled
-    // with short-stride stores that stay in L1, then copied out CHANNELS at a time.
-    const CHANNELS: usize = 8;
-    let mut staged = vec![0.0f32; POINTS * tiles_x * CHANNELS];
+    let (cout, out_plane) = (g.cout, oh * ow);
+    let mut by_position = vec![0.0f32; out_plane * cout];
+    super::kernels::transpose_into(&dy[b * cout * out_plane..][..cout * out_plane], cout, out_plane, &mut by_position);
+    let zeros = vec![0.0f32; cout];
+    let whole = cout - cout % LANES;
     for ty in 0..tiles_y {
-        for co0 in (0..cout).step_by(CHANNELS) {
-            let width = CHANNELS.min(cout - co0);
-            for cl in 0..width {
-                let co = co0 + cl;
-                let plane = &dy[(b * cout + co) * out_plane..][..out_plane];
-                for r in 0..2 {
-                    let oy = 2 * ty + r;
-                    let (e, o) = split[2 * r * tiles_x..][..2 * tiles_x].split_at_mut(tiles_x);
-                    split_columns((oy < oh).then(|| &plane[oy * ow..][..ow]), 0, e, o);
-                }
-                let (d0, d1) = split.split_at(2 * tiles_x);
-                let (r0, rest) = rows.split_at_mut(2 * tiles_x);
-                let (r1, rest) = rest.split_at_mut(2 * tiles_x);
-                let (r2, r3) = rest.split_at_mut(2 * tiles_x);
-                for ((((r0, r1), (r2, r3)), d0), d1) in
-                    r0.iter_mut().zip(r1.iter_mut()).zip(r2.iter_mut().zip(r3.iter_mut())).zip(d0).zip(d1)
-                {
-                    *r0 = *d0;
-                    *r1 = d0 + d1;
-                    *r2 = d0 - d1;
-                    *r3 = -d1;
-                }
-                for r in 0..4 {
-                    let (a, b) = rows[2 * r * tiles_x..][..2 * tiles_x].split_at(tiles_x);
-                    let (y0, rest) = runs[4 * r * tiles_x..][..4 * tiles_x].split_at_mut(tiles_x);
-                    let (y1, rest) = rest.split_at_mut(tiles_x);
-                    let (y2, y3) = rest.split_at_mut(tiles_x);
-                    for (((y0, y1), (y2, y3)), (a, b)) in y0.iter_mut().zip(y1).zip(y2.iter_mut().zip(y3)).zip(a.iter().zip(b)) {
-                        *y0 = *a;
-                        *y1 = a + b;
-                        *y2 = a - b;
-                        *y3 = -b;
-                    }
-                }
-                for (slot, value) in staged.iter_mut().skip(cl).step_by(CHANNELS).zip(&runs) {
-                    *slot = *value;
+        for tx in 0..tiles_x {
+            let tile = ty * tiles_x + tx;
+            // D's rows of channels: (oy, ox) for oy in 2 ty.., ox in 2 tx.. (zeros outside).
+            let at = |r: usize, c: usize| {
+                let (oy, ox) = (2 * ty + r, 2 * tx + c);
+                if oy < oh && ox < ow { &by_position[(oy * ow + ox) * cout..][..cout] } else { &zeros[..] }
+            };
+            let (p00, p01, p10, p11) = (at(0, 0), at(0, 1), at(1, 0), at(1, 1));
+            for co in (0..whole).step_by(LANES) {
+                let lanes = |p: &[f32]| -> [f32; LANES] { p[co..co + LANES].try_into().expect("LANES values") };
+                let points = tile_gradient_points(lanes(p00), lanes(p01), lanes(p10), lanes(p11));
+                for (block, values) in blocks.iter_mut().zip(&points) {
+                    let slot: &mut [f32; LANES] = (&mut block[tile * cout + co..][..LANES]).try_into().expect("LANES values");
+                    *slot = *values;
                 }
             }
-            for (xi, block) in blocks.iter_mut().enumerate() {
-                let block = &mut block[ty * tiles_x * cout..][..tiles_x * cout];
-                for (t, values) in staged[xi * tiles_x * CHANNELS..][..tiles_x * CHANNELS].chunks_exact(CHANNELS).enumerate() {
-                    block[t * cout + co0..][..width].copy_from_slice(&values[..width]);
+            for co in whole..cout {
+                let points = tile_gradient_points([p00[co]], [p01[co]], [p10[co]], [p11[co]]);
+                for (block, values) in blocks.iter_mut().zip(&points) {
+                    block[tile * cout + co] = values[0];
                 }
             }
         }
     }
+}
+
+/// `A D A^T` (4 x 4, row-major) of one tile's 2 x 2 gradients `[[d00, d01], [d10, d11]]`,
+/// for `N` channels at once: rows `A D` = `(d0, d0 + d1, d0 - d1, -d1)` by output row, then
+/// the same on each row's two columns.
+#[inline(always)]
+fn tile_gradient_points<const N: usize>(d00: [f32; N], d01: [f32; N], d10: [f32; N], d11: [f32; N]) -> [[f32; N]; POINTS] {
+    let add = |a: [f32; N], b: [f32; N]| std::array::from_fn::<f32, N, _>(|i| a[i] + b[i]);
+    let sub = |a: [f32; N], b: [f32; N]| std::array::from_fn::<f32, N, _>(|i| a[i] - b[i]);
+    let neg = |a: [f32; N]| a.map(|v| -v);
+    let rows = [(d00, d01), (add(d00, d10), add(d01, d11)), (sub(d00, d10), sub(d01, d11)), (neg(d10), neg(d11))];
+    let mut points = [[0.0f32; N]; POINTS];
+    for (r, (a, b)) in rows.into_iter().enumerate() {
+        points[4 * r] = a;
+        points[4 * r + 1] = add(a, b);
+        points[4 * r + 2] = sub(a, b);
+        points[4 * r + 3] = neg(b);
+    }
+    points
 }
 
 dispatch_avx2! {
