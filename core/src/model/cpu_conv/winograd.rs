@@ -35,7 +35,9 @@ const GROUP_TILES: usize = 1024;
 /// B = 32: 14.3 -> 11.0; 128 of 16 x 16: 13.2 -> 11.1; 64 of 16 x 16 at B = 64: 7.4 -> 6.7),
 /// or at least 256 channels with rows of 8 (256 of 8 x 8 at B = 32: 12.5 -> 11.1). Shorter
 /// rows or fewer channels leave the transforms too little work to amortise: 64 channels of
-/// 8 x 8 at B = 64 2.1 -> 2.6, 256 of 4 x 4 3.7 -> 4.6, 128 of 8 x 8 no gain.
+/// 8 x 8 at B = 64 2.1 -> 2.6, 256 of 4 x 4 3.7 -> 4.6, 128 of 8 x 8 no gain. The forward
+/// passes of the layers with rows of 16+ take F(4x4, 3x3) instead ([`super::winograd4`],
+/// checked first); their weight gradients stay here.
 pub fn applies(g: &ConvGeometry) -> bool {
     let (channels, row) = (g.cin.min(g.cout), g.out_width());
     let pays = (channels >= 64 && row >= 16) || (channels >= 256 && row >= 8);
@@ -57,23 +59,30 @@ pub fn applies_to_weight_gradient(g: &ConvGeometry) -> bool {
     applies(g) && (g.cin.min(g.cout) >= 128 || g.out_width() >= 32)
 }
 
-/// `U[co][xi][ci]`: each 3 x 3 kernel transformed, `G w G^T` with
-/// `G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]`; output channels in parallel.
-fn transform_weights(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
+/// `U[co][xi][ci]`: each 3 x 3 kernel transformed into its `P` points by `kernel` (`G w G^T`
+/// of the scheme); output channels in parallel.
+pub(super) fn transform_weights<const P: usize>(w: &[f32], g: &ConvGeometry, kernel: impl Fn(&[f32]) -> [f32; P] + Sync) -> Vec<f32> {
     let cin = g.cin;
-    let mut u = unwritten(g.cout * POINTS * cin);
-    per_image(&mut u, POINTS * cin, |co, u_co| {
+    let mut u = unwritten(g.cout * P * cin);
+    per_image(&mut u, P * cin, |co, u_co| {
         for (ci, k) in w[co * cin * 9..][..cin * 9].chunks_exact(9).enumerate() {
-            for (xi, value) in transform_kernel(k).iter().flatten().enumerate() {
+            for (xi, value) in kernel(k).iter().enumerate() {
                 u_co[xi * cin + ci].write(*value);
             }
         }
     });
-    // SAFETY: each output channel's block got all 16 points of each input channel.
+    // SAFETY: each output channel's block got all P points of each input channel.
     unsafe { written(u) }
 }
 
-/// `G k G^T` of one 3 x 3 kernel (row-major).
+/// F(2x2, 3x3)'s kernel transform, its 16 points in a row.
+fn kernel_points(k: &[f32]) -> [f32; POINTS] {
+    let t = transform_kernel(k);
+    std::array::from_fn(|xi| t[xi / 4][xi % 4])
+}
+
+/// `G k G^T` of one 3 x 3 kernel (row-major), with
+/// `G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]`.
 #[inline(always)]
 fn transform_kernel(k: &[f32]) -> [[f32; 4]; 4] {
     // G k: 4 x 3.
@@ -116,42 +125,58 @@ fn output_block(m: [[f32; 4]; 4]) -> [[f32; 2]; 2] {
 /// check): x is B x Cin x H x W, w is Cout x Cin x 3 x 3; returns B x Cout x OH x OW.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     assert!(computes(g), "not a 3x3 stride-1 convolution with padding below 3: {g:?}");
-    let (oh, ow) = (g.out_height(), g.out_width());
-    let tiles = oh.div_ceil(2) * ow.div_ceil(2);
-    let out_plane = oh * ow;
-    let u = transform_weights(w, g);
+    let tiles = g.out_height().div_ceil(2) * g.out_width().div_ceil(2);
     let per_group = (GROUP_TILES / tiles).clamp(1, g.batch);
+    let u = transform_weights(w, g, kernel_points);
+    forward_by_tiles(x, g, &u, (2, POINTS), per_group, input_channel, output_plane)
+}
+
+/// The forward pass of a Winograd scheme with `tile` x `tile` outputs and `points` points per
+/// tile, given its transformed weights `u` (`U[co][xi][ci]`) and its two data transforms, a
+/// group of `per_group` images at a time: `input(x, g, first, n, c, v_c)` writes channel c's
+/// `points` rows of V (`V[c][xi][tile]`) for images `first..first + n`; then one GEMM per
+/// point, `M[xi] (Cout x tiles) = U[xi] (Cout x Cin) V[.][xi][.] (Cin x tiles)`; then
+/// `output(m, g, n, plane, out)` writes each (image, output channel) plane.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn forward_by_tiles(
+    x: &[f32],
+    g: &ConvGeometry,
+    u: &[f32],
+    (tile, points): (usize, usize),
+    per_group: usize,
+    input: impl Fn(&[f32], &ConvGeometry, usize, usize, usize, &mut [f32]) + Sync,
+    output: impl Fn(&[f32], &ConvGeometry, usize, usize, &mut [MaybeUninit<f32>]) + Sync,
+) -> Vec<f32> {
+    let tiles = g.out_height().div_ceil(tile) * g.out_width().div_ceil(tile);
+    let out_plane = g.out_height() * g.out_width();
     let mut y = unwritten(g.batch * g.cout * out_plane);
-    let (v_len, m_len) = (g.cin * POINTS * per_group * tiles, POINTS * g.cout * per_group * tiles);
+    let (v_len, m_len) = (g.cin * points * per_group * tiles, points * g.cout * per_group * tiles);
     with_col(v_len + m_len, |scratch| {
         let (v, m) = scratch.split_at_mut(v_len);
-        forward_groups(x, g, &u, per_group, v, m, &mut y);
+        for first in (0..g.batch).step_by(per_group) {
+            let n = per_group.min(g.batch - first);
+            let cols = n * tiles;
+            let v = &mut v[..g.cin * points * cols];
+            per_image(v, points * cols, |c, v_c| input(x, g, first, n, c, v_c));
+            let v = &*v;
+            let m = &mut m[..points * g.cout * cols];
+            per_image(m, g.cout * cols, |xi, m_xi| {
+                super::kernels::matmul_strided(
+                    g.cout,
+                    cols,
+                    g.cin,
+                    m_xi,
+                    (&u[xi * g.cin..], points * g.cin),
+                    (&v[xi * cols..], points * cols),
+                );
+            });
+            let m = &*m;
+            let y_group = &mut y[first * g.cout * out_plane..][..n * g.cout * out_plane];
+            per_image(y_group, out_plane, |index, out| output(m, g, n, index, out));
+        }
     });
     // SAFETY: every output plane was written by the output transform (all OH x OW positions).
     unsafe { written(y) }
-}
-
-/// [`conv2d_forward`] group by group: `v` and `m` hold a group's transformed input and products.
-fn forward_groups(x: &[f32], g: &ConvGeometry, u: &[f32], per_group: usize, v: &mut [f32], m: &mut [f32], y: &mut [MaybeUninit<f32>]) {
-    let (oh, ow) = (g.out_height(), g.out_width());
-    let (tiles, out_plane) = (oh.div_ceil(2) * ow.div_ceil(2), oh * ow);
-    for first in (0..g.batch).step_by(per_group) {
-        let n = per_group.min(g.batch - first);
-        let cols = n * tiles;
-        let v = &mut v[..g.cin * POINTS * cols];
-        // Input transform: each channel's 16 rows of V, all images of the group.
-        per_image(v, POINTS * cols, |c, v_c| input_channel(x, g, first, n, c, v_c));
-        // The 16 GEMMs: M[xi] (Cout x cols) = U[xi] (Cout x Cin) V[.][xi][.] (Cin x cols).
-        let (v, u) = (&*v, &u);
-        let m = &mut m[..POINTS * g.cout * cols];
-        per_image(m, g.cout * cols, |xi, m_xi| {
-            super::kernels::matmul_strided(g.cout, cols, g.cin, m_xi, (&u[xi * g.cin..], POINTS * g.cin), (&v[xi * cols..], POINTS * cols));
-        });
-        // Output transform: each (image, output channel) plane.
-        let m = &*m;
-        let y_group = &mut y[first * g.cout * out_plane..][..n * g.cout * out_plane];
-        per_image(y_group, out_plane, |index, out| output_plane(m, g, n, index, out));
-    }
 }
 
 /// `dL/dw` (Cout x Cin x 3 x 3) from x and dy for a convolution Winograd [`computes`],
@@ -466,7 +491,7 @@ pub(super) mod tests {
         let d: Vec<f32> = values(16, 3);
         let k: Vec<f32> = values(9, 4);
         let g = ConvGeometry { batch: 1, cin: 1, cout: 1, height: 4, width: 4, kernel: 3, stride: 1, pad: 0 };
-        let u = transform_weights(&k, &g);
+        let u = transform_weights(&k, &g, kernel_points);
         let t = transform_block([0, 1, 2, 3].map(|r| [0, 1, 2, 3].map(|c| d[r * 4 + c])));
         let m = [0, 1, 2, 3].map(|r| [0, 1, 2, 3].map(|c| t[r][c] * u[r * 4 + c]));
         let y = output_block(m);

@@ -19,8 +19,8 @@
 
 use std::mem::MaybeUninit;
 
-use super::kernels::{ConvGeometry, matmul_strided, unwritten, with_col, written};
-use crate::model::cpu_common::{dispatch_avx2, per_image};
+use super::kernels::ConvGeometry;
+use crate::model::cpu_common::dispatch_avx2;
 
 /// Side of an input tile (4 outputs + 2).
 const ALPHA: usize = 6;
@@ -163,19 +163,10 @@ fn runs_apart<const N: usize>(mut values: &mut [f32], stride: usize, len: usize)
     })
 }
 
-/// `U[co][xi][ci]`: each kernel transformed; output channels in parallel.
-fn transform_weights(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let cin = g.cin;
-    let mut u = unwritten(g.cout * POINTS * cin);
-    per_image(&mut u, POINTS * cin, |co, u_co| {
-        for (ci, k) in w[co * cin * 9..][..cin * 9].chunks_exact(9).enumerate() {
-            for (xi, value) in transform_kernel(k).iter().flatten().enumerate() {
-                u_co[xi * cin + ci].write(*value);
-            }
-        }
-    });
-    // SAFETY: each output channel's block got all 36 points of each input channel.
-    unsafe { written(u) }
+/// F(4x4, 3x3)'s kernel transform, its 36 points in a row.
+fn kernel_points(k: &[f32]) -> [f32; POINTS] {
+    let t = transform_kernel(k);
+    std::array::from_fn(|xi| t[xi / ALPHA][xi % ALPHA])
 }
 
 /// `y = conv(x, w)` for a 3x3 stride-1 convolution with padding below 3 (panics otherwise:
@@ -184,31 +175,9 @@ fn transform_weights(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     assert!(super::winograd::computes(g), "not a 3x3 stride-1 convolution with padding below 3: {g:?}");
     let tiles = g.out_height().div_ceil(OUT) * g.out_width().div_ceil(OUT);
-    let out_plane = g.out_height() * g.out_width();
-    let u = transform_weights(w, g);
     let per_group = (GROUP_VALUES / (POINTS * (g.cin + g.cout)) / tiles).clamp(1, g.batch);
-    let mut y = unwritten(g.batch * g.cout * out_plane);
-    let (v_len, m_len) = (g.cin * POINTS * per_group * tiles, POINTS * g.cout * per_group * tiles);
-    with_col(v_len + m_len, |scratch| {
-        let (v, m) = scratch.split_at_mut(v_len);
-        for first in (0..g.batch).step_by(per_group) {
-            let n = per_group.min(g.batch - first);
-            let cols = n * tiles;
-            let v = &mut v[..g.cin * POINTS * cols];
-            per_image(v, POINTS * cols, |c, v_c| input_channel(x, g, first, n, c, v_c));
-            // M[xi] (Cout x cols) = U[xi] (Cout x Cin) V[.][xi][.] (Cin x cols).
-            let (v, u) = (&*v, &u);
-            let m = &mut m[..POINTS * g.cout * cols];
-            per_image(m, g.cout * cols, |xi, m_xi| {
-                matmul_strided(g.cout, cols, g.cin, m_xi, (&u[xi * g.cin..], POINTS * g.cin), (&v[xi * cols..], POINTS * cols));
-            });
-            let m = &*m;
-            let y_group = &mut y[first * g.cout * out_plane..][..n * g.cout * out_plane];
-            per_image(y_group, out_plane, |index, out| output_plane(m, g, n, index, out));
-        }
-    });
-    // SAFETY: every output plane was written by the output transform (all OH x OW positions).
-    unsafe { written(y) }
+    let u = super::winograd::transform_weights(w, g, kernel_points);
+    super::winograd::forward_by_tiles(x, g, &u, (OUT, POINTS), per_group, input_channel, output_plane)
 }
 
 dispatch_avx2! {
