@@ -13,9 +13,10 @@
 //! transforms' coefficients (up to 8 in `A`, 1/24 in `G`) round more than F(2x2, 3x3)'s, and
 //! the tests hold the result to the plain loops' f64 reference within the same tolerance as
 //! every other path. Used for the forward pass (and so the input gradient of a stride-1
-//! layer, itself a forward convolution); the weight gradient stays F(2x2, 3x3). NaN inputs
-//! give NaN at the outputs the loops give NaN; an infinite input can give NaN where they
-//! give inf (inf - inf in a transform).
+//! layer, itself a forward convolution); the weight gradient stays F(2x2, 3x3). A NaN input
+//! gives NaN at every output the loops give NaN and may give it at the other outputs of the
+//! same 4 x 4 tile (the transforms' cancelling coefficients do not cancel NaN); an infinite
+//! input can give NaN where they give inf (inf - inf in a transform).
 
 use std::mem::MaybeUninit;
 
