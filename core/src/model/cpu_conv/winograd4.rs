@@ -39,7 +39,7 @@ const GROUP_VALUES: usize = 1 << 21;
 
 /// Does F(4x4, 3x3) compute this convolution's forward pass? 3x3, stride 1, padding below 3,
 /// at least 64 channels in and out, rows of at least 16 outputs: where it measured faster
-/// than F(2x2, 3x3) (see [`GROUP_VALUES`]). Shorter rows leave too few tiles per row (per
+/// than F(2x2, 3x3) (see `GROUP_VALUES`). Shorter rows leave too few tiles per row (per
 /// call against the current choice: 256 channels of 8 x 8 at B = 32 0.96x, within noise;
 /// 64 of 8 x 8 at B = 64 1.8x; 512 of 4 x 4 2.4x).
 pub fn applies(g: &ConvGeometry) -> bool {
