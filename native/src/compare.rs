@@ -175,6 +175,9 @@ fn run_one(
             return Ok(None);
         }
     }
+    // Training time only: taken before the evaluation, so that a run evaluated again later
+    // (its result lost) reports the same seconds as when it was trained.
+    let train_seconds = trainer.seconds();
     let knn_top1 = pollster::block_on(trainer.knn())?;
     let linear_top1 = if probe.epochs > 0 {
         eprintln!("{label}: linear probe ({} epochs)", probe.epochs);
@@ -192,7 +195,7 @@ fn run_one(
         linear_top1,
         probe_epochs: probe.epochs,
         images_per_s,
-        train_seconds: trainer.seconds(),
+        train_seconds,
         knn_curve,
     };
     checkpoint::write_atomic(&dir.join(RESULT), serde_json::to_string_pretty(&result)?.as_bytes())?;
