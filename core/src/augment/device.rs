@@ -6,7 +6,8 @@ use burn::backend::wgpu::CubeTensor;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use super::blur::blur_launch;
-use super::{AugmentSpec, ViewParams, augment_reference, blur_reference};
+use super::host::augment_on_host;
+use super::{AugmentSpec, ViewParams, blur_reference};
 use crate::data::ImageDataset;
 use crate::error::{Result, input_error};
 use crate::gpu::launch;
@@ -17,7 +18,8 @@ const SHARD_BYTES: usize = 64 << 20;
 
 /// A dataset's pixels on the GPU, uploaded once, split into shards that each fit one
 /// storage binding. On a CPU backend the pixels stay in host memory and
-/// [`DeviceImages::augment`] runs the plain-Rust reference of the kernel.
+/// [`DeviceImages::augment`] computes the kernel's values on the host (the plain-Rust
+/// reference's, bit for bit).
 #[derive(Debug, Clone)]
 pub struct DeviceImages {
     shards: Vec<CubeTensor>,
@@ -99,7 +101,7 @@ impl DeviceImages {
         }
         let blurred = sigmas.iter().any(|&s| s > 0.0);
         if let Some((data, device)) = &self.host {
-            let mut pixels = augment_reference(data, views, spec);
+            let mut pixels = augment_on_host(data, views, spec);
             if blurred {
                 pixels = blur_reference(&pixels, &sigmas, spec.size);
             }

@@ -6,10 +6,12 @@
 //! the GPU: the dataset is uploaded once ([`DeviceImages`]) and every step's views are
 //! cropped, resampled, jittered, normalised (and optionally blurred) there into an f32
 //! NCHW batch. [`augment_reference`] and [`blur_reference`] are the plain-Rust versions the
-//! kernels are tested against.
+//! kernels are tested against. On burn's CPU backend the pixels stay in host memory and
+//! `host.rs` computes the reference's values, bit for bit, in a layout the CPU vectorises.
 
 mod blur;
 mod device;
+mod host;
 mod lab;
 mod params;
 mod reference;

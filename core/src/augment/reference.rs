@@ -8,7 +8,7 @@ fn gray(rgb: [f32; 3]) -> f32 {
     0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
 }
 
-fn rgb_to_hsv([r, g, b]: [f32; 3]) -> [f32; 3] {
+pub(super) fn rgb_to_hsv([r, g, b]: [f32; 3]) -> [f32; 3] {
     let maxc = r.max(g).max(b);
     let minc = r.min(g).min(b);
     let delta = maxc - minc;
@@ -28,7 +28,7 @@ fn rgb_to_hsv([r, g, b]: [f32; 3]) -> [f32; 3] {
     [h, s, maxc]
 }
 
-fn hsv_to_rgb([h, s, v]: [f32; 3]) -> [f32; 3] {
+pub(super) fn hsv_to_rgb([h, s, v]: [f32; 3]) -> [f32; 3] {
     let h6 = h * 6.0;
     let sector = h6.floor();
     let f = h6 - sector;
