@@ -2,7 +2,9 @@
 //! ([`kernels`]: im2col + packed GEMM per image, images in parallel, with loop references;
 //! [`winograd`]: F(2x2, 3x3) for the 3x3 stride-1 layers with enough channels, and
 //! [`winograd4`]: F(4x4, 3x3) for the forward passes of those with rows of 16+; [`direct`]:
-//! AVX-512 direct 3x3 convolutions on rows of 32+ outputs with fewer channels),
+//! AVX-512 direct 3x3 convolutions on rows of 32+ outputs with fewer channels;
+//! [`direct_small`]: the same vectorised across output channels, for the small encoder's
+//! 16 x 16 and 8 x 8 stages),
 //! forward and both gradients, registered with burn's autodiff as one operation. On every
 //! other backend (the GPU) [`conv2d`] is burn's own convolution.
 //!
@@ -13,6 +15,7 @@
 //! `RING_WGPU_CPU_CONV=burn` to use burn's convolution on the CPU as well (for A/B runs).
 
 pub mod direct;
+pub mod direct_small;
 pub mod kernels;
 pub mod winograd;
 pub mod winograd4;
