@@ -33,7 +33,8 @@ fn output_and_gradients_equal_burns_convolution() {
     let device = Device::flex();
     // (batch, cin, cout, size, kernel, stride): the small ResNet's layers (its stem and
     // 16-channel stage by the direct kernel where the CPU has AVX-512, `cpu_conv::direct`,
-    // its 16 x 16 and 8 x 8 stride-1 layers by `cpu_conv::direct_small`),
+    // its 16 x 16 and 8 x 8 stride-1 layers by `cpu_conv::direct_small`, as ResNet-18's
+    // 4 x 4 stage),
     // odd ones, then ResNet-18's first two stages (forward and input gradient by
     // F(4x4, 3x3), `cpu_conv::winograd4`, weight gradient by F(2x2, 3x3)) and a 256-channel
     // 8 x 8 layer (F(2x2, 3x3) throughout, `cpu_conv::winograd`).
@@ -50,6 +51,7 @@ fn output_and_gradients_equal_burns_convolution() {
         (2, 64, 64, 32, 3, 1),
         (2, 128, 128, 16, 3, 1),
         (2, 256, 256, 8, 3, 1),
+        (2, 512, 512, 4, 3, 1),
     ];
     for (batch, cin, cout, size, kernel, stride) in shapes {
         let pad = kernel / 2;
@@ -58,10 +60,11 @@ fn output_and_gradients_equal_burns_convolution() {
         let out = (size + 2 * pad - kernel) / stride + 1;
         let g = Tensor::<4>::random([batch, cout, out, out], Distribution::Normal(0.0, 1.0), &device);
         let geometry = cpu_conv::ConvGeometry { batch, cin, cout, height: size, width: size, kernel, stride, pad };
-        if kernel == 3 && stride == 1 && size < 32 && (32..128).contains(&cin) && cpu_conv::direct::available() {
+        if kernel == 3 && stride == 1 && size < 32 && cin >= 32 && !cpu_conv::winograd::applies(&geometry) && cpu_conv::direct::available()
+        {
             assert!(cpu_conv::direct_small::applies(&geometry), "{geometry:?}");
         }
-        if cin >= 64 && (size >= 16 || cin >= 256) {
+        if cin >= 64 && (size >= 16 || (cin >= 256 && size >= 8)) {
             assert!(cpu_conv::winograd::applies(&geometry) && cpu_conv::winograd::applies_to_weight_gradient(&geometry), "{geometry:?}");
             assert_eq!(cpu_conv::winograd4::applies(&geometry), size >= 16, "{geometry:?}");
         }

@@ -1,8 +1,8 @@
 //! Direct 3x3 stride-1 convolutions with padding 1 for small images (rows of under 32
 //! outputs), forward and so the input gradient (a stride-1 input gradient is a forward
 //! convolution of dy), vectorised across output channels. Used on the small encoder's
-//! 16 x 16 and 8 x 8 stages (see [`applies`]); [`conv2d_forward`] computes any 3x3 stride-1
-//! padding-1 layer with a multiple of 16 output channels.
+//! 16 x 16 and 8 x 8 stages and ResNet-18's 4 x 4 stage (see [`applies`]); [`conv2d_forward`]
+//! computes any 3x3 stride-1 padding-1 layer with a multiple of 16 output channels.
 //!
 //! [`super::direct`] vectorises along a row of outputs, which wastes most of a vector on
 //! short rows; im2col + GEMM runs one small GEMM per image and copies each input 9 times
@@ -49,18 +49,17 @@ pub fn computes(g: &ConvGeometry) -> bool {
 }
 
 /// Is the forward pass (and a stride-1 input gradient) of this convolution computed here?
-/// Where it [`computes`], with rows of under 32 outputs, 32 to 128 channels in and out (a
-/// multiple of 32 out), when neither Winograd scheme applies: the small encoder's 16 x 16
-/// and 8 x 8 stages. Measured against im2col + GEMM (2 cores, ms per call, min over
-/// alternating runs, B = 64): 32 channels of 16 x 16 2.0-2.08 -> 1.86-1.92, 64 of 8 x 8
-/// 1.94-2.1 -> 1.64-1.89. Not ResNet-18's 512 channels of 4 x 4 (B = 32: 12.1-14.2 ->
-/// 14.0-15.4): the kernel itself runs near the cores' peak there, but packing 512 x 512 x 9
-/// weights per call costs more than the GEMM loses.
+/// Where it [`computes`], with rows of under 32 outputs and at least 32 channels in and out
+/// (a multiple of 32 out), when neither Winograd scheme applies: the small encoder's 16 x 16
+/// and 8 x 8 stages, ResNet-18's 4 x 4 stage. Measured against im2col + GEMM (2 cores, ms
+/// per call, min over alternating runs): 32 channels of 16 x 16 at B = 64 2.0-2.08 ->
+/// 1.86-1.92, 64 of 8 x 8 1.67-2.1 -> 1.51-1.89, 512 of 4 x 4 at B = 32 12.2 -> 11.7 (the
+/// kernel at ~87% of that, near the cores' peak; packing the weights with element-by-element
+/// copies instead of transposed tiles made it slower than the GEMM, 14.0-15.4).
 pub fn applies(g: &ConvGeometry) -> bool {
     computes(g)
         && g.out_width() < 32
         && g.cin >= 32
-        && g.cin.max(g.cout) <= 128
         && g.cout.is_multiple_of(2 * LANES)
         && !super::winograd4::applies(g)
         && !super::winograd::applies(g)
@@ -71,21 +70,16 @@ fn vectors(cout: usize) -> usize {
     [4, 2, 1].into_iter().find(|v| cout.is_multiple_of(v * LANES)).unwrap_or(1)
 }
 
-/// The weights in block order: for each block of `16 V` output channels, `[ci][tap][co]`
-/// (each destination row written whole, its 16 V sources read from lines that stay in L1).
+/// The weights in block order: for each block of `16 V` output channels, `[ci][tap][co]`:
+/// each block's `16 V x (Cin 9)` rows transposed.
 fn block_weights(w: &[f32], g: &ConvGeometry, v: usize) -> Vec<f32> {
     let width = v * LANES;
     let depth = g.cin * 9;
     let mut out = unwritten(w.len());
     per_image(&mut out, depth * width, |block, dst| {
-        let src = &w[block * width * depth..][..width * depth];
-        for (i, row) in dst.chunks_exact_mut(width).enumerate() {
-            for (co, slot) in row.iter_mut().enumerate() {
-                slot.write(src[co * depth + i]);
-            }
-        }
+        transpose_into(&w[block * width * depth..][..width * depth], width, depth, dst);
     });
-    // SAFETY: every block wrote each of its rows whole.
+    // SAFETY: every block's transposition wrote all of it.
     unsafe { written(out) }
 }
 
@@ -326,12 +320,12 @@ mod tests {
             pad: 1,
         };
         if super::super::direct::available() {
-            assert!(applies(&layer(64, 64, 8)) && applies(&layer(32, 32, 16)));
+            assert!(applies(&layer(64, 64, 8)) && applies(&layer(32, 32, 16)) && applies(&layer(512, 512, 4)));
         }
         // Not: rows of 32 (the row-vectorised kernel), the 16-channel stage, Winograd's layers,
-        // ResNet-18's 4 x 4 stage, stride 2.
+        // stride 2.
         assert!(!applies(&layer(16, 16, 32)) && !applies(&layer(16, 16, 16)) && !applies(&layer(256, 256, 8)));
-        assert!(!applies(&layer(512, 512, 4)) && !applies(&layer(64, 64, 32)) && !applies(&layer(128, 128, 16)));
+        assert!(!applies(&layer(64, 64, 32)) && !applies(&layer(128, 128, 16)));
         assert!(!applies(&ConvGeometry { stride: 2, ..layer(32, 64, 16) }));
     }
 }
