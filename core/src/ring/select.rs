@@ -6,6 +6,7 @@ use super::bounds::{BoundsStorage, Pairing, RingBounds, RowRing};
 use super::order::{composite, order_key};
 use super::{RingError, RingParams, RingSpec, RingWindow};
 use crate::gpu::launch;
+use crate::model::cpu_common::map_indices;
 
 /// Validates a `rows x cols` similarity matrix for `pairing` and returns the ring window.
 pub(crate) fn check_shape(rows: usize, cols: usize, spec: &RingSpec, pairing: Pairing) -> Result<RingWindow, RingError> {
@@ -84,32 +85,89 @@ pub fn select_reference(sims: &[f32], rows: usize, cols: usize, spec: &RingSpec,
     Ok(select_rows(sims, rows, cols, window, pairing))
 }
 
-/// Every row's ring for `window` (shape already checked).
+/// Every row's ring for `window` (shape already checked); rows in parallel on native
+/// targets (each row's result depends on that row alone).
 fn select_rows(sims: &[f32], rows: usize, cols: usize, window: RingWindow, pairing: Pairing) -> Vec<RowRing> {
-    let mut keys = Vec::with_capacity(cols);
-    (0..rows)
-        .map(|row| {
-            if window.is_empty() {
-                return RowRing::empty(window.pool as u32);
-            }
-            keys.clear();
-            keys.extend(
-                (0..cols)
+    map_indices(rows, |row| {
+        if window.is_empty() {
+            return RowRing::empty(window.pool as u32);
+        }
+        let mut keys: Vec<u64> = (0..cols)
+            .filter(|&col| !pairing.excludes(rows, row, col))
+            .map(|col| composite(order_key(sims[row * cols + col]), col as u32))
+            .collect();
+        let first = *keys.select_nth_unstable(window.lo).1;
+        // Keys are distinct (each holds its column), so the (hi - 1)-th lies after the lo-th.
+        let last = if window.hi - 1 == window.lo { first } else { *keys[window.lo + 1..].select_nth_unstable(window.hi - 2 - window.lo).1 };
+        let split = |c: u64| ((c >> 32) as u32, c as u32);
+        let (first, last) = (split(first), split(last));
+        RowRing {
+            first,
+            last,
+            upper_similarity: sims[row * cols + first.1 as usize],
+            lower_similarity: sims[row * cols + last.1 as usize],
+            len: window.len() as u32,
+            pool: window.pool as u32,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each row's ring from a full sort of its keys: the order `select_rows` must find.
+    fn sorted_rows(sims: &[f32], rows: usize, cols: usize, window: RingWindow, pairing: Pairing) -> Vec<RowRing> {
+        (0..rows)
+            .map(|row| {
+                if window.is_empty() {
+                    return RowRing::empty(window.pool as u32);
+                }
+                let mut keys: Vec<u64> = (0..cols)
                     .filter(|&col| !pairing.excludes(rows, row, col))
-                    .map(|col| composite(order_key(sims[row * cols + col]), col as u32)),
-            );
-            let first = *keys.select_nth_unstable(window.lo).1;
-            let last = *keys.select_nth_unstable(window.hi - 1).1;
-            let split = |c: u64| ((c >> 32) as u32, c as u32);
-            let (first, last) = (split(first), split(last));
-            RowRing {
-                first,
-                last,
-                upper_similarity: sims[row * cols + first.1 as usize],
-                lower_similarity: sims[row * cols + last.1 as usize],
-                len: window.len() as u32,
-                pool: window.pool as u32,
+                    .map(|col| composite(order_key(sims[row * cols + col]), col as u32))
+                    .collect();
+                keys.sort_unstable();
+                let split = |c: u64| ((c >> 32) as u32, c as u32);
+                let (first, last) = (split(keys[window.lo]), split(keys[window.hi - 1]));
+                RowRing {
+                    first,
+                    last,
+                    upper_similarity: sims[row * cols + first.1 as usize],
+                    lower_similarity: sims[row * cols + last.1 as usize],
+                    len: window.len() as u32,
+                    pool: window.pool as u32,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rings_match_a_full_sort_for_every_window() {
+        let mut s = 0x2545_f491_4f6c_dd1du64;
+        let (rows, cols) = (6, 37);
+        // Coarse values: many ties, broken by column as the kernel does.
+        let sims: Vec<f32> = (0..rows * cols)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                ((s >> 60) as f32 - 8.0) / 8.0
+            })
+            .collect();
+        for pairing in [Pairing::None, Pairing::SimClr] {
+            // SimCLR pairs a square matrix of both views.
+            let cols_here = if pairing == Pairing::SimClr { rows } else { cols };
+            let pool = pairing.pool(cols_here);
+            let windows = [(0, 1), (0, pool), (3, 4), (1, 5), (pool - 1, pool), (2, 2), (1, pool - 1)];
+            for (lo, hi) in windows.into_iter().filter(|&(lo, hi)| lo <= hi && hi <= pool) {
+                let window = RingWindow { lo, hi, pool };
+                let sims = &sims[..rows * cols_here];
+                let got = select_rows(sims, rows, cols_here, window, pairing);
+                // (Compared as text: an empty ring's similarities are NaN.)
+                let want = sorted_rows(sims, rows, cols_here, window, pairing);
+                assert_eq!(format!("{got:?}"), format!("{want:?}"), "{pairing:?} [{lo}, {hi})");
             }
-        })
-        .collect()
+        }
+    }
 }
