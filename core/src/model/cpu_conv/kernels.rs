@@ -512,6 +512,9 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     if super::direct::applies_to_weight_gradient(g) {
         return super::direct::conv2d_weight_grad(x, dy, g);
     }
+    if super::direct_small::applies_to_weight_gradient(g) {
+        return super::direct_small::conv2d_weight_grad(x, dy, g);
+    }
     let sums = if g.col_cols() < SPLIT_BY_ROWS_BELOW { weight_grad_split_by_rows(x, dy, g) } else { weight_grad_split_by_images(x, dy, g) };
     to_row_major(&sums, g.col_rows(), g.cout)
 }
