@@ -12,25 +12,21 @@
 //! f32 operations in the same order as in the reference, so the result is identical bit
 //! for bit (the tests compare with `==`).
 
+use super::reference::{by_slot, mean_of_partials};
 use super::{AugmentSpec, ViewParams};
 use crate::data::ImageDataset;
-use crate::model::cpu_common::{dispatch_avx2, map_indices};
+use crate::model::cpu_common::dispatch_avx2;
 
 /// `views` of `data` augmented into f32 NCHW, `views.len()` x 3 x size x size, each view at
 /// its slot: [`augment_reference`](super::augment_reference)'s values, bit for bit.
 pub(crate) fn augment_on_host(data: &ImageDataset, views: &[ViewParams], spec: &AugmentSpec) -> Vec<f32> {
     let plane = spec.size * spec.size;
     let scale: [f32; 256] = std::array::from_fn(|i| i as f32 / 255.0);
-    let planes = map_indices(views.len(), |i| {
+    by_slot(views, 3 * plane, |v| {
         let mut out = vec![0.0f32; 3 * plane];
-        augment_view(data, &views[i], spec, &scale, &mut out);
+        augment_view(data, v, spec, &scale, &mut out);
         out
-    });
-    let mut out = vec![0.0f32; views.len() * 3 * plane];
-    for (v, view) in views.iter().zip(planes) {
-        out[v.slot as usize * 3 * plane..][..3 * plane].copy_from_slice(&view);
-    }
-    out
+    })
 }
 
 /// One view into `out` (its 3 planes).
@@ -106,8 +102,9 @@ fn crop_and_resize(data: &ImageDataset, v: &ViewParams, size: usize, scale: &[f3
     }
 }
 
+#[inline(always)]
 fn gray(r: f32, g: f32, b: f32) -> f32 {
-    0.299 * r + 0.587 * g + 0.114 * b
+    super::reference::gray([r, g, b])
 }
 
 /// The view's mean gray level as the reference sums it (256 strided partial sums, then a
@@ -115,14 +112,7 @@ fn gray(r: f32, g: f32, b: f32) -> f32 {
 fn gray_mean(r: &[f32], g: &[f32], b: &[f32]) -> f32 {
     let mut partial = [0.0f32; 256];
     gray_partials(r, g, b, &mut partial);
-    let mut stride = 128;
-    while stride > 0 {
-        for i in 0..stride {
-            partial[i] += partial[i + stride];
-        }
-        stride /= 2;
-    }
-    partial[0] / r.len() as f32
+    mean_of_partials(partial, r.len())
 }
 
 dispatch_avx2! {

@@ -4,7 +4,8 @@ use super::{AugmentSpec, ViewParams};
 use crate::data::ImageDataset;
 use crate::model::cpu_common::map_indices;
 
-fn gray(rgb: [f32; 3]) -> f32 {
+#[inline]
+pub(super) fn gray(rgb: [f32; 3]) -> f32 {
     0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
 }
 
@@ -68,14 +69,31 @@ fn sample(data: &ImageDataset, v: &ViewParams, size: usize, ox: usize, oy: usize
 pub fn augment_reference(data: &ImageDataset, views: &[ViewParams], spec: &AugmentSpec) -> Vec<f32> {
     let size = spec.size;
     let plane = size * size;
-    let mut out = vec![0.0f32; views.len() * 3 * plane];
-    // Views are independent: computed in parallel on native targets (the same bits), then
-    // written to their slots.
-    let planes = map_indices(views.len(), |i| augment_view(data, &views[i], spec));
-    for (v, view) in views.iter().zip(planes) {
-        out[v.slot as usize * 3 * plane..][..3 * plane].copy_from_slice(&view);
+    by_slot(views, 3 * plane, |v| augment_view(data, v, spec))
+}
+
+/// Each view's `len` values from `view`, computed in parallel on native targets (views are
+/// independent: the same bits), written at the view's slot.
+pub(super) fn by_slot(views: &[ViewParams], len: usize, view: impl Fn(&ViewParams) -> Vec<f32> + Sync + Send) -> Vec<f32> {
+    let mut out = vec![0.0f32; views.len() * len];
+    let values = map_indices(views.len(), |i| view(&views[i]));
+    for (v, values) in views.iter().zip(values) {
+        out[v.slot as usize * len..][..len].copy_from_slice(&values);
     }
     out
+}
+
+/// The mean of `count` values from their 256 strided partial sums, as the kernel reduces
+/// them: a tree, then one division.
+pub(super) fn mean_of_partials(mut partial: [f32; 256], count: usize) -> f32 {
+    let mut stride = 128;
+    while stride > 0 {
+        for i in 0..stride {
+            partial[i] += partial[i + stride];
+        }
+        stride /= 2;
+    }
+    partial[0] / count as f32
 }
 
 /// One view of [`augment_reference`]: its 3 normalised planes.
@@ -91,14 +109,7 @@ fn augment_view(data: &ImageDataset, v: &ViewParams, spec: &AugmentSpec) -> Vec<
         for (p, rgb) in img.iter().enumerate() {
             partial[p % 256] += gray(*rgb);
         }
-        let mut stride = 128;
-        while stride > 0 {
-            for i in 0..stride {
-                partial[i] += partial[i + stride];
-            }
-            stride /= 2;
-        }
-        let mean = partial[0] / plane as f32;
+        let mean = mean_of_partials(partial, plane);
         if v.jitter == 0 {
             continue;
         }

@@ -92,24 +92,31 @@ fn select_rows(sims: &[f32], rows: usize, cols: usize, window: RingWindow, pairi
         if window.is_empty() {
             return RowRing::empty(window.pool as u32);
         }
-        let mut keys: Vec<u64> = (0..cols)
-            .filter(|&col| !pairing.excludes(rows, row, col))
-            .map(|col| composite(order_key(sims[row * cols + col]), col as u32))
-            .collect();
+        let mut keys = row_keys(sims, rows, cols, row, pairing);
         let first = *keys.select_nth_unstable(window.lo).1;
         // Keys are distinct (each holds its column), so the (hi - 1)-th lies after the lo-th.
         let last = if window.hi - 1 == window.lo { first } else { *keys[window.lo + 1..].select_nth_unstable(window.hi - 2 - window.lo).1 };
-        let split = |c: u64| ((c >> 32) as u32, c as u32);
-        let (first, last) = (split(first), split(last));
-        RowRing {
-            first,
-            last,
-            upper_similarity: sims[row * cols + first.1 as usize],
-            lower_similarity: sims[row * cols + last.1 as usize],
-            len: window.len() as u32,
-            pool: window.pool as u32,
-        }
+        row_ring(&sims[row * cols..][..cols], window, first, last)
     })
+}
+
+/// Row `row`'s pool as composite order keys (ascending = most similar first, ties by column).
+fn row_keys(sims: &[f32], rows: usize, cols: usize, row: usize, pairing: Pairing) -> Vec<u64> {
+    (0..cols).filter(|&col| !pairing.excludes(rows, row, col)).map(|col| composite(order_key(sims[row * cols + col]), col as u32)).collect()
+}
+
+/// The ring of a row (`row_sims`) whose first and last members have the keys `first`, `last`.
+fn row_ring(row_sims: &[f32], window: RingWindow, first: u64, last: u64) -> RowRing {
+    let split = |c: u64| ((c >> 32) as u32, c as u32);
+    let (first, last) = (split(first), split(last));
+    RowRing {
+        first,
+        last,
+        upper_similarity: row_sims[first.1 as usize],
+        lower_similarity: row_sims[last.1 as usize],
+        len: window.len() as u32,
+        pool: window.pool as u32,
+    }
 }
 
 #[cfg(test)]
@@ -123,21 +130,9 @@ mod tests {
                 if window.is_empty() {
                     return RowRing::empty(window.pool as u32);
                 }
-                let mut keys: Vec<u64> = (0..cols)
-                    .filter(|&col| !pairing.excludes(rows, row, col))
-                    .map(|col| composite(order_key(sims[row * cols + col]), col as u32))
-                    .collect();
+                let mut keys = row_keys(sims, rows, cols, row, pairing);
                 keys.sort_unstable();
-                let split = |c: u64| ((c >> 32) as u32, c as u32);
-                let (first, last) = (split(keys[window.lo]), split(keys[window.hi - 1]));
-                RowRing {
-                    first,
-                    last,
-                    upper_similarity: sims[row * cols + first.1 as usize],
-                    lower_similarity: sims[row * cols + last.1 as usize],
-                    len: window.len() as u32,
-                    pool: window.pool as u32,
-                }
+                row_ring(&sims[row * cols..][..cols], window, keys[window.lo], keys[window.hi - 1])
             })
             .collect()
     }

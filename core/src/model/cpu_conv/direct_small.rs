@@ -28,7 +28,7 @@
 //! as `0 x inf = NaN` where the loops skip it.
 
 use super::kernels::{ConvGeometry, transpose_into, unwritten, with_col, written};
-use crate::model::cpu_common::per_image;
+use crate::model::cpu_common::{map_indices, per_image};
 
 /// Lanes of an AVX-512 vector.
 const LANES: usize = 16;
@@ -95,11 +95,11 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let weights = block_weights(w, g, v);
     let (h, wd) = (g.height, g.width);
     let plane = h * wd;
-    let padded_row = wd + 2;
-    let padded_plane = (h + 2) * padded_row;
+    let layout = Padded::of(g);
+    let padded_plane = layout.plane;
     let chunk_bytes = g.cin.min(CI_CHUNK) * padded_plane * 4;
     let group = (GROUP_INPUT_BYTES / chunk_bytes).clamp(1, g.batch.div_ceil(MIN_GROUPS));
-    let offsets: [usize; 9] = std::array::from_fn(|tap| (tap / 3) * padded_row + tap % 3);
+    let offsets = layout.offsets();
     let mut y = unwritten(g.batch * g.cout * plane);
     per_image(&mut y, group * g.cout * plane, |gi, y_g| {
         let images = y_g.len() / (g.cout * plane);
@@ -116,7 +116,7 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
             // Position n of the group: image n / plane, pixel n % plane.
             let base = |n: usize| {
                 let (image, pixel) = (n / plane, n % plane);
-                image * g.cin * padded_plane + (pixel / wd) * padded_row + pixel % wd
+                image * g.cin * padded_plane + layout.corner(pixel)
             };
             let group_sums = GroupSums { padded, padded_plane, cin: g.cin, cout: g.cout, offsets: &offsets, positions };
             match v {
@@ -131,6 +131,35 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     });
     // SAFETY: every image's Cout x H x W outputs were written by its transposition.
     unsafe { written(y) }
+}
+
+/// The zero-padded planes of `(H + 2) x (W + 2)` both passes read: a plane's length and
+/// where an output's 3 x 3 window sits in it.
+#[derive(Debug, Clone, Copy)]
+struct Padded {
+    /// Image width (W).
+    width: usize,
+    /// Padded row length, `W + 2`.
+    row: usize,
+    /// Values per padded plane.
+    plane: usize,
+}
+
+impl Padded {
+    fn of(g: &ConvGeometry) -> Self {
+        let row = g.width + 2;
+        Padded { width: g.width, row, plane: (g.height + 2) * row }
+    }
+
+    /// Where output pixel `n`'s window starts (its top-left tap) in a padded plane.
+    fn corner(&self, n: usize) -> usize {
+        (n / self.width) * self.row + n % self.width
+    }
+
+    /// Each tap `(ky, kx)`'s offset from the window's start: `ky row + kx`.
+    fn offsets(&self) -> [usize; 9] {
+        std::array::from_fn(|tap| (tap / 3) * self.row + tap % 3)
+    }
 }
 
 /// One image's channels (`Cin x H x W`) into zero-padded planes of `(H + 2) x (W + 2)`.
@@ -278,20 +307,20 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let (h, wd) = (g.height, g.width);
     let plane = h * wd;
     assert!(x.len() == g.batch * g.cin * plane && dy.len() == g.batch * g.cout * plane);
-    let padded_row = wd + 2;
-    let padded_plane = (h + 2) * padded_row;
+    let layout = Padded::of(g);
+    let padded_plane = layout.plane;
     let mut padded = vec![0.0f32; g.batch * g.cin * padded_plane];
     per_image(&mut padded, g.cin * padded_plane, |b, dst| pad_image(&x[b * g.cin * plane..][..g.cin * plane], h, wd, dst));
     let mut by_position = unwritten(g.batch * plane * g.cout);
     per_image(&mut by_position, plane * g.cout, |b, dst| transpose_into(&dy[b * g.cout * plane..][..g.cout * plane], g.cout, plane, dst));
     // SAFETY: every image's transposition wrote all of it.
     let by_position = unsafe { written(by_position) };
-    let bases: Vec<usize> = (0..plane).map(|n| (n / wd) * padded_row + n % wd).collect();
-    let offsets: [usize; 9] = std::array::from_fn(|tap| (tap / 3) * padded_row + tap % 3);
+    let bases: Vec<usize> = (0..plane).map(|n| layout.corner(n)).collect();
+    let offsets = layout.offsets();
     let width = GRAD_VECTORS * LANES;
     let blocks = g.cout / width;
     // Task t: output-channel block t / Cin, input channel t % Cin.
-    let sums = crate::model::cpu_common::map_indices(blocks * g.cin, |t| {
+    let sums = map_indices(blocks * g.cin, |t| {
         let (block, ci) = (t / g.cin, t % g.cin);
         let mut out = [[0.0f32; GRAD_VECTORS * LANES]; 9];
         let reach = (g.batch - 1) * g.cin * padded_plane + ci * padded_plane + bases[plane - 1] + offsets[8];
