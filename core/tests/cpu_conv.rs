@@ -34,7 +34,8 @@ fn output_and_gradients_equal_burns_convolution() {
     // (batch, cin, cout, size, kernel, stride): the small ResNet's layers (its stem and
     // 16-channel stage by the direct kernel where the CPU has AVX-512, `cpu_conv::direct`,
     // its 16 x 16 and 8 x 8 stride-1 layers by `cpu_conv::direct_small`, as ResNet-18's
-    // 4 x 4 stage),
+    // 4 x 4 stage; the 3x3 stride-2 layers' forward passes there too, the input gradients
+    // up to 64 channels by `cpu_conv::strided_input_grad`),
     // odd ones, then ResNet-18's first two stages (forward and input gradient by
     // F(4x4, 3x3), `cpu_conv::winograd4`, weight gradient by F(2x2, 3x3)) and a 256-channel
     // 8 x 8 layer (F(2x2, 3x3) throughout, `cpu_conv::winograd`).
@@ -43,6 +44,9 @@ fn output_and_gradients_equal_burns_convolution() {
         (2, 16, 16, 32, 3, 1),
         (4, 16, 32, 32, 3, 2),
         (4, 16, 32, 32, 1, 2),
+        (3, 32, 64, 16, 3, 2),
+        (2, 64, 128, 16, 3, 2),
+        (2, 256, 512, 8, 3, 2),
         (3, 32, 32, 16, 3, 1),
         (3, 64, 64, 8, 3, 1),
         (3, 1, 8, 13, 3, 1),
@@ -64,9 +68,13 @@ fn output_and_gradients_equal_burns_convolution() {
         {
             assert!(cpu_conv::direct_small::applies(&geometry), "{geometry:?}");
         }
-        if cin >= 64 && (size >= 16 || (cin >= 256 && size >= 8)) {
+        if stride == 1 && cin >= 64 && (size >= 16 || (cin >= 256 && size >= 8)) {
             assert!(cpu_conv::winograd::applies(&geometry) && cpu_conv::winograd::applies_to_weight_gradient(&geometry), "{geometry:?}");
             assert_eq!(cpu_conv::winograd4::applies(&geometry), size >= 16, "{geometry:?}");
+        }
+        if kernel == 3 && stride == 2 && cout % 32 == 0 && cpu_conv::direct::available() {
+            assert!(cpu_conv::direct_small::applies(&geometry), "{geometry:?}");
+            assert_eq!(cpu_conv::strided_input_grad::applies(&geometry), cin <= 64, "{geometry:?}");
         }
         if kernel == 3 && stride == 1 && size >= 32 && cin < 64 && cpu_conv::direct::available() {
             assert!(cpu_conv::direct::applies(&geometry), "{geometry:?}");

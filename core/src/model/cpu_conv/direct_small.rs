@@ -1,11 +1,14 @@
-//! Direct 3x3 stride-1 convolutions with padding 1 for small images (rows of under 32
-//! outputs), forward and so the input gradient (a stride-1 input gradient is a forward
+//! Direct 3x3 convolutions with padding 1 for small images (rows of under 32 outputs) and
+//! for the stride-2 layers, forward and so the stride-1 input gradient (a forward
 //! convolution of dy), vectorised across output channels, and the weight gradient
 //! ([`conv2d_weight_grad`]: dy transposed to position-major, 32 output channels by 9 taps of
 //! one input channel in registers across the batch). Used on the small encoder's 16 x 16
-//! and 8 x 8 stages (all three passes) and ResNet-18's 4 x 4 stage (forward and input
-//! gradient; see [`applies`] and [`applies_to_weight_gradient`]); [`conv2d_forward`]
-//! computes any 3x3 stride-1 padding-1 layer with a multiple of 16 output channels.
+//! and 8 x 8 stages (all three passes), ResNet-18's 4 x 4 stage (forward and input
+//! gradient) and both encoders' stride-2 3x3 layers (forward; the weight gradient of the
+//! small encoder's); see [`applies`] and [`applies_to_weight_gradient`].
+//! [`conv2d_forward`] computes any 3x3 padding-1 layer at stride 1 or 2 (and 1x1 at stride
+//! 2) with a multiple of 16 output channels; the stride-2 input gradient is
+//! [`super::strided_input_grad`]'s, whose phases run on this module's register blocks.
 //!
 //! [`super::direct`] vectorises along a row of outputs, which wastes most of a vector on
 //! short rows; im2col + GEMM runs one small GEMM per image and copies each input 9 times
@@ -14,7 +17,7 @@
 //! vectors, 1 x 8; at most 8 positions: each holds a base offset in a general register): for each input channel and tap, V vectors of weights (packed once per call
 //! as `[block][ci][tap][co]`) meet P broadcast inputs. The inputs are each image's channels
 //! copied into zero-padded planes (`(H + 2) x (W + 2)`), so every position reads its taps
-//! at fixed offsets and no bounds are checked; positions run across the images of a group
+//! at fixed offsets from its window's corner (`s oy`, `s ox` at stride s) and no bounds are checked; positions run across the images of a group
 //! (several 4 x 4 images fill a block). The input channels are taken [`CI_CHUNK`] at a time
 //! (a block's weights then stay in L2: 512 channels' would not), the sums kept
 //! position-major between chunks (each chunk's block continues the same FMA chains), and
@@ -31,7 +34,7 @@ use super::kernels::{ConvGeometry, transpose_into, unwritten, with_col, written}
 use crate::model::cpu_common::{map_indices, per_image};
 
 /// Lanes of an AVX-512 vector.
-const LANES: usize = 16;
+pub(super) const LANES: usize = 16;
 /// Accumulator registers per block at most (of AVX-512's 32: the rest hold weights and a
 /// broadcast).
 const ACCUMULATORS: usize = 24;
@@ -45,10 +48,12 @@ const GROUP_INPUT_BYTES: usize = 256 << 10;
 /// Groups per call at least (work for every core).
 const MIN_GROUPS: usize = 4;
 
-/// Does [`conv2d_forward`] compute this convolution (3x3, stride 1, padding 1, output
-/// channels a multiple of 16, AVX-512 on this CPU)?
+/// Does [`conv2d_forward`] (and [`conv2d_weight_grad`]) compute this convolution: 3x3 with
+/// padding 1 at stride 1 or 2, or 1x1 without padding at stride 2, output channels a
+/// multiple of 16, AVX-512 on this CPU?
 pub fn computes(g: &ConvGeometry) -> bool {
-    g.kernel == 3 && g.stride == 1 && g.pad == 1 && g.is_valid() && g.cout.is_multiple_of(LANES) && super::direct::available()
+    let shape = matches!((g.kernel, g.pad, g.stride), (3, 1, 1) | (3, 1, 2) | (1, 0, 2));
+    shape && g.is_valid() && g.cout.is_multiple_of(LANES) && super::direct::available()
 }
 
 /// Is the forward pass (and a stride-1 input gradient) of this convolution computed here?
@@ -60,6 +65,9 @@ pub fn computes(g: &ConvGeometry) -> bool {
 /// kernel at ~87% of that, near the cores' peak; packing the weights with element-by-element
 /// copies instead of transposed tiles made it slower than the GEMM, 14.0-15.4).
 pub fn applies(g: &ConvGeometry) -> bool {
+    if g.stride == 2 {
+        return computes(g) && applies_strided(g);
+    }
     computes(g)
         && g.out_width() < 32
         && g.cin >= 32
@@ -68,8 +76,21 @@ pub fn applies(g: &ConvGeometry) -> bool {
         && !super::winograd::applies(g)
 }
 
+/// Is this stride-2 layer's forward pass computed here? 3x3 kernels with a multiple of 32
+/// output channels: the encoders' downsampling layers (each window's corner `2 oy`, `2 ox`
+/// in the padded planes; the taps at the same offsets as at stride 1). Measured against
+/// im2col + GEMM (2 cores, ms per call, min over 2-3 alternating runs of 9): the small
+/// encoder's 16 -> 32 of 32 x 32 at B = 64 1.14-1.27 -> 0.96-1.07, 32 -> 64 of 16 x 16
+/// 1.10-1.12 -> 0.83; ResNet-18's at B = 32: 64 -> 128 of 32 x 32 6.81-6.82 -> 5.86-6.2,
+/// 128 -> 256 of 16 x 16 6.26-6.79 -> 5.83-5.86, 256 -> 512 of 8 x 8 6.81-7.58 -> 6.53-6.69.
+/// Not the 1x1 shortcuts (16 -> 32 of 32 x 32: 0.18 -> 0.27, one tap per channel is too
+/// little work per broadcast).
+fn applies_strided(g: &ConvGeometry) -> bool {
+    g.kernel == 3 && g.cout.is_multiple_of(2 * LANES)
+}
+
 /// Weight vectors per block for `cout` output channels: 4 (64 channels), else 2, else 1.
-fn vectors(cout: usize) -> usize {
+pub(super) fn vectors(cout: usize) -> usize {
     [4, 2, 1].into_iter().find(|v| cout.is_multiple_of(v * LANES)).unwrap_or(1)
 }
 
@@ -77,7 +98,7 @@ fn vectors(cout: usize) -> usize {
 /// each block's `16 V x (Cin 9)` rows transposed.
 fn block_weights(w: &[f32], g: &ConvGeometry, v: usize) -> Vec<f32> {
     let width = v * LANES;
-    let depth = g.cin * 9;
+    let depth = g.cin * g.kernel * g.kernel;
     let mut out = unwritten(w.len());
     per_image(&mut out, depth * width, |block, dst| {
         transpose_into(&w[block * width * depth..][..width * depth], width, depth, dst);
@@ -86,136 +107,175 @@ fn block_weights(w: &[f32], g: &ConvGeometry, v: usize) -> Vec<f32> {
     unsafe { written(out) }
 }
 
-/// `y = conv(x, w)` (B x Cin x H x W by Cout x Cin x 3 x 3, stride 1, padding 1): B x Cout x H x W.
+/// `y = conv(x, w)` (B x Cin x H x W by Cout x Cin x k x k): B x Cout x OH x OW.
 /// Panics unless [`computes`] holds.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     assert!(computes(g), "the small-image direct kernel does not compute {g:?} on this CPU");
-    assert!(x.len() == g.batch * g.cin * g.height * g.width && w.len() == g.cout * g.cin * 9);
+    let taps = g.kernel * g.kernel;
+    assert!(x.len() == g.batch * g.cin * g.height * g.width && w.len() == g.cout * g.cin * taps);
     let v = vectors(g.cout);
     let weights = block_weights(w, g, v);
-    let (h, wd) = (g.height, g.width);
-    let plane = h * wd;
     let layout = Padded::of(g);
-    let padded_plane = layout.plane;
-    let chunk_bytes = g.cin.min(CI_CHUNK) * padded_plane * 4;
-    let group = (GROUP_INPUT_BYTES / chunk_bytes).clamp(1, g.batch.div_ceil(MIN_GROUPS));
+    let (plane, out_plane) = (g.height * g.width, g.out_height() * g.out_width());
+    let group = group_size(g.batch, g.cin, layout.plane);
     let offsets = layout.offsets();
-    let mut y = unwritten(g.batch * g.cout * plane);
-    per_image(&mut y, group * g.cout * plane, |gi, y_g| {
-        let images = y_g.len() / (g.cout * plane);
-        let positions = images * plane;
-        // The sums, position-major, rows for whole blocks (the last block's extra rows are scratch).
-        let rows = positions + MAX_POSITIONS - 1;
-        let padded_len = images * g.cin * padded_plane;
-        with_col(padded_len + rows * g.cout, |buffer| {
+    let mut y = unwritten(g.batch * g.cout * out_plane);
+    per_image(&mut y, group * g.cout * out_plane, |gi, y_g| {
+        let images = y_g.len() / (g.cout * out_plane);
+        let positions = images * out_plane;
+        let padded_len = images * g.cin * layout.plane;
+        with_col(padded_len + sums_len(positions, g.cout), |buffer| {
             let (padded, sums) = buffer.split_at_mut(padded_len);
-            for (i, dst) in padded.chunks_exact_mut(g.cin * padded_plane).enumerate() {
+            for (i, dst) in padded.chunks_exact_mut(g.cin * layout.plane).enumerate() {
                 let src = &x[(gi * group + i) * g.cin * plane..][..g.cin * plane];
-                pad_image(src, h, wd, dst);
+                pad_planes(src, g.height, g.width, [g.pad; 2], [g.pad; 2], dst);
             }
-            // Position n of the group: image n / plane, pixel n % plane.
-            let base = |n: usize| {
-                let (image, pixel) = (n / plane, n % plane);
-                image * g.cin * padded_plane + layout.corner(pixel)
-            };
-            let group_sums = GroupSums { padded, padded_plane, cin: g.cin, cout: g.cout, offsets: &offsets, positions };
-            match v {
-                4 => group_sums.run::<4, 6>(&weights, &base, sums),
-                2 => group_sums.run::<2, 6>(&weights, &base, sums),
-                _ => group_sums.run::<1, 8>(&weights, &base, sums),
-            }
-            for (image, y_i) in y_g.chunks_exact_mut(g.cout * plane).enumerate() {
-                transpose_into(&sums[image * plane * g.cout..][..plane * g.cout], plane, g.cout, y_i);
+            // Position n of the group: image n / OH OW, output pixel n % OH OW.
+            let base = |n: usize| (n / out_plane) * g.cin * layout.plane + layout.corner(n % out_plane);
+            let group_sums = GroupSums { padded, padded_plane: layout.plane, cin: g.cin, cout: g.cout, offsets: &offsets, positions };
+            group_sums.run_any(v, &weights, &base, sums);
+            for (image, y_i) in y_g.chunks_exact_mut(g.cout * out_plane).enumerate() {
+                transpose_into(&sums[image * out_plane * g.cout..][..out_plane * g.cout], out_plane, g.cout, y_i);
             }
         });
     });
-    // SAFETY: every image's Cout x H x W outputs were written by its transposition.
+    // SAFETY: every image's Cout x OH x OW outputs were written by its transposition.
     unsafe { written(y) }
 }
 
-/// The zero-padded planes of `(H + 2) x (W + 2)` both passes read: a plane's length and
-/// where an output's 3 x 3 window sits in it.
+/// Images per group (the unit of work) when each image has `cin` padded planes of
+/// `padded_plane` values: a chunk of [`CI_CHUNK`] channels of the group within
+/// [`GROUP_INPUT_BYTES`], and at least [`MIN_GROUPS`] groups.
+pub(super) fn group_size(batch: usize, cin: usize, padded_plane: usize) -> usize {
+    let chunk_bytes = cin.min(CI_CHUNK) * padded_plane * 4;
+    (GROUP_INPUT_BYTES / chunk_bytes).clamp(1, batch.div_ceil(MIN_GROUPS))
+}
+
+/// Length of a position-major sums buffer for `positions` rows of `cout`: whole blocks (the
+/// last block's extra rows are scratch).
+pub(super) fn sums_len(positions: usize, cout: usize) -> usize {
+    (positions + MAX_POSITIONS - 1) * cout
+}
+
+/// The zero-padded planes both passes read: a plane's length and where an output's k x k
+/// window sits in it.
 #[derive(Debug, Clone, Copy)]
 struct Padded {
-    /// Image width (W).
-    width: usize,
-    /// Padded row length, `W + 2`.
+    /// Output width (OW).
+    out_width: usize,
+    /// Stride.
+    stride: usize,
+    /// Kernel side.
+    kernel: usize,
+    /// Padded row length, `W + 2 p`.
     row: usize,
-    /// Values per padded plane.
+    /// Values per padded plane, `(H + 2 p) (W + 2 p)`.
     plane: usize,
 }
 
 impl Padded {
     fn of(g: &ConvGeometry) -> Self {
-        let row = g.width + 2;
-        Padded { width: g.width, row, plane: (g.height + 2) * row }
+        let row = g.width + 2 * g.pad;
+        Padded { out_width: g.out_width(), stride: g.stride, kernel: g.kernel, row, plane: (g.height + 2 * g.pad) * row }
     }
 
     /// Where output pixel `n`'s window starts (its top-left tap) in a padded plane.
     fn corner(&self, n: usize) -> usize {
-        (n / self.width) * self.row + n % self.width
+        ((n / self.out_width) * self.row + n % self.out_width) * self.stride
     }
 
     /// Each tap `(ky, kx)`'s offset from the window's start: `ky row + kx`.
-    fn offsets(&self) -> [usize; 9] {
-        std::array::from_fn(|tap| (tap / 3) * self.row + tap % 3)
+    fn offsets(&self) -> Vec<usize> {
+        let k = self.kernel;
+        (0..k * k).map(|tap| (tap / k) * self.row + tap % k).collect()
     }
 }
 
-/// One image's channels (`Cin x H x W`) into zero-padded planes of `(H + 2) x (W + 2)`.
-fn pad_image(src: &[f32], h: usize, w: usize, dst: &mut [f32]) {
-    let row = w + 2;
+/// One image's channels (`C x H x W`) into zero-padded planes of `(lo[0] + H + hi[0]) x
+/// (lo[1] + W + hi[1])`.
+pub(super) fn pad_planes(src: &[f32], h: usize, w: usize, lo: [usize; 2], hi: [usize; 2], dst: &mut [f32]) {
+    let row = lo[1] + w + hi[1];
+    let plane = (lo[0] + h + hi[0]) * row;
     dst.fill(0.0);
-    for (channel, out) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut((h + 2) * row)) {
+    for (channel, out) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(plane)) {
         for (iy, line) in channel.chunks_exact(w).enumerate() {
-            out[(iy + 1) * row + 1..][..w].copy_from_slice(line);
+            out[(iy + lo[0]) * row + lo[1]..][..w].copy_from_slice(line);
         }
     }
 }
 
 /// A group's padded inputs and how to read them.
-struct GroupSums<'a> {
-    padded: &'a [f32],
-    padded_plane: usize,
-    cin: usize,
-    cout: usize,
-    offsets: &'a [usize; 9],
-    positions: usize,
+pub(super) struct GroupSums<'a> {
+    /// The group's padded planes, image by image, channel by channel.
+    pub padded: &'a [f32],
+    /// Values per padded plane.
+    pub padded_plane: usize,
+    /// Channels summed over (the planes per image).
+    pub cin: usize,
+    /// Channels computed (the length of a row of sums).
+    pub cout: usize,
+    /// Each tap's offset from a position's base (1, 2, 4 or 9 taps).
+    pub offsets: &'a [usize],
+    /// Positions of the group.
+    pub positions: usize,
 }
 
 impl GroupSums<'_> {
+    /// [`Self::run`] with the block shape for `v` weight vectors (4 x 6, 2 x 6, 1 x 8) and
+    /// the number of taps. Weights are `[block][ci][tap][16 v]`.
+    pub fn run_any(&self, v: usize, weights: &[f32], base: &impl Fn(usize) -> usize, sums: &mut [f32]) {
+        macro_rules! by_taps {
+            ($v:literal, $p:literal) => {
+                match self.offsets.len() {
+                    9 => self.run::<$v, $p, 9>(weights, base, sums),
+                    4 => self.run::<$v, $p, 4>(weights, base, sums),
+                    2 => self.run::<$v, $p, 2>(weights, base, sums),
+                    1 => self.run::<$v, $p, 1>(weights, base, sums),
+                    taps => unreachable!("no block for {taps} taps"),
+                }
+            };
+        }
+        match v {
+            4 => by_taps!(4, 6),
+            2 => by_taps!(2, 6),
+            _ => by_taps!(1, 8),
+        }
+    }
+
     /// Every output of the group into `sums` (position-major, `cout` per row): chunk by
     /// chunk of input channels, block by block of `16 V` output channels, `P` positions at
-    /// a time.
-    fn run<const V: usize, const P: usize>(&self, weights: &[f32], base: &impl Fn(usize) -> usize, sums: &mut [f32]) {
+    /// a time, `T` taps per input channel.
+    fn run<const V: usize, const P: usize, const T: usize>(&self, weights: &[f32], base: &impl Fn(usize) -> usize, sums: &mut [f32]) {
         assert!(V * P <= ACCUMULATORS && P <= MAX_POSITIONS);
+        let offsets: &[usize; T] = self.offsets.try_into().expect("T taps");
         let width = V * LANES;
         let blocks: Vec<[usize; P]> = (0..self.positions)
             .step_by(P)
             // Past the last position a block repeats it (read, and its sums go to scratch rows).
             .map(|n0| std::array::from_fn(|p| base((n0 + p).min(self.positions - 1))))
             .collect();
-        assert!(sums.len() >= blocks.len() * P * self.cout);
+        assert!(sums.len() >= blocks.len() * P * self.cout && weights.len().is_multiple_of(self.cin * T * width));
+        let farthest = offsets.iter().copied().max().unwrap_or(0);
         for ci0 in (0..self.cin).step_by(CI_CHUNK) {
             let chunk = CI_CHUNK.min(self.cin - ci0);
-            let reach = ci0 * self.padded_plane + (chunk - 1) * self.padded_plane + self.offsets[8];
+            let reach = ci0 * self.padded_plane + (chunk - 1) * self.padded_plane + farthest;
             assert!(blocks.iter().flatten().all(|&b| b + reach < self.padded.len()));
-            for (block, w) in weights.chunks_exact(self.cin * 9 * width).enumerate() {
-                let w = &w[ci0 * 9 * width..][..chunk * 9 * width];
+            for (block, w) in weights.chunks_exact(self.cin * T * width).enumerate() {
+                let w = &w[ci0 * T * width..][..chunk * T * width];
                 for (i, bases) in blocks.iter().enumerate() {
                     let out = &mut sums[i * P * self.cout + block * width..];
                     // SAFETY: AVX-512F is available (`computes`); every input read is at
                     // `bases[p] + (ci0 + ci) plane + offsets[tap] <= bases[p] + reach`, in
-                    // bounds by the assert; `w` holds chunk 9 V 16 weights; `out` row p
+                    // bounds by the assert; `w` holds chunk T V 16 weights; `out` row p
                     // (`p cout + 0..V 16`) lies inside the block's P rows.
                     #[cfg(target_arch = "x86_64")]
                     unsafe {
-                        block_sums::<V, P>(
+                        block_sums::<V, P, T>(
                             self.padded[ci0 * self.padded_plane..].as_ptr(),
                             bases,
                             self.padded_plane,
                             chunk,
-                            self.offsets,
+                            offsets,
                             w.as_ptr(),
                             out.as_mut_ptr(),
                             self.cout,
@@ -233,16 +293,16 @@ impl GroupSums<'_> {
 /// `16 V` output channels by `P` positions over `cin` input channels: `out[p row + 16 v +
 /// lane] (+)= sum_ci sum_tap w[ci][tap][16 v + lane] x[bases[p] + ci plane + offsets[tap]]`,
 /// continuing from the values in `out` when `resume`. Safety: the CPU has AVX-512F; `x` is
-/// readable at every such index, `w` for `cin 9 16 V` values, `out` for `p row + 16 V` values.
+/// readable at every such index, `w` for `cin T 16 V` values, `out` for `p row + 16 V` values.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn block_sums<const V: usize, const P: usize>(
+unsafe fn block_sums<const V: usize, const P: usize, const T: usize>(
     x: *const f32,
     bases: &[usize; P],
     plane: usize,
     cin: usize,
-    offsets: &[usize; 9],
+    offsets: &[usize; T],
     w: *const f32,
     out: *mut f32,
     row: usize,
@@ -260,7 +320,7 @@ unsafe fn block_sums<const V: usize, const P: usize>(
     }
     for ci in 0..cin {
         // SAFETY (this and the loads below): in bounds by the caller's contract.
-        let (xc, wc) = unsafe { (x.add(ci * plane), w.add(ci * 9 * V * LANES)) };
+        let (xc, wc) = unsafe { (x.add(ci * plane), w.add(ci * T * V * LANES)) };
         for (tap, &offset) in offsets.iter().enumerate() {
             let mut wv = [_mm512_setzero_ps(); V];
             for (v, wv) in wv.iter_mut().enumerate() {
@@ -287,44 +347,58 @@ unsafe fn block_sums<const V: usize, const P: usize>(
 const GRAD_VECTORS: usize = 2;
 
 /// Is the weight gradient of this convolution computed here ([`conv2d_weight_grad`])? Where
-/// [`applies`] holds with at most 128 channels: the small encoder's 16 x 16 and 8 x 8
-/// stages. Measured against im2col + GEMM (2 cores, ms per call, min over alternating runs,
-/// B = 64): 32 channels of 16 x 16 1.94-2.15 -> 1.64-1.92, 64 of 8 x 8 1.81-2.14 ->
-/// 1.64-1.8; but ResNet-18's 512 channels of 4 x 4 (B = 32) 14.5 -> 15.6, so those stay on
-/// the GEMM split by rows.
+/// [`applies`] holds with at most 128 channels at stride 1, 64 at stride 2: the small
+/// encoder's 16 x 16 and 8 x 8 stages and its two downsampling layers. Measured against
+/// im2col + GEMM (2 cores, ms per call, min over alternating runs, B = 64): 32 channels of
+/// 16 x 16 1.94-2.15 -> 1.64-1.92, 64 of 8 x 8 1.81-2.14 -> 1.64-1.8, stride 2: 16 -> 32 of
+/// 32 x 32 1.3-1.66 -> 1.1-1.26, 32 -> 64 of 16 x 16 1.19-1.57 -> 1.03-1.13; but
+/// ResNet-18's 512 channels of 4 x 4 (B = 32) 14.5 -> 15.6 and its 64 -> 128 stride-2 layer
+/// 6.85-7.19 -> 6.95-7.53, so those stay on the GEMM.
 pub fn applies_to_weight_gradient(g: &ConvGeometry) -> bool {
-    applies(g) && g.cin.max(g.cout) <= 128
+    let most = if g.stride == 1 { 128 } else { 64 };
+    applies(g) && g.cin.max(g.cout) <= most
 }
 
-/// `dL/dw` (Cout x Cin x 3 x 3) from x and dy (stride 1, padding 1): `dw[co][ci][tap] =
-/// sum_b sum_n dy[b][co][n] x'[b][ci][base(n) + offset(tap)]` over the zero-padded planes x'.
-/// dy is transposed once per image to position-major, so 16 output channels are one vector;
-/// each task keeps `32 x 9` sums (2 vectors by 9 taps) for one input channel across the
-/// whole batch, image by image and position by position: one chain per weight, the same
-/// bits on any core count. Panics unless [`computes`] holds and Cout is a multiple of 32.
+/// `dL/dw` (Cout x Cin x k x k) from x and dy: `dw[co][ci][tap] = sum_b sum_n dy[b][co][n]
+/// x'[b][ci][base(n) + offset(tap)]` over the zero-padded planes x'. dy is transposed once
+/// per image to position-major, so 16 output channels are one vector; each task keeps
+/// `32 x k k` sums (2 vectors by the taps) for one input channel across the whole batch,
+/// image by image and position by position: one chain per weight, the same bits on any core
+/// count. Panics unless [`computes`] holds and Cout is a multiple of 32.
 pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     assert!(computes(g) && g.cout.is_multiple_of(GRAD_VECTORS * LANES), "the small-image kernel does not compute {g:?}'s weight gradient");
-    let (h, wd) = (g.height, g.width);
-    let plane = h * wd;
-    assert!(x.len() == g.batch * g.cin * plane && dy.len() == g.batch * g.cout * plane);
+    match g.kernel {
+        3 => weight_grad::<9>(x, dy, g),
+        _ => weight_grad::<1>(x, dy, g),
+    }
+}
+
+/// [`conv2d_weight_grad`] for `T = k k` taps.
+fn weight_grad<const T: usize>(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
+    let (plane, out_plane) = (g.height * g.width, g.out_height() * g.out_width());
+    assert!(x.len() == g.batch * g.cin * plane && dy.len() == g.batch * g.cout * out_plane && T == g.kernel * g.kernel);
     let layout = Padded::of(g);
     let padded_plane = layout.plane;
     let mut padded = vec![0.0f32; g.batch * g.cin * padded_plane];
-    per_image(&mut padded, g.cin * padded_plane, |b, dst| pad_image(&x[b * g.cin * plane..][..g.cin * plane], h, wd, dst));
-    let mut by_position = unwritten(g.batch * plane * g.cout);
-    per_image(&mut by_position, plane * g.cout, |b, dst| transpose_into(&dy[b * g.cout * plane..][..g.cout * plane], g.cout, plane, dst));
+    per_image(&mut padded, g.cin * padded_plane, |b, dst| {
+        pad_planes(&x[b * g.cin * plane..][..g.cin * plane], g.height, g.width, [g.pad; 2], [g.pad; 2], dst)
+    });
+    let mut by_position = unwritten(g.batch * out_plane * g.cout);
+    per_image(&mut by_position, out_plane * g.cout, |b, dst| {
+        transpose_into(&dy[b * g.cout * out_plane..][..g.cout * out_plane], g.cout, out_plane, dst)
+    });
     // SAFETY: every image's transposition wrote all of it.
     let by_position = unsafe { written(by_position) };
-    let bases: Vec<usize> = (0..plane).map(|n| layout.corner(n)).collect();
-    let offsets = layout.offsets();
+    let bases: Vec<usize> = (0..out_plane).map(|n| layout.corner(n)).collect();
+    let offsets: [usize; T] = layout.offsets().try_into().expect("k k taps");
     let width = GRAD_VECTORS * LANES;
     let blocks = g.cout / width;
     // Task t: output-channel block t / Cin, input channel t % Cin.
     let sums = map_indices(blocks * g.cin, |t| {
         let (block, ci) = (t / g.cin, t % g.cin);
-        let mut out = [[0.0f32; GRAD_VECTORS * LANES]; 9];
-        let reach = (g.batch - 1) * g.cin * padded_plane + ci * padded_plane + bases[plane - 1] + offsets[8];
-        assert!(reach < padded.len() && (g.batch * plane - 1) * g.cout + block * width + width <= by_position.len());
+        let mut out = [[0.0f32; GRAD_VECTORS * LANES]; T];
+        let reach = (g.batch - 1) * g.cin * padded_plane + ci * padded_plane + bases[out_plane - 1] + offsets[T - 1];
+        assert!(reach < padded.len() && (g.batch * out_plane - 1) * g.cout + block * width + width <= by_position.len());
         // SAFETY: AVX-512F is available (`computes`); the reads stay within `reach` and the
         // last dy vector, in bounds by the assert.
         #[cfg(target_arch = "x86_64")]
@@ -332,7 +406,7 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
             grad_block(
                 by_position[block * width..].as_ptr(),
                 g.cout,
-                plane * g.cout,
+                out_plane * g.cout,
                 padded[ci * padded_plane..].as_ptr(),
                 g.cin * padded_plane,
                 g.batch,
@@ -343,12 +417,12 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
         };
         out
     });
-    let mut dw = vec![0.0f32; g.cout * g.cin * 9];
+    let mut dw = vec![0.0f32; g.cout * g.cin * T];
     for (t, out) in sums.iter().enumerate() {
         let (block, ci) = (t / g.cin, t % g.cin);
         for (tap, lanes) in out.iter().enumerate() {
             for (j, &value) in lanes.iter().enumerate() {
-                dw[((block * width + j) * g.cin + ci) * 9 + tap] = value;
+                dw[((block * width + j) * g.cin + ci) * T + tap] = value;
             }
         }
     }
@@ -361,7 +435,7 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-unsafe fn grad_block(
+unsafe fn grad_block<const T: usize>(
     dy: *const f32,
     row: usize,
     dy_image: usize,
@@ -369,11 +443,11 @@ unsafe fn grad_block(
     x_image: usize,
     images: usize,
     bases: &[usize],
-    offsets: &[usize; 9],
-    out: &mut [[f32; GRAD_VECTORS * LANES]; 9],
+    offsets: &[usize; T],
+    out: &mut [[f32; GRAD_VECTORS * LANES]; T],
 ) {
     use std::arch::x86_64::*;
-    let mut acc = [[_mm512_setzero_ps(); GRAD_VECTORS]; 9];
+    let mut acc = [[_mm512_setzero_ps(); GRAD_VECTORS]; T];
     for b in 0..images {
         // SAFETY (this and the loads below): in bounds by the caller's contract.
         let (dyb, xb) = unsafe { (dy.add(b * dy_image), x.add(b * x_image)) };
@@ -407,10 +481,13 @@ mod tests {
 
     fn check(g: ConvGeometry, seed: u64) {
         let x = values(g.batch * g.cin * g.height * g.width, seed);
-        let w = values(g.cout * g.cin * 9, seed + 1);
+        let w = values(g.cout * g.cin * g.kernel * g.kernel, seed + 1);
         let got = conv2d_forward(&x, &w, &g);
         assert_close(&got, &conv2d_forward_reference(&x, &w, &g), &format!("{g:?}"));
     }
+
+    /// `(kernel, stride, pad)` of every shape this module computes.
+    const SHAPES: [(usize, usize, usize); 3] = [(3, 1, 1), (3, 2, 1), (1, 2, 0)];
 
     #[test]
     fn the_small_image_kernel_matches_the_loops() {
@@ -420,10 +497,13 @@ mod tests {
         }
         for (batch, cin, cout, height, width) in [
             // The encoders' layers: 64 of 8 x 8, 32 of 16 x 16, 4 x 4 with input channels in
-            // two chunks (the second partial) and several images per group.
+            // two chunks (the second partial) and several images per group; at stride 2 the
+            // downsampling layers (16 -> 32 of 32 x 32, 32 -> 64 of 16 x 16).
             (5, 64, 64, 8, 8),
             (3, 32, 32, 16, 16),
             (11, 200, 64, 4, 4),
+            (3, 16, 32, 32, 32),
+            (3, 32, 64, 16, 16),
             // 16 channels out (one vector), odd sizes, one row, one pixel, a partial last group
             // and block, more output than input channels and the reverse.
             (3, 5, 16, 7, 9),
@@ -432,8 +512,10 @@ mod tests {
             (9, 40, 128, 3, 5),
             (1, 128, 32, 6, 6),
         ] {
-            let g = ConvGeometry { batch, cin, cout, height, width, kernel: 3, stride: 1, pad: 1 };
-            check(g, (batch * cin + cout * height + width) as u64);
+            for (kernel, stride, pad) in SHAPES {
+                let g = ConvGeometry { batch, cin, cout, height, width, kernel, stride, pad };
+                check(g, (batch * cin + cout * height + width + stride) as u64);
+            }
         }
     }
 
@@ -442,14 +524,22 @@ mod tests {
         if !super::super::direct::available() {
             return;
         }
-        for (batch, cin, cout, height, width) in
-            [(5, 64, 64, 8, 8), (3, 32, 32, 16, 16), (4, 40, 96, 4, 4), (3, 5, 32, 7, 9), (2, 3, 32, 1, 13), (4, 17, 64, 1, 1)]
-        {
-            let g = ConvGeometry { batch, cin, cout, height, width, kernel: 3, stride: 1, pad: 1 };
-            let x = values(batch * cin * height * width, (cin * 7 + cout) as u64);
-            let dy = values(batch * cout * height * width, (cout * 3 + height) as u64);
-            let got = conv2d_weight_grad(&x, &dy, &g);
-            assert_close(&got, &conv2d_weight_grad_reference(&x, &dy, &g), &format!("weight gradient {g:?}"));
+        for (batch, cin, cout, height, width) in [
+            (5, 64, 64, 8, 8),
+            (3, 32, 32, 16, 16),
+            (4, 40, 96, 4, 4),
+            (3, 16, 32, 32, 32),
+            (3, 5, 32, 7, 9),
+            (2, 3, 32, 1, 13),
+            (4, 17, 64, 1, 1),
+        ] {
+            for (kernel, stride, pad) in SHAPES {
+                let g = ConvGeometry { batch, cin, cout, height, width, kernel, stride, pad };
+                let x = values(batch * cin * height * width, (cin * 7 + cout + stride) as u64);
+                let dy = values(batch * cout * g.out_height() * g.out_width(), (cout * 3 + height) as u64);
+                let got = conv2d_weight_grad(&x, &dy, &g);
+                assert_close(&got, &conv2d_weight_grad_reference(&x, &dy, &g), &format!("weight gradient {g:?}"));
+            }
         }
     }
 
@@ -488,10 +578,17 @@ mod tests {
             assert!(applies_to_weight_gradient(&layer(64, 64, 8)) && applies_to_weight_gradient(&layer(32, 32, 16)));
         }
         assert!(!applies_to_weight_gradient(&layer(512, 512, 4)));
-        // Not: rows of 32 (the row-vectorised kernel), the 16-channel stage, Winograd's layers,
-        // stride 2.
+        // Not: rows of 32 (the row-vectorised kernel), the 16-channel stage, Winograd's layers.
         assert!(!applies(&layer(16, 16, 32)) && !applies(&layer(16, 16, 16)) && !applies(&layer(256, 256, 8)));
         assert!(!applies(&layer(64, 64, 32)) && !applies(&layer(128, 128, 16)));
-        assert!(!applies(&ConvGeometry { stride: 2, ..layer(32, 64, 16) }));
+        // Stride 2: every 3x3 downsampling layer's forward pass, the small encoder's weight
+        // gradients; not the 1x1 shortcuts.
+        let down = |cin: usize, side: usize| ConvGeometry { stride: 2, ..layer(cin, 2 * cin, side) };
+        if super::super::direct::available() {
+            assert!([down(16, 32), down(32, 16), down(64, 32), down(128, 16), down(256, 8)].iter().all(applies));
+            assert!(applies_to_weight_gradient(&down(16, 32)) && applies_to_weight_gradient(&down(32, 16)));
+        }
+        assert!(!applies_to_weight_gradient(&down(64, 32)) && !applies_to_weight_gradient(&down(256, 8)));
+        assert!(!applies(&ConvGeometry { kernel: 1, pad: 0, ..down(16, 32) }));
     }
 }

@@ -484,6 +484,9 @@ pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
         };
         return conv2d_forward(dy, &flipped, &transposed);
     }
+    if super::strided_input_grad::applies(g) {
+        return super::strided_input_grad::conv2d_input_grad(dy, w, g);
+    }
     let mut dx = vec![0.0f32; g.batch * g.input_len()];
     per_image(&mut dx, g.input_len(), |b, dx_b| {
         let dy_b = &dy[b * g.output_len()..][..g.output_len()];

@@ -17,6 +17,7 @@
 pub mod direct;
 pub mod direct_small;
 pub mod kernels;
+pub mod strided_input_grad;
 pub mod winograd;
 pub mod winograd4;
 
