@@ -19,6 +19,22 @@ pub(crate) fn per_image<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, 
     out.chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
 }
 
+/// `len` values to be written before they are read (see [`written`]).
+pub(crate) fn unwritten(len: usize) -> Vec<std::mem::MaybeUninit<f32>> {
+    let mut v = Vec::with_capacity(len);
+    // SAFETY: MaybeUninit needs no initialisation.
+    unsafe { v.set_len(len) };
+    v
+}
+
+/// The values of a buffer from [`unwritten`] once every one has been written. Safety: every
+/// entry must have been written.
+pub(crate) unsafe fn written(v: Vec<std::mem::MaybeUninit<f32>>) -> Vec<f32> {
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // SAFETY: MaybeUninit<f32> has f32's layout; the caller vouches for initialisation.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<f32>(), v.len(), v.capacity()) }
+}
+
 /// Runs `f(i, item)` for each item, in parallel on native targets.
 pub(crate) fn for_each_item<T: Send>(items: Vec<T>, f: impl Fn(usize, T) + Sync + Send) {
     #[cfg(not(target_arch = "wasm32"))]

@@ -30,7 +30,7 @@
 //! propagate to the outputs whose sums they enter; an infinite weight meets the zero padding
 //! as `0 x inf = NaN` where the loops skip it.
 
-use super::kernels::{ConvGeometry, transpose_into, unwritten, with_col, written};
+use super::kernels::{ConvGeometry, Slot, transpose_into, unwritten, with_col, written};
 use crate::model::cpu_common::{map_indices, per_image};
 
 /// Lanes of an AVX-512 vector.
@@ -192,14 +192,23 @@ impl Padded {
 }
 
 /// One image's channels (`C x H x W`) into zero-padded planes of `(lo[0] + H + hi[0]) x
-/// (lo[1] + W + hi[1])`.
-pub(super) fn pad_planes(src: &[f32], h: usize, w: usize, lo: [usize; 2], hi: [usize; 2], dst: &mut [f32]) {
+/// (lo[1] + W + hi[1])`, every value of `dst` written once (the padding as zeros).
+pub(super) fn pad_planes(src: &[f32], h: usize, w: usize, lo: [usize; 2], hi: [usize; 2], dst: &mut [impl Slot]) {
     let row = lo[1] + w + hi[1];
     let plane = (lo[0] + h + hi[0]) * row;
-    dst.fill(0.0);
+    assert_eq!(src.len() / (h * w) * plane, dst.len());
+    let zero = |span: &mut [_]| span.iter_mut().for_each(|v: &mut _| Slot::put(v, 0.0));
     for (channel, out) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(plane)) {
-        for (iy, line) in channel.chunks_exact(w).enumerate() {
-            out[(iy + lo[0]) * row + lo[1]..][..w].copy_from_slice(line);
+        let (top, rest) = out.split_at_mut(lo[0] * row);
+        let (rows, bottom) = rest.split_at_mut(h * row);
+        zero(top);
+        zero(bottom);
+        for (line, out_row) in channel.chunks_exact(w).zip(rows.chunks_exact_mut(row)) {
+            let (left, rest) = out_row.split_at_mut(lo[1]);
+            let (inside, right) = rest.split_at_mut(w);
+            zero(left);
+            inside.iter_mut().zip(line).for_each(|(d, &v)| d.put(v));
+            zero(right);
         }
     }
 }
@@ -379,10 +388,12 @@ fn weight_grad<const T: usize>(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f
     assert!(x.len() == g.batch * g.cin * plane && dy.len() == g.batch * g.cout * out_plane && T == g.kernel * g.kernel);
     let layout = Padded::of(g);
     let padded_plane = layout.plane;
-    let mut padded = vec![0.0f32; g.batch * g.cin * padded_plane];
+    let mut padded = unwritten(g.batch * g.cin * padded_plane);
     per_image(&mut padded, g.cin * padded_plane, |b, dst| {
         pad_planes(&x[b * g.cin * plane..][..g.cin * plane], g.height, g.width, [g.pad; 2], [g.pad; 2], dst)
     });
+    // SAFETY: every image's planes were written whole.
+    let padded = unsafe { written(padded) };
     let mut by_position = unwritten(g.batch * out_plane * g.cout);
     per_image(&mut by_position, out_plane * g.cout, |b, dst| {
         transpose_into(&dy[b * g.cout * out_plane..][..g.cout * out_plane], g.cout, out_plane, dst)
@@ -539,6 +550,26 @@ mod tests {
                 let dy = values(batch * cout * g.out_height() * g.out_width(), (cout * 3 + height) as u64);
                 let got = conv2d_weight_grad(&x, &dy, &g);
                 assert_close(&got, &conv2d_weight_grad_reference(&x, &dy, &g), &format!("weight gradient {g:?}"));
+            }
+        }
+    }
+
+    #[test]
+    fn padded_planes_hold_the_image_and_zeros_everywhere_else() {
+        let (h, w) = (3, 4);
+        let src = values(2 * h * w, 9);
+        for (lo, hi) in [([1, 1], [1, 1]), ([0, 0], [1, 1]), ([2, 0], [0, 3]), ([0, 0], [0, 0])] {
+            let (rows, row) = (lo[0] + h + hi[0], lo[1] + w + hi[1]);
+            let expect = |c: usize, r: usize, col: usize| {
+                let inside = (lo[0]..lo[0] + h).contains(&r) && (lo[1]..lo[1] + w).contains(&col);
+                if inside { src[(c * h + r - lo[0]) * w + col - lo[1]] } else { 0.0 }
+            };
+            let mut dst = vec![f32::NAN; 2 * rows * row];
+            pad_planes(&src, h, w, lo, hi, &mut dst);
+            // Every value written: none of the NaN fill is left.
+            for (i, &got) in dst.iter().enumerate() {
+                let (c, r, col) = (i / (rows * row), i / row % rows, i % row);
+                assert_eq!(got.to_bits(), expect(c, r, col).to_bits(), "{lo:?} {hi:?} channel {c} ({r}, {col})");
             }
         }
     }

@@ -343,21 +343,7 @@ pub(super) fn matmul_strided(m: usize, n: usize, k: usize, dst: &mut [f32], lhs:
     matmul_into(m, n, k, dst, (n, 1), false, lhs.0, (lhs.1, 1), rhs.0, (rhs.1, 1));
 }
 
-/// `len` values to be written before they are read (see [`written`]).
-pub(super) fn unwritten(len: usize) -> Vec<MaybeUninit<f32>> {
-    let mut v = Vec::with_capacity(len);
-    // SAFETY: MaybeUninit needs no initialisation.
-    unsafe { v.set_len(len) };
-    v
-}
-
-/// The values of a buffer from [`unwritten`] once every one has been written. Safety: every
-/// entry must have been written.
-pub(super) unsafe fn written(v: Vec<MaybeUninit<f32>>) -> Vec<f32> {
-    let mut v = std::mem::ManuallyDrop::new(v);
-    // SAFETY: MaybeUninit<f32> has f32's layout; the caller vouches for initialisation.
-    unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<f32>(), v.len(), v.capacity()) }
-}
+pub(super) use crate::model::cpu_common::{unwritten, written};
 
 /// Partial sums of the weight gradient (a constant, so results do not depend on the cores).
 const WEIGHT_GRAD_CHUNKS: usize = 8;

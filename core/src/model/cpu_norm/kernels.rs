@@ -3,7 +3,7 @@
 //! over the data (per-channel sums, then one element-wise pass), channels and images in
 //! parallel; and the plain loops they are tested against (`*_reference`).
 
-use crate::model::cpu_common::{map_indices, per_image};
+use crate::model::cpu_common::{map_indices, per_image, unwritten, written};
 
 /// Shape of one batch norm: `batch` x `channels` x `plane` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,15 +98,18 @@ pub fn batch_norm_train(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, g:
         .enumerate()
         .map(|(c, &(mean, var))| (mean as f32, (gamma[c] as f64 / (var + epsilon).sqrt()) as f32, beta[c]))
         .collect();
-    let mut output = vec![0.0f32; x.len()];
+    let mut output = unwritten(x.len());
     per_image(&mut output, g.channels * g.plane, |b, out| {
         for (c, &(mean, scale, shift)) in affine.iter().enumerate() {
             let src = &x[(b * g.channels + c) * g.plane..][..g.plane];
             for (o, &v) in out[c * g.plane..][..g.plane].iter_mut().zip(src) {
-                *o = (v - mean) * scale + shift;
+                o.write((v - mean) * scale + shift);
             }
         }
     });
+    // SAFETY: every image's channels were written above (no zero-filling first: a pass over
+    // memory as large as the activations).
+    let output = unsafe { written(output) };
     NormForward { output, mean: stats.iter().map(|s| s.0 as f32).collect(), variance: stats.iter().map(|s| s.1 as f32).collect() }
 }
 
@@ -139,16 +142,18 @@ pub fn batch_norm_train_backward(
             ((gamma[c] as f64 * s) as f32, mean_dy as f32, mean[c], (s * mean_dy_xhat) as f32)
         })
         .collect();
-    let mut dx = vec![0.0f32; x.len()];
+    let mut dx = unwritten(x.len());
     per_image(&mut dx, g.channels * g.plane, |b, out| {
         for (c, &(k, a, m, q)) in coefficients.iter().enumerate() {
             let at = (b * g.channels + c) * g.plane;
             let (d, v) = (&dy[at..][..g.plane], &x[at..][..g.plane]);
             for ((o, &d), &v) in out[c * g.plane..][..g.plane].iter_mut().zip(d).zip(v) {
-                *o = (d - a - (v - m) * q) * k;
+                o.write((d - a - (v - m) * q) * k);
             }
         }
     });
+    // SAFETY: every image's channels were written above.
+    let dx = unsafe { written(dx) };
     NormBackward { x: dx, gamma: sums.iter().map(|s| s.1 as f32).collect(), beta: sums.iter().map(|s| s.0 as f32).collect() }
 }
 
