@@ -9,18 +9,9 @@
 //! choose the cores.
 
 use ring_wgpu_core::model::cpu_conv::kernels::{ConvGeometry, conv2d_forward, conv2d_input_grad, conv2d_weight_grad};
-use std::time::Instant;
+mod common;
 
-fn best_ms(mut f: impl FnMut()) -> f64 {
-    f();
-    (0..9)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .fold(f64::MAX, f64::min)
-}
+use common::best_ms;
 
 fn main() -> Result<(), String> {
     let usage = "usage: convbench BATCH CIN COUT SIDE KERNEL STRIDE PAD [DIRECTIONS: 1 forward | 2 input grad | 4 weight grad]";

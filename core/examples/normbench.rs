@@ -8,18 +8,9 @@
 //! choose the cores.
 
 use ring_wgpu_core::model::cpu_norm::kernels::{NormGeometry, batch_norm_train, batch_norm_train_backward};
-use std::time::Instant;
+mod common;
 
-fn best_ms(mut f: impl FnMut()) -> f64 {
-    f();
-    (0..9)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .fold(f64::MAX, f64::min)
-}
+use common::best_ms;
 
 fn main() -> Result<(), String> {
     let usage = "usage: normbench BATCH CHANNELS SIDE";
