@@ -107,8 +107,8 @@ pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
             let (ty, tx) = (axis_taps(qy, g), axis_taps(qx, g));
             let pairs: Vec<(usize, usize)> = ty
                 .iter()
-                .flat_map(|&(ky, dy)| {
-                    tx.iter().map(move |&(kx, dx)| (ky * g.kernel + kx, offset(dy + lo_y as isize, dx + lo_x as isize, row)))
+                .flat_map(|&(ky, shift_y)| {
+                    tx.iter().map(move |&(kx, shift_x)| (ky * g.kernel + kx, offset(shift_y + lo_y as isize, shift_x + lo_x as isize, row)))
                 })
                 .collect();
             let mut weights = Vec::with_capacity(g.cout * g.cin * pairs.len());
@@ -173,9 +173,9 @@ pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     unsafe { written(dx) }
 }
 
-/// The offset of row `dy`, column `dx` in planes of rows of `row` (both non-negative).
-fn offset(dy: isize, dx: isize, row: usize) -> usize {
-    usize::try_from(dy).expect("padded above") * row + usize::try_from(dx).expect("padded to the left")
+/// The offset of row `y`, column `x` in planes of rows of `row` (both non-negative).
+fn offset(y: isize, x: isize, row: usize) -> usize {
+    usize::try_from(y).expect("padded above") * row + usize::try_from(x).expect("padded to the left")
 }
 
 #[cfg(test)]
