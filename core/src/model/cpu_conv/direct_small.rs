@@ -407,6 +407,7 @@ fn weight_grad<const T: usize>(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f
     // Task t: output-channel block t / Cin, input channel t % Cin.
     let sums = map_indices(blocks * g.cin, |t| {
         let (block, ci) = (t / g.cin, t % g.cin);
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut out = [[0.0f32; GRAD_VECTORS * LANES]; T];
         let reach = (g.batch - 1) * g.cin * padded_plane + ci * padded_plane + bases[out_plane - 1] + offsets[T - 1];
         assert!(reach < padded.len() && (g.batch * out_plane - 1) * g.cout + block * width + width <= by_position.len());

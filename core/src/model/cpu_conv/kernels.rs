@@ -625,15 +625,20 @@ fn transpose_band<S: Slot>(src: &[f32], rows: usize, cols: usize, c0: usize, dst
     const TILE: usize = 16;
     assert!(src.len() >= rows * cols && dst.len().is_multiple_of(rows.max(1)) && c0 + dst.len() / rows.max(1) <= cols);
     let width = dst.len() / rows.max(1);
-    let (mut done_rows, mut done_width) = (0, 0);
+    // The rows and columns the AVX tiles cover (none elsewhere).
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx") && rows >= 8 && width >= 8 {
-        (done_rows, done_width) = (rows / 8 * 8, width / 8 * 8);
+    let (done_rows, done_width) = if std::arch::is_x86_feature_detected!("avx") && rows >= 8 && width >= 8 {
+        let (done_rows, done_width) = (rows / 8 * 8, width / 8 * 8);
         // SAFETY: AVX is available; the tiles read src[r cols + c0 + j] and write
         // dst[j rows + r] for r < done_rows <= rows, j < done_width <= width, in bounds by
         // the assert; `S` has f32's layout (`Slot`'s contract).
         unsafe { transpose_tiles_avx(src.as_ptr(), cols, c0, dst.as_mut_ptr().cast::<f32>(), rows, done_rows, done_width) };
-    }
+        (done_rows, done_width)
+    } else {
+        (0, 0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let (done_rows, done_width) = (0, 0);
     // What the tiles left: the last `rows mod 8` rows of every column, then the last
     // `width mod 8` columns' first rows.
     let mut scalar = |r_range: std::ops::Range<usize>, j_range: std::ops::Range<usize>| {
