@@ -14,11 +14,13 @@
 //! short rows; im2col + GEMM runs one small GEMM per image and copies each input 9 times
 //! into a patch matrix, then again into the GEMM's panels. Here a register block holds
 //! `16 V` output channels (V AVX-512 vectors) by `P` output positions (4 x 6 or 2 x 6
-//! vectors, 1 x 8; at most 8 positions: each holds a base offset in a general register): for each input channel and tap, V vectors of weights (packed once per call
-//! as `[block][ci][tap][co]`) meet P broadcast inputs. The inputs are each image's channels
-//! copied into zero-padded planes (`(H + 2) x (W + 2)`), so every position reads its taps
-//! at fixed offsets from its window's corner (`s oy`, `s ox` at stride s) and no bounds are checked; positions run across the images of a group
-//! (several 4 x 4 images fill a block). The input channels are taken [`CI_CHUNK`] at a time
+//! vectors, 1 x 8; at most 8 positions: each holds a base offset in a general register):
+//! for each input channel and tap, V vectors of weights (packed once per call as
+//! `[block][ci][tap][co]`) meet P broadcast inputs. The inputs are each image's channels
+//! copied into zero-padded planes (`(H + 2 p) x (W + 2 p)`), so every position reads its
+//! taps at fixed offsets from its window's corner (`s oy`, `s ox` at stride s) and no bounds
+//! are checked; positions run across the images of a group (several 4 x 4 images fill a
+//! block). The input channels are taken [`CI_CHUNK`] at a time
 //! (a block's weights then stay in L2: 512 channels' would not), the sums kept
 //! position-major between chunks (each chunk's block continues the same FMA chains), and
 //! transposed into NCHW at the end.
