@@ -222,6 +222,44 @@ fn both_banks_change_only_at_the_batch_and_stay_normalised() {
     assert!(err.contains("one view per image"), "{err}");
 }
 
+/// CMC's views follow CMC's code (crop and flip, no colour jitter, never grayscale), so the
+/// ab half of every view varies across its pixels: a grayscale view (a = b = 0) would hand
+/// the ab encoder a constant image. With `color_jitter = true` the jitter is on, grayscale
+/// still off; the other methods keep MoCo v2's recipe.
+#[test]
+fn cmc_views_keep_their_colour() {
+    let device = Device::flex();
+    for jitter in [None, Some(true)] {
+        let config = TrainConfig { color_jitter: jitter, synthetic_per_class: 10, ..config(MethodKind::Cmc) };
+        let spec = config.augment_spec();
+        assert_eq!(spec.grayscale_p, 0.0);
+        assert_eq!(spec.jitter_p > 0.0, jitter == Some(true));
+        let data = Datasets::synthetic(&config).unwrap();
+        let images = DeviceImages::upload(&data.train, &device).unwrap();
+        let indices: Vec<u32> = (0..data.train.len() as u32).collect();
+        let views = images.augment(&sample_views(&spec, &indices, 1, 32, 32, 3, 7), &spec).unwrap();
+        let lab = read_f32(rgb_to_lab_on_device(&views, spec.mean, spec.std).unwrap());
+        let plane = 32 * 32;
+        for v in 0..indices.len() {
+            for channel in [1, 2] {
+                let values = &lab[(v * 3 + channel) * plane..(v * 3 + channel + 1) * plane];
+                let mean = values.iter().map(|&x| x as f64).sum::<f64>() / plane as f64;
+                let spread = values.iter().map(|&x| (x as f64 - mean).abs()).fold(0.0, f64::max);
+                assert!(spread > 1e-3, "jitter {jitter:?}: view {v}'s channel {channel} is constant ({mean})");
+            }
+        }
+    }
+    for method in [MethodKind::Moco, MethodKind::Ir, MethodKind::Simclr] {
+        let spec = TrainConfig { method, ..TrainConfig::default() }.augment_spec();
+        assert_eq!((spec.jitter_p, spec.grayscale_p), (0.8, 0.2), "{method:?}");
+        let off = TrainConfig { method, color_jitter: Some(false), ..TrainConfig::default() }.augment_spec();
+        assert_eq!((off.jitter_p, off.grayscale_p), (0.0, 0.0), "{method:?}");
+    }
+    // The old recipe (grayscale with p = 0.2) did hand out constant ab views: about one in five.
+    let gray = sample_views(&AugmentSpec::default(), &(0..100).collect::<Vec<u32>>(), 1, 32, 32, 3, 7);
+    assert!(gray.iter().filter(|v| v.grayscale == 1).count() > 5);
+}
+
 fn fit(trainer: &mut Trainer, stop_at: Option<u64>) -> (FitOutcome, Vec<EpochMetrics>) {
     let stop = trainer.stop_handle();
     let mut epochs = Vec::new();

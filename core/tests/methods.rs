@@ -84,40 +84,68 @@ fn simclr_learns_on_the_cpu() {
     assert!(trained > untrained + 0.05, "kNN did not rise: {untrained} -> {trained}");
 }
 
-/// IR, IRing and SimCLR-Ring train: their loss falls over 3 epochs. (At this budget their
-/// kNN does not yet beat the untrained network's, which already sorts these textures at
-/// 40-49%: IR starts cold, with a random memory bank while the untrained network maps every
-/// image to nearly one point; SimCLR-Ring's ring of 10% of 78 in-batch candidates is
-/// narrow. The README's comparison reports their accuracy over longer runs.)
+/// IR, IRing and SimCLR-Ring train: their loss falls over 3 epochs. (SimCLR-Ring's ring of
+/// 10% of 78 in-batch candidates is narrow: its kNN is not checked at this budget.)
 #[test]
 fn ir_iring_and_simclr_ring_losses_fall_on_the_cpu() {
-    for method in [MethodKind::Ir, MethodKind::Iring, MethodKind::SimclrRing] {
+    for method in [MethodKind::Iring, MethodKind::SimclrRing] {
         short_run(method, 3);
     }
 }
 
+/// IR learns: with its bank filled by the untrained network before the first step (the
+/// default), 8 epochs lift kNN top-1 clearly above the untrained network's. With random bank
+/// rows (the authors' initialisation) the first epoch pushes every output away from the rows
+/// already written and the network collapses: the same run ends below the untrained network
+/// with nearly every pair of embeddings at cosine > 0.9.
 #[test]
-fn the_memory_bank_changes_only_at_the_batch_and_stays_normalised() {
+fn ir_learns_on_the_cpu() {
+    let m = short_run(MethodKind::Ir, 8);
+    let (untrained, trained) = (m[0].knn_top1.unwrap(), m[8].knn_top1.unwrap());
+    assert!(trained > untrained + 0.05, "kNN did not rise: {untrained} -> {trained}");
+    let gap = m[8].positive_similarity.unwrap() - m[8].negative_similarity.unwrap();
+    assert!(gap > 0.05, "the anchors are no closer to their own bank rows than to others: {:?}", m[8]);
+}
+
+/// After a step, bank row r holds exactly `normalise(m old_r + (1 - m) q_r)` for each image r
+/// of the batch, q_r the embedding of r's own view by the network before the step (with
+/// m = 0: q_r itself), and every other row is unchanged; rows stay normalised.
+#[test]
+fn the_memory_bank_receives_each_images_own_embedding() {
     let device = Device::flex();
-    let config = TrainConfig { bank_momentum: 0.5, ..config(MethodKind::Ir) }.resolved(40).unwrap();
-    let mut ir = InstanceDiscrimination::new(IrSettings::from_config(&config, 40).unwrap(), &device).unwrap();
-    let before = read_f32(ir.bank().clone());
-    let d = config.projection_dim;
-    let data = Datasets::synthetic(&config).unwrap();
-    let images = ring_wgpu_core::augment::DeviceImages::upload(&data.train, &device).unwrap();
-    let spec = ring_wgpu_core::augment::AugmentSpec::default();
-    let indices = vec![3u32, 17, 5, 30];
-    let views = ring_wgpu_core::augment::sample_views(&spec, &indices, 1, 32, 32, 1, 0);
-    let view = images.augment(&views, &spec).unwrap();
-    let context = ring_wgpu_core::methods::StepContext { epoch: 0.0, lr: 0.01, global_step: 0 };
-    let out = ir.step(ring_wgpu_core::methods::Batch { indices: indices.clone(), views: vec![view] }, &context, &mut |_| {}).unwrap();
-    assert!(read_f32(out.loss)[0].is_finite());
-    let after = read_f32(ir.bank().clone());
-    for row in 0..40 {
-        let (a, b) = (&before[row * d..(row + 1) * d], &after[row * d..(row + 1) * d]);
-        let norm = b.iter().map(|v| v * v).sum::<f32>().sqrt();
-        assert!((norm - 1.0).abs() < 1e-5, "row {row}: norm {norm}");
-        assert_eq!(a != b, indices.contains(&(row as u32)), "row {row}");
+    for m in [0.0, 0.5] {
+        let config = TrainConfig { bank_momentum: m, ..config(MethodKind::Ir) }.resolved(40).unwrap();
+        let mut ir = InstanceDiscrimination::new(IrSettings::from_config(&config, 40).unwrap(), &device).unwrap();
+        let before = read_f32(ir.bank().clone());
+        let d = config.projection_dim;
+        let data = Datasets::synthetic(&config).unwrap();
+        let images = ring_wgpu_core::augment::DeviceImages::upload(&data.train, &device).unwrap();
+        let spec = ring_wgpu_core::augment::AugmentSpec::default();
+        let indices = vec![3u32, 17, 5, 30];
+        let views = ring_wgpu_core::augment::sample_views(&spec, &indices, 1, 32, 32, 1, 0);
+        let view = images.augment(&views, &spec).unwrap();
+        // Training-mode batch norm: the same weights give the step's own embeddings.
+        let q = read_f32(ir.net.embed(view.clone()));
+        let context = ring_wgpu_core::methods::StepContext { epoch: 0.0, lr: 0.01, global_step: 0 };
+        let out = ir.step(ring_wgpu_core::methods::Batch { indices: indices.clone(), views: vec![view] }, &context, &mut |_| {}).unwrap();
+        assert!(read_f32(out.loss)[0].is_finite());
+        let after = read_f32(ir.bank().clone());
+        for row in 0..40 {
+            let (old, new) = (&before[row * d..(row + 1) * d], &after[row * d..(row + 1) * d]);
+            let norm = new.iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-5, "m = {m}, row {row}: norm {norm}");
+            match indices.iter().position(|&i| i as usize == row) {
+                Some(slot) => {
+                    let mixed: Vec<f64> = (0..d).map(|j| m * old[j] as f64 + (1.0 - m) * q[slot * d + j] as f64).collect();
+                    let length = mixed.iter().map(|v| v * v).sum::<f64>().sqrt();
+                    for j in 0..d {
+                        let want = mixed[j] / length;
+                        assert!((new[j] as f64 - want).abs() < 1e-5, "m = {m}, row {row} (slot {slot}), dim {j}: {} vs {want}", new[j]);
+                    }
+                }
+                None => assert_eq!(old, new, "m = {m}: row {row} is not in the batch but changed"),
+            }
+        }
     }
 }
 

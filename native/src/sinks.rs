@@ -68,12 +68,15 @@ impl EventSink for Progress {
                     self.last_knn = m.knn_top1;
                 }
                 self.println(&format!(
-                    "epoch {:>3}: loss {:.4}  u {:.1}%  lr {:.4}  {:.1} img/s{}",
+                    "epoch {:>3}: loss {:.4}  u {:.1}%  lr {:.4}  {:.1} img/s  cos pos {:.2} neg {:.2} pairs {:.2}{}",
                     m.epoch,
                     m.loss.unwrap_or(f64::NAN),
                     m.upper,
                     m.lr,
                     m.images_per_s.unwrap_or(f64::NAN),
+                    m.positive_similarity.unwrap_or(f64::NAN),
+                    m.negative_similarity.unwrap_or(f64::NAN),
+                    m.anchor_similarity.unwrap_or(f64::NAN),
                     m.knn_top1.map(|v| format!("  kNN top-1 {:.1}%", v * 100.0)).unwrap_or_default()
                 ));
             }
@@ -92,7 +95,8 @@ pub struct MetricsFiles {
     classes: usize,
 }
 
-const CSV_HEADER: &str = "epoch,loss,upper,lr,knn_top1,images_per_s,seconds";
+const CSV_HEADER: &str =
+    "epoch,loss,upper,lr,knn_top1,images_per_s,seconds,positive_similarity,negative_similarity,anchor_similarity,mean_turn_degrees";
 
 impl MetricsFiles {
     /// Opens the files in `dir`: new ones, or appended to when `resume`.
@@ -114,14 +118,18 @@ impl MetricsFiles {
         let opt = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
         writeln!(
             self.csv,
-            "{},{},{:.3},{:.6},{},{},{:.1}",
+            "{},{},{:.3},{:.6},{},{},{:.1},{},{},{},{}",
             m.epoch,
             opt(m.loss),
             m.upper,
             m.lr,
             opt(m.knn_top1),
             opt(m.images_per_s),
-            m.seconds
+            m.seconds,
+            opt(m.positive_similarity),
+            opt(m.negative_similarity),
+            opt(m.anchor_similarity),
+            opt(m.mean_turn_degrees)
         )?;
         // The curves are a convenience: a failure to draw them is reported, not fatal.
         if let Err(e) = plot::training_curves(&self.dir.join("metrics.jsonl"), self.classes, &self.dir.join("curves.png")) {

@@ -70,6 +70,7 @@ export interface TrainConfig {
   queue?: number | null;
   samples?: number;
   bank_momentum?: number;
+  bank_init?: "random" | "encoder";
   temperature?: number;
   objective?: "nce" | "dcl" | "hcl";
   tau_plus?: number;
@@ -92,6 +93,7 @@ export interface TrainConfig {
   warmup_epochs?: number;
   seed?: number;
   blur?: number;
+  color_jitter?: boolean | null;
   knn_every?: number;
   knn_k?: number;
   knn_temperature?: number;
@@ -106,6 +108,10 @@ export interface TrainerOptions { device?: "auto" | "gpu" | "cpu"; }
 export interface EpochMetrics {
   epoch: number; loss: number | null; upper: number; lr: number;
   knn_top1: number | null; images_per_s: number | null; seconds: number;
+  /** Mean cosines of an anchor to its positive, to its negatives, and between two anchors. */
+  positive_similarity: number | null; negative_similarity: number | null; anchor_similarity: number | null;
+  /** Degrees the mean anchor embedding turned since the previous epoch. */
+  mean_turn_degrees: number | null;
 }
 
 /** What `step(n)` did: the mean loss of its steps (read once), u and lr of the last step. */

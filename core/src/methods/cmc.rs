@@ -18,14 +18,14 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 
-use super::ir::{IrSettings, bank_rows, load_bank, random_bank, step_seed, update_bank};
-use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase};
+use super::ir::{IrSettings, bank_rows, check_bank_rows, embedded_bank, load_bank, random_bank, step_seed, update_bank};
+use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase, StepSimilarity};
 use crate::augment::{AugmentSpec, rgb_to_lab_on_device};
 use crate::error::{Error, Result, input_error};
 use crate::model::{ContrastiveNet, l2_normalise, load_named, named_tensors};
 use crate::negatives::Chosen;
 use crate::objective::{Objective, contrastive_loss};
-use crate::train::{CheckpointError, KnnFeatures, MethodKind, Sgd, TrainConfig};
+use crate::train::{BankInit, CheckpointError, KnnFeatures, MethodKind, Sgd, TrainConfig};
 
 /// CMC / CMCRing settings: those of a memory-bank method (as IR's, with `kind` CMC or
 /// CMCRing, both encoders sharing backbone and head, one bank per view of `bank_size` rows)
@@ -167,6 +167,8 @@ impl Method for Cmc {
         let chosen_ab = m.negatives.choose_sampled(zab.clone(), self.bank_l.clone(), context.epoch, !seed)?;
         let upper = chosen_l.upper;
         probe(StepPhase::Negatives);
+        let similarity = StepSimilarity::of(&zl, &self.bank_ab.clone().select(0, indices.clone()), &self.bank_ab, &chosen_l.negatives)
+            .and(StepSimilarity::of(&zab, &self.bank_l.clone().select(0, indices.clone()), &self.bank_l, &chosen_ab.negatives));
         let loss = cmc_loss(
             zl.clone(),
             zab.clone(),
@@ -185,7 +187,20 @@ impl Method for Cmc {
         self.bank_l = update_bank(self.bank_l.clone(), indices.clone(), zl.without_autodiff().detach(), momentum);
         self.bank_ab = update_bank(self.bank_ab.clone(), indices, zab.without_autodiff().detach(), momentum);
         probe(StepPhase::Update);
-        Ok(StepOutput { loss: loss.without_autodiff(), upper })
+        Ok(StepOutput { loss: loss.without_autodiff(), upper, similarity })
+    }
+
+    fn initialise_banks(&mut self, images: &dyn Fn(std::ops::Range<usize>) -> Result<Tensor<4>>, len: usize, batch: usize) -> Result<()> {
+        let m = &self.settings.memory;
+        if m.bank_init == BankInit::Encoder {
+            check_bank_rows(len, m.bank_size)?;
+            // Training-mode copies with batch-norm statistics of their own: the networks are unchanged.
+            let (net_l, net_ab) = (self.nets.l.valid().train(), self.nets.ab.valid().train());
+            let (mean, std) = (self.settings.input_mean, self.settings.input_std);
+            self.bank_l = embedded_bank(images, len, batch, &|view| Ok(net_l.embed(split(rgb_to_lab_on_device(&view, mean, std)?).0)))?;
+            self.bank_ab = embedded_bank(images, len, batch, &|view| Ok(net_ab.embed(split(rgb_to_lab_on_device(&view, mean, std)?).1)))?;
+        }
+        Ok(())
     }
 
     fn encoder(&self) -> Box<dyn Encoder + '_> {

@@ -11,12 +11,12 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, IndexingUpdateOp, Int, Tensor, TensorData};
 
-use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase};
+use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase, StepSimilarity};
 use crate::error::{Error, Result, input_error};
 use crate::model::{ContrastiveNet, EncoderKind, Head, l2_normalise, load_named, named_tensors};
 use crate::negatives::NegativeSampler;
 use crate::objective::{Objective, contrastive_loss};
-use crate::train::{CheckpointError, MethodKind, Sgd, SgdSettings, TrainConfig};
+use crate::train::{BankInit, CheckpointError, MethodKind, Sgd, SgdSettings, TrainConfig};
 
 /// IR / IRing settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +33,8 @@ pub struct IrSettings {
     pub bank_size: usize,
     /// Bank momentum m.
     pub bank_momentum: f64,
+    /// The bank before the first step.
+    pub bank_init: BankInit,
     /// Temperature tau.
     pub temperature: f64,
     /// The loss over the chosen negatives (NCE, DCL or HCL).
@@ -55,6 +57,7 @@ impl IrSettings {
             projection_dim: config.projection_dim,
             bank_size: train_len,
             bank_momentum: config.bank_momentum,
+            bank_init: config.bank_init,
             temperature: config.temperature,
             objective: config.loss_objective(),
             negatives: NegativeSampler::for_method(config)?,
@@ -97,6 +100,32 @@ impl InstanceDiscrimination {
 pub(super) fn random_bank(n: usize, d: usize, device: &Device) -> Tensor<2> {
     let bound = 1.0 / (d as f64 / 3.0).sqrt();
     l2_normalise(Tensor::<2>::random([n, d], Distribution::Uniform(-bound, bound), device))
+}
+
+/// A bank of `len` rows: `embed` of the images `images` makes, in batches of `batch`.
+pub(super) fn embedded_bank(
+    images: &dyn Fn(std::ops::Range<usize>) -> Result<Tensor<4>>,
+    len: usize,
+    batch: usize,
+    embed: &dyn Fn(Tensor<4>) -> Result<Tensor<2>>,
+) -> Result<Tensor<2>> {
+    let batch = batch.max(1);
+    let rows = (0..len)
+        .step_by(batch)
+        .map(|start| Ok(embed(images(start..(start + batch).min(len))?)?.without_autodiff().detach()))
+        .collect::<Result<Vec<_>>>()?;
+    if rows.is_empty() {
+        input_error!("the memory bank needs at least one image");
+    }
+    Ok(Tensor::cat(rows, 0))
+}
+
+/// Checks that `len` training images fill a bank of `bank_size` rows.
+pub(super) fn check_bank_rows(len: usize, bank_size: usize) -> Result<()> {
+    if len != bank_size {
+        input_error!("the memory bank has {bank_size} rows but {len} training images were given");
+    }
+    Ok(())
 }
 
 /// `bank[i] <- normalise(m bank[i] + (1 - m) out_i)` at the batch's rows `indices`
@@ -156,6 +185,7 @@ impl Method for InstanceDiscrimination {
         let seed = step_seed(self.settings.seed, context.global_step);
         let chosen = self.settings.negatives.choose_sampled(q.clone(), self.bank.clone(), context.epoch, seed)?;
         probe(StepPhase::Negatives);
+        let similarity = StepSimilarity::of(&q, &positives, &self.bank, &chosen.negatives);
         let loss = contrastive_loss(
             q.clone(),
             positives.clone(),
@@ -169,7 +199,17 @@ impl Method for InstanceDiscrimination {
         self.net = self.optimizer.step(context.lr, self.net.clone(), grads);
         self.bank = update_bank(self.bank.clone(), indices, q.without_autodiff().detach(), self.settings.bank_momentum);
         probe(StepPhase::Update);
-        Ok(StepOutput { loss: loss.without_autodiff(), upper: chosen.upper })
+        Ok(StepOutput { loss: loss.without_autodiff(), upper: chosen.upper, similarity })
+    }
+
+    fn initialise_banks(&mut self, images: &dyn Fn(std::ops::Range<usize>) -> Result<Tensor<4>>, len: usize, batch: usize) -> Result<()> {
+        if self.settings.bank_init == BankInit::Encoder {
+            check_bank_rows(len, self.settings.bank_size)?;
+            // A training-mode copy with batch-norm statistics of its own: the network is unchanged.
+            let copy = self.net.valid().train();
+            self.bank = embedded_bank(images, len, batch, &|view| Ok(copy.embed(view)))?;
+        }
+        Ok(())
     }
 
     fn encoder(&self) -> Box<dyn Encoder + '_> {

@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
-use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase};
+use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase, StepSimilarity};
 use crate::error::{Error, Result, input_error};
 use crate::mixing::HardNegativeMixing;
 use crate::model::{ContrastiveNet, EncoderKind, key_encoder, load_named, momentum_update, named_tensors};
@@ -163,6 +163,7 @@ impl Method for Moco {
             }
             None => None,
         };
+        let similarity = StepSimilarity::of(&q, &k, &self.queue, &chosen.negatives);
         let loss = contrastive_loss_with_extra(
             q,
             k.clone(),
@@ -177,7 +178,7 @@ impl Method for Moco {
         self.query = self.optimizer.step(context.lr, self.query.clone(), grads);
         self.enqueue(k.without_autodiff());
         probe(StepPhase::Update);
-        Ok(StepOutput { loss: loss.without_autodiff(), upper: chosen.upper })
+        Ok(StepOutput { loss: loss.without_autodiff(), upper: chosen.upper, similarity })
     }
 
     fn encoder(&self) -> Box<dyn Encoder + '_> {

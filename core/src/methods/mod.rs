@@ -6,6 +6,7 @@
 mod cmc;
 mod ir;
 mod moco;
+mod monitor;
 mod simclr;
 
 use std::collections::HashMap;
@@ -15,6 +16,7 @@ use burn::tensor::{Device, Tensor};
 pub use cmc::{Cmc, CmcNets, CmcSettings, cmc_loss};
 pub use ir::{InstanceDiscrimination, IrSettings};
 pub use moco::{Moco, MocoSettings};
+pub use monitor::{SIMILARITY_SUMS, SimilaritySummary, StepSimilarity, angle_degrees};
 pub use simclr::{SimClr, SimClrSettings};
 
 use crate::error::Result;
@@ -81,6 +83,8 @@ pub struct StepOutput {
     pub loss: Tensor<1>,
     /// u in force for this step (100 for plain NCE).
     pub upper: f64,
+    /// Similarities of the anchors to their positives, negatives and each other.
+    pub similarity: StepSimilarity,
 }
 
 /// A method's state: device tensors by name (networks, optimiser, queues, banks) and a
@@ -131,6 +135,20 @@ pub trait Method {
     /// syncs the device there to time the phases; training passes a no-op). Nothing is
     /// read back.
     fn step(&mut self, batch: Batch, context: &StepContext, probe: &mut dyn FnMut(StepPhase)) -> Result<StepOutput>;
+
+    /// Called once before a new run's first step with the unaugmented training images in
+    /// dataset order (`images(range)` makes those of `range`, `len` in all): a memory-bank
+    /// method whose settings ask for [`crate::train::BankInit::Encoder`] fills its banks with
+    /// the untrained network's embeddings of them (training-mode batch statistics over
+    /// batches of `batch`, on a copy: the network itself is unchanged). Others do nothing.
+    fn initialise_banks(
+        &mut self,
+        _images: &dyn Fn(std::ops::Range<usize>) -> Result<Tensor<4>>,
+        _len: usize,
+        _batch: usize,
+    ) -> Result<()> {
+        Ok(())
+    }
 
     /// The network to evaluate, in evaluation mode.
     fn encoder(&self) -> Box<dyn Encoder + '_>;

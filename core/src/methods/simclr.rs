@@ -10,7 +10,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 
-use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase};
+use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase, StepSimilarity};
 use crate::error::{Error, Result, input_error};
 use crate::model::{ContrastiveNet, EncoderKind, Head, load_named, named_tensors};
 use crate::negatives::NegativeSampler;
@@ -102,12 +102,13 @@ impl Method for SimClr {
         probe(StepPhase::Forward);
         let chosen = self.settings.negatives.choose(z.clone(), z.clone(), Pairing::SimClr, context.epoch)?;
         probe(StepPhase::Negatives);
+        let similarity = StepSimilarity::of(&z, &positives, &z, &chosen.negatives);
         let loss = contrastive_loss(z.clone(), positives, z, chosen.negatives, self.settings.temperature, self.settings.objective)?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         probe(StepPhase::Backward);
         self.net = self.optimizer.step(context.lr, self.net.clone(), grads);
         probe(StepPhase::Update);
-        Ok(StepOutput { loss: loss.without_autodiff(), upper: chosen.upper })
+        Ok(StepOutput { loss: loss.without_autodiff(), upper: chosen.upper, similarity })
     }
 
     fn encoder(&self) -> Box<dyn Encoder + '_> {

@@ -117,6 +117,17 @@ pub enum Anneal {
     Exponential,
 }
 
+/// What a memory bank holds before the first step (IR, IRing, CMC, CMCRing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum BankInit {
+    /// Random unit vectors (IR's and CMC's code).
+    Random,
+    /// The untrained network's embeddings of the unaugmented training images.
+    Encoder,
+}
+
 /// The loss over the chosen negatives (see [`crate::objective`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -187,9 +198,12 @@ pub struct TrainConfig {
     /// IR / IRing / CMC / CMCRing: noise samples k per anchor (the anchor's own bank entry plus k - 1 drawn negatives).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = TrainConfig::default().samples))]
     pub samples: usize,
-    /// IR / IRing / CMC / CMCRing: memory-bank momentum m in bank[i] = normalise(m bank[i] + (1 - m) out_i) (Ring authors' IR code: 0; original IR and CMC: 0.5).
+    /// IR / IRing / CMC / CMCRing: memory-bank momentum m in bank[i] = normalise(m bank[i] + (1 - m) out_i) (original IR and CMC, and the quick preset: 0.5; the Ring authors' IR code and the paper presets: 0).
     #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().bank_momentum))]
     pub bank_momentum: f64,
+    /// IR / IRing / CMC / CMCRing: the memory bank before the first step: the untrained network's embeddings of the training images (the default: with random rows the first epoch pushes every output away from the rows already written and the network collapses) or random unit vectors (the authors' code; the paper presets).
+    #[cfg_attr(feature = "clap", arg(long, value_enum, default_value_t = TrainConfig::default().bank_init))]
+    pub bank_init: BankInit,
     /// Temperature tau of the NCE loss.
     #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().temperature))]
     pub temperature: f64,
@@ -256,6 +270,12 @@ pub struct TrainConfig {
     /// Probability of a Gaussian blur (sigma in [0.1, 2] pixels) on each view; 0 turns it off.
     #[cfg_attr(feature = "clap", arg(long, allow_negative_numbers = true, default_value_t = TrainConfig::default().blur))]
     pub blur: f64,
+    /// Colour jitter in the views. Unset: the method's own recipe (MoCo v2's jitter with
+    /// p = 0.8 and grayscale with p = 0.2; CMC crops and flips only, as its authors' code);
+    /// true: the jitter on (CMC without grayscale, which would leave its ab view constant);
+    /// false: no colour change.
+    #[cfg_attr(feature = "clap", arg(long))]
+    pub color_jitter: Option<bool>,
     /// Run the kNN monitor every this many epochs (and after the last).
     #[cfg_attr(feature = "clap", arg(long, default_value_t = TrainConfig::default().knn_every))]
     pub knn_every: usize,
@@ -287,7 +307,8 @@ impl Default for TrainConfig {
             batch: 50,
             queue: None,
             samples: 4096,
-            bank_momentum: 0.0,
+            bank_momentum: 0.5,
+            bank_init: BankInit::Encoder,
             temperature: 0.07,
             objective: ObjectiveKind::Nce,
             tau_plus: 0.1,
@@ -310,6 +331,7 @@ impl Default for TrainConfig {
             warmup_epochs: 0.0,
             seed: 0,
             blur: 0.0,
+            color_jitter: None,
             knn_every: 3,
             knn_k: 200,
             knn_temperature: 0.1,
@@ -446,6 +468,20 @@ impl TrainConfig {
             mixes: self.mochi_mixes,
             query_mixes: self.mochi_query_mixes,
         })
+    }
+
+    /// The augmentation of the training views: MoCo v2's recipe at `image_size` with
+    /// `blur`, colour as `color_jitter` and the method say (CMC: no grayscale ever, and
+    /// no jitter unless asked).
+    pub fn augment_spec(&self) -> crate::augment::AugmentSpec {
+        let base = crate::augment::AugmentSpec { size: self.image_size, blur_p: self.blur, ..Default::default() };
+        let cmc = matches!(self.method, MethodKind::Cmc | MethodKind::Cmcring);
+        let jitter = self.color_jitter.unwrap_or(!cmc);
+        crate::augment::AugmentSpec {
+            jitter_p: if jitter { base.jitter_p } else { 0.0 },
+            grayscale_p: if jitter && !cmc { base.grayscale_p } else { 0.0 },
+            ..base
+        }
     }
 
     /// The loss over the chosen negatives, from `objective`, `tau_plus` and `hcl_beta`.

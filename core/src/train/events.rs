@@ -46,6 +46,17 @@ pub struct EpochMetrics {
     pub images_per_s: Option<f64>,
     /// Seconds since the run started (across resumptions).
     pub seconds: f64,
+    /// Mean cosine of an anchor to its positive over the epoch (MoCo: its key; IR and CMC:
+    /// its own bank entry; SimCLR: the other view).
+    pub positive_similarity: Option<f64>,
+    /// Mean cosine of an anchor to the negatives it was contrasted with.
+    pub negative_similarity: Option<f64>,
+    /// Mean cosine between two different anchors of a batch: near 1 when the network maps
+    /// every image to one direction (collapse).
+    pub anchor_similarity: Option<f64>,
+    /// Angle in degrees between the epoch's mean anchor embedding and the previous
+    /// epoch's: large while the anchors' shared direction turns.
+    pub mean_turn_degrees: Option<f64>,
 }
 
 /// Why a run returned.

@@ -13,7 +13,7 @@ mod sgd;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, CheckpointError, Progress};
-pub use config::{Anneal, ConfigError, DatasetKind, KnnFeatures, MethodKind, ObjectiveKind, RESUMABLE_CHANGES, TrainConfig};
+pub use config::{Anneal, BankInit, ConfigError, DatasetKind, KnnFeatures, MethodKind, ObjectiveKind, RESUMABLE_CHANGES, TrainConfig};
 pub use data::Datasets;
 pub use events::{EpochMetrics, EventSink, FitOutcome, SinkFn, StepMetrics, StopHandle, TrainEvent};
 pub use features::extract_features;

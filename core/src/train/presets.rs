@@ -5,7 +5,7 @@
 //!   configuration (mhw32/contrastive-ring-public, `config/pretrain/mocov2/moco_ring.json`
 //!   and `moco.json`, with `scripts/run.py`'s MoCoLRScheduler), on our 32-pixel input path.
 
-use super::config::{Anneal, ConfigError, DatasetKind, KnnFeatures, LrSchedule, LrUpdate, MethodKind, TrainConfig};
+use super::config::{Anneal, BankInit, ConfigError, DatasetKind, KnnFeatures, LrSchedule, LrUpdate, MethodKind, TrainConfig};
 use crate::model::{EncoderKind, Head};
 
 /// Every preset name, in the order `--help` lists them.
@@ -20,9 +20,9 @@ pub fn describe(name: &str) -> &'static str {
         }
         "paper-cifar10-moco" => "the authors' CIFAR-10 MoCo v2 baseline: ResNet-18, batch 256, 200 epochs, queue 4096",
         "paper-cifar10-iring" => {
-            "the authors' CIFAR-10 IRing: ResNet-18, linear head, memory bank, k = 4096 draws from the ring l = u/10, u = 10"
+            "the authors' CIFAR-10 IRing: ResNet-18, MLP head, memory bank, k = 4096 draws from the ring l = u/10, u = 10"
         }
-        "paper-cifar10-ir" => "the authors' CIFAR-10 instance discrimination: ResNet-18, linear head, memory bank, k = 4096 uniform draws",
+        "paper-cifar10-ir" => "the authors' CIFAR-10 instance discrimination: ResNet-18, MLP head, memory bank, k = 4096 uniform draws",
         _ => "",
     }
 }
@@ -69,12 +69,16 @@ pub fn preset(name: &str) -> Result<TrainConfig, ConfigError> {
         "quick" => Ok(TrainConfig::default()),
         "paper-cifar10-mocoring" => Ok(paper_cifar10(MethodKind::Mocoring, 65_536)),
         "paper-cifar10-moco" => Ok(paper_cifar10(MethodKind::Moco, 4096)),
-        // config/pretrain/nce/nce_ring.json and nce.json: k = 4096, t = 0.07, m = 0, no
-        // projection head (one linear layer to 128), the rest as MoCo's.
+        // config/pretrain/nce/nce_ring.json and nce.json: k = 4096, t = 0.07, m = 0, the rest
+        // as MoCo's. Their JSON's `projection_head: false` is read nowhere in their code:
+        // `CustomResNet` (src/models/resnet2.py) always builds the two-layer MLP head and the
+        // system trains on its output, so the head is the MLP here too.
         "paper-cifar10-iring" | "paper-cifar10-ir" => Ok(TrainConfig {
-            head: Head::Linear,
+            head: Head::Mlp,
             samples: 4096,
             bank_momentum: 0.0,
+            // MemoryBank._create: uniform in +-1/sqrt(D/3), normalised.
+            bank_init: BankInit::Random,
             queue: None,
             ..paper_cifar10(if name.ends_with("iring") { MethodKind::Iring } else { MethodKind::Ir }, 4096)
         }),
@@ -116,11 +120,12 @@ mod tests {
         let ring = preset("paper-cifar10-mocoring").unwrap().ring_schedule().unwrap();
         let window = ring.spec_at(0.0).window(65_536);
         assert_eq!((window.lo, window.hi), (655, 6553), "positions [655, 6553) of 65536");
-        // nce_ring.json / nce.json: k = 4096, t = 0.07, m = 0, no projection head; the
-        // ring over the 50,000-entry bank is positions [500, 5000).
+        // nce_ring.json / nce.json: k = 4096, t = 0.07, m = 0, the MLP head their code
+        // builds; the ring over the 50,000-entry bank is positions [500, 5000).
         for (name, method) in [("paper-cifar10-iring", MethodKind::Iring), ("paper-cifar10-ir", MethodKind::Ir)] {
             let c = preset(name).unwrap();
-            assert_eq!((c.method, c.head, c.samples, c.bank_momentum, c.temperature), (method, Head::Linear, 4096, 0.0, 0.07));
+            assert_eq!((c.method, c.head, c.samples, c.bank_momentum, c.temperature), (method, Head::Mlp, 4096, 0.0, 0.07));
+            assert_eq!(c.bank_init, BankInit::Random);
             assert_eq!((c.batch, c.epochs, c.lr, c.lr_schedule, c.lr_update), (256, 200, 0.03, LrSchedule::Step, LrUpdate::Epoch));
             let resolved = c.resolved(50_000).unwrap();
             assert_eq!(resolved.queue, None, "no queue for instance discrimination");

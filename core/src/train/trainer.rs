@@ -11,12 +11,12 @@ use web_time::Instant;
 use super::checkpoint::{Checkpoint, CheckpointError, Progress};
 use super::events::{EpochMetrics, EventSink, FitOutcome, StepMetrics, StopHandle, TrainEvent};
 use super::{Datasets, KnnFeatures, LrPolicy, TrainConfig};
-use crate::augment::{AugmentSpec, DeviceImages, sample_views};
+use crate::augment::{AugmentSpec, DeviceImages, ViewParams, sample_views};
 use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::eval::{KnnConfig, RingView, knn_top1, ring_view};
-use crate::gpu::read::read_scalar;
-use crate::methods::{self, Batch, Method, StepContext, StepPhase};
+use crate::gpu::read::{read_f32, read_scalar};
+use crate::methods::{self, Batch, Method, SIMILARITY_SUMS, SimilaritySummary, StepContext, StepPhase, angle_degrees};
 use crate::ring::RingSpec;
 use crate::rng::permutation;
 
@@ -68,6 +68,10 @@ pub struct Trainer {
     /// Data order of the epoch in progress (epoch index, permutation).
     order: Option<(usize, Vec<u32>)>,
     epoch_loss: Option<Tensor<1>>,
+    /// The epoch's summed similarity monitor: its sums and its mean embeddings.
+    epoch_similarity: Option<(Tensor<1>, Tensor<1>)>,
+    /// The last completed epoch's mean anchor embedding (host values).
+    last_mean_embedding: Option<Vec<f32>>,
     window_loss: Option<Tensor<1>>,
     /// When this epoch's timing started, and the steps done then.
     epoch_clock: Option<(Instant, u64)>,
@@ -87,7 +91,16 @@ impl Trainer {
         datasets.check()?;
         let config = config.resolved(datasets.train.len())?;
         let method = methods::build(&config, train_len(&config, &datasets), device)?;
-        Self::assemble(config, datasets, device, method)
+        let mut trainer = Self::assemble(config, datasets, device, method)?;
+        let (images, spec) = (&trainer.train_images, &trainer.augment);
+        let (height, width) = images.image_size();
+        let unaugmented = |range: std::ops::Range<usize>| {
+            let start = range.start;
+            let views: Vec<ViewParams> = range.map(|i| ViewParams::identity(i as u32, (i - start) as u32, height, width)).collect();
+            images.augment(&views, spec)
+        };
+        trainer.method.initialise_banks(&unaugmented, images.len(), trainer.config.batch)?;
+        Ok(trainer)
     }
 
     /// Continues the run saved in `bytes` (from [`Trainer::checkpoint`]) on `datasets`.
@@ -109,8 +122,10 @@ impl Trainer {
             }
             None => checkpoint.config.resolved(datasets.train.len())?,
         };
+        let mut state = checkpoint.state;
+        let monitor = MonitorState::take(&mut state.tensors);
         let mut method = methods::build(&config, train_len(&config, &datasets), device)?;
-        method.load_state(checkpoint.state)?;
+        method.load_state(state)?;
         let mut trainer = Self::assemble(config, datasets, device, method)?;
         let progress = checkpoint.progress;
         trainer.global_step = progress.global_step;
@@ -119,6 +134,11 @@ impl Trainer {
         trainer.epoch_loss =
             progress.epoch_loss_bits.map(|bits| Tensor::<1>::from_data(TensorData::new(vec![f32::from_bits(bits)], [1]), device));
         trainer.upper = trainer.upper_at(trainer.at());
+        trainer.epoch_similarity = monitor.epoch_sums.map(|values| {
+            let (sums, mean) = values.split_at(SIMILARITY_SUMS.min(values.len()));
+            (host_tensor(sums.to_vec(), device), host_tensor(mean.to_vec(), device))
+        });
+        trainer.last_mean_embedding = monitor.last_mean_embedding;
         Ok(trainer)
     }
 
@@ -129,7 +149,7 @@ impl Trainer {
         };
         let train_images = DeviceImages::upload(&datasets.train, device)?;
         let test_images = DeviceImages::upload(&datasets.test, device)?;
-        let augment = AugmentSpec { size: config.image_size, blur_p: config.blur, ..AugmentSpec::default() };
+        let augment = config.augment_spec();
         let lr = LrPolicy {
             base: config.lr,
             schedule: config.lr_schedule,
@@ -152,6 +172,8 @@ impl Trainer {
             global_step: 0,
             order: None,
             epoch_loss: None,
+            epoch_similarity: None,
+            last_mean_embedding: None,
             window_loss: None,
             epoch_clock: None,
             upper: 100.0,
@@ -280,6 +302,13 @@ impl Trainer {
         };
         self.epoch_loss = add(self.epoch_loss.take(), out.loss.clone());
         self.window_loss = add(self.window_loss.take(), out.loss);
+        let similarity = out.similarity;
+        self.epoch_similarity = Some(match self.epoch_similarity.take() {
+            Some((sums, mean)) if mean.dims() == similarity.mean_embedding.dims() => {
+                (sums + similarity.sums, mean + similarity.mean_embedding)
+            }
+            _ => (similarity.sums, similarity.mean_embedding),
+        });
         self.global_step += 1;
         self.upper = out.upper;
         let (started, steps_then) = self.epoch_clock.expect("set above");
@@ -314,6 +343,15 @@ impl Trainer {
         let images_per_s = self.epoch_clock.take().map(|(started, steps_then)| {
             ((self.global_step - steps_then) as usize * self.config.batch) as f64 / started.elapsed().as_secs_f64().max(1e-9)
         });
+        let (similarity, mean_turn_degrees) = match self.epoch_similarity.take() {
+            Some((sums, mean)) => {
+                let mean = read_f32(mean).await?;
+                let turn = self.last_mean_embedding.as_deref().and_then(|last| angle_degrees(last, &mean));
+                self.last_mean_embedding = Some(mean);
+                (SimilaritySummary::from_sums(&read_f32(sums).await?), turn)
+            }
+            None => (None, None),
+        };
         let knn_top1 = if epoch.is_multiple_of(self.config.knn_every) || epoch == self.config.epochs {
             let top1 = self.knn().await?;
             self.last_knn = Some(top1);
@@ -329,6 +367,10 @@ impl Trainer {
             knn_top1,
             images_per_s,
             seconds: self.seconds(),
+            positive_similarity: similarity.map(|s| s.positive),
+            negative_similarity: similarity.map(|s| s.negative),
+            anchor_similarity: similarity.map(|s| s.between),
+            mean_turn_degrees,
         };
         emit(sink, &TrainEvent::Epoch(&metrics))?;
         Ok(metrics)
@@ -363,6 +405,10 @@ impl Trainer {
             knn_top1: Some(top1),
             images_per_s: None,
             seconds: self.seconds(),
+            positive_similarity: None,
+            negative_similarity: None,
+            anchor_similarity: None,
+            mean_turn_degrees: None,
         };
         emit(sink, &TrainEvent::Epoch(&metrics))?;
         Ok(Some(metrics))
@@ -475,8 +521,43 @@ impl Trainer {
             None => None,
         };
         let progress = Progress { global_step: self.global_step, epoch_loss_bits, seconds: self.seconds(), last_knn: self.last_knn };
-        Ok(Checkpoint::capture(self.config.clone(), progress, self.method.state()).await?.to_bytes())
+        let mut state = self.method.state();
+        if let Some((sums, mean)) = &self.epoch_similarity {
+            state.tensors.push((MonitorState::EPOCH_SUMS.into(), Tensor::cat(vec![sums.clone(), mean.clone()], 0)));
+        }
+        if let Some(last) = &self.last_mean_embedding {
+            state.tensors.push((MonitorState::LAST_MEAN.into(), host_tensor(last.clone(), &self.device)));
+        }
+        Ok(Checkpoint::capture(self.config.clone(), progress, state).await?.to_bytes())
     }
+}
+
+/// The similarity monitor's state in a checkpoint: two tensors the trainer adds to the
+/// method's (and takes out again before the method reads its own).
+struct MonitorState {
+    /// The current epoch's sums so far, then its summed mean embeddings.
+    epoch_sums: Option<Vec<f32>>,
+    /// The last completed epoch's mean embedding.
+    last_mean_embedding: Option<Vec<f32>>,
+}
+
+impl MonitorState {
+    const EPOCH_SUMS: &str = "trainer.similarity_sums";
+    const LAST_MEAN: &str = "trainer.last_mean_embedding";
+
+    /// Removes the monitor's tensors from a checkpoint's (absent in older checkpoints).
+    fn take(tensors: &mut std::collections::HashMap<String, crate::model::HostTensor>) -> Self {
+        MonitorState {
+            epoch_sums: tensors.remove(Self::EPOCH_SUMS).map(|t| t.values).filter(|v| v.len() > SIMILARITY_SUMS),
+            last_mean_embedding: tensors.remove(Self::LAST_MEAN).map(|t| t.values),
+        }
+    }
+}
+
+/// A 1-D tensor of host values.
+fn host_tensor(values: Vec<f32>, device: &Device) -> Tensor<1> {
+    let n = values.len();
+    Tensor::<1>::from_data(TensorData::new(values, [n]), device)
 }
 
 /// Training images after the configuration's subset.
