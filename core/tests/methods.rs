@@ -67,10 +67,13 @@ fn short_run(method: MethodKind, epochs: usize) -> Vec<EpochMetrics> {
         Ok(())
     })))
     .unwrap();
-    let (first, last) = (out[1].loss.unwrap(), out[epochs].loss.unwrap());
-    eprintln!("{method:?}: loss {first:.3} -> {last:.3}, kNN {:?} -> {:?}", out[0].knn_top1, out[epochs].knn_top1);
-    assert!(last < first, "{method:?}: the loss did not fall: {first} -> {last}");
+    eprintln!("{method:?}: loss {:?} -> {:?}, kNN {:?} -> {:?}", out[1].loss, out[epochs].loss, out[0].knn_top1, out[epochs].knn_top1);
     out
+}
+
+fn assert_loss_falls(method: MethodKind, m: &[EpochMetrics]) {
+    let (first, last) = (m[1].loss.unwrap(), m[m.len() - 1].loss.unwrap());
+    assert!(last < first, "{method:?}: the loss did not fall: {first} -> {last}");
 }
 
 /// SimCLR learns: over 100 steps its loss falls and kNN top-1 rises clearly above the
@@ -80,31 +83,45 @@ fn short_run(method: MethodKind, epochs: usize) -> Vec<EpochMetrics> {
 #[test]
 fn simclr_learns_on_the_cpu() {
     let m = short_run(MethodKind::Simclr, 10);
+    assert_loss_falls(MethodKind::Simclr, &m);
     let (untrained, trained) = (m[0].knn_top1.unwrap(), m[10].knn_top1.unwrap());
     assert!(trained > untrained + 0.05, "kNN did not rise: {untrained} -> {trained}");
 }
 
-/// IR, IRing and SimCLR-Ring train: their loss falls over 3 epochs. (SimCLR-Ring's ring of
-/// 10% of 78 in-batch candidates is narrow: its kNN is not checked at this budget.)
+/// SimCLR-Ring's loss falls over 3 epochs (its ring of 10% of 78 in-batch candidates is
+/// narrow: its kNN is not checked at this budget). IRing's kNN rises above the untrained
+/// network's (0.435 -> 0.515 when measured); its loss rises while the annealed ring hands it
+/// harder negatives, now that its bank starts from the network's own embeddings.
 #[test]
-fn ir_iring_and_simclr_ring_losses_fall_on_the_cpu() {
-    for method in [MethodKind::Iring, MethodKind::SimclrRing] {
-        short_run(method, 3);
-    }
+fn simclr_ring_and_iring_train_on_the_cpu() {
+    assert_loss_falls(MethodKind::SimclrRing, &short_run(MethodKind::SimclrRing, 3));
+    let m = short_run(MethodKind::Iring, 3);
+    assert!(m[3].knn_top1.unwrap() > m[0].knn_top1.unwrap(), "IRing's kNN did not rise: {m:?}");
 }
 
-/// IR learns: with its bank filled by the untrained network before the first step (the
-/// default), 8 epochs lift kNN top-1 clearly above the untrained network's. With random bank
-/// rows (the authors' initialisation) the first epoch pushes every output away from the rows
-/// already written and the network collapses: the same run ends below the untrained network
-/// with nearly every pair of embeddings at cosine > 0.9.
+/// IR learns at the quick preset (1,000 synthetic images, 15 epochs of 20 steps): with its
+/// bank filled by the untrained network before the first step and bank momentum 0.5 (the
+/// preset's defaults) kNN top-1 rises far above the untrained network's (28.6 -> 67.0% when
+/// measured) and each anchor ends clearly closer to its own bank row than to the others.
+/// With random rows and m = 0 (the authors' code) the same run collapses and ends below the
+/// untrained network (21.2%): README, "Why IR and CMC did not learn".
 #[test]
-fn ir_learns_on_the_cpu() {
-    let m = short_run(MethodKind::Ir, 8);
-    let (untrained, trained) = (m[0].knn_top1.unwrap(), m[8].knn_top1.unwrap());
-    assert!(trained > untrained + 0.05, "kNN did not rise: {untrained} -> {trained}");
-    let gap = m[8].positive_similarity.unwrap() - m[8].negative_similarity.unwrap();
-    assert!(gap > 0.05, "the anchors are no closer to their own bank rows than to others: {:?}", m[8]);
+fn ir_learns_at_the_quick_preset() {
+    let config = TrainConfig { method: MethodKind::Ir, knn_every: 15, ..TrainConfig::default() };
+    let mut trainer = Trainer::new(config.clone(), Datasets::synthetic(&config).unwrap(), &Device::flex()).unwrap();
+    let mut m: Vec<EpochMetrics> = Vec::new();
+    pollster::block_on(trainer.fit(&mut SinkFn(|e: &TrainEvent<'_>| {
+        if let TrainEvent::Epoch(x) = e {
+            m.push((*x).clone());
+        }
+        Ok(())
+    })))
+    .unwrap();
+    let (untrained, trained) = (m[0].knn_top1.unwrap(), m[15].knn_top1.unwrap());
+    assert!(trained > untrained + 0.10, "kNN did not rise: {untrained} -> {trained}");
+    let gap = m[15].positive_similarity.unwrap() - m[15].negative_similarity.unwrap();
+    assert!(gap > 0.1, "the anchors are no closer to their own bank rows than to others: {:?}", m[15]);
+    assert!(m[15].anchor_similarity.unwrap() < 0.9, "collapsed: {:?}", m[15]);
 }
 
 /// After a step, bank row r holds exactly `normalise(m old_r + (1 - m) q_r)` for each image r
