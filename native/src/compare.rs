@@ -297,6 +297,54 @@ fn report(
             mean_std(&seconds).0
         );
     }
+    s.push_str(&paired(results, methods));
+    s
+}
+
+/// Ring minus plain seed by seed (the same seed: the same data order, augmentation draws
+/// and initial weights), for each Ring method whose plain form ran too: each seed's
+/// difference in kNN and probe points, then their mean ± std.
+fn paired(results: &[RunResult], methods: &[MethodKind]) -> String {
+    let mut s = String::new();
+    for &ring in methods.iter().filter(|m| m.uses_ring()) {
+        let plain = ring.with_ring(false);
+        if !methods.contains(&plain) {
+            continue;
+        }
+        let pairs: Vec<(u64, &RunResult, &RunResult)> = results
+            .iter()
+            .filter(|r| r.method == ring)
+            .filter_map(|r| results.iter().find(|p| p.method == plain && p.seed == r.seed).map(|p| (r.seed, r, p)))
+            .collect();
+        if pairs.is_empty() {
+            continue;
+        }
+        if s.is_empty() {
+            let _ = writeln!(s, "\n## Ring − plain, paired by seed (points)\n");
+            let _ = writeln!(s, "| pair | seed | kNN | linear probe |");
+            let _ = writeln!(s, "|---|---|---|---|");
+        }
+        let label = format!("{} − {}", ring.name(), plain.name());
+        let points = |v: f64| format!("{:+.1}", v * 100.0);
+        let knn: Vec<f64> = pairs.iter().map(|(_, r, p)| r.knn_top1 - p.knn_top1).collect();
+        let probe: Vec<f64> = pairs.iter().filter_map(|(_, r, p)| Some(r.linear_top1? - p.linear_top1?)).collect();
+        for (seed, r, p) in &pairs {
+            let probe = match (r.linear_top1, p.linear_top1) {
+                (Some(a), Some(b)) => points(a - b),
+                _ => "-".into(),
+            };
+            let _ = writeln!(s, "| {label} | {seed} | {} | {probe} |", points(r.knn_top1 - p.knn_top1));
+        }
+        let summary = |v: &[f64]| match v.len() {
+            0 => "-".to_string(),
+            1 => points(v[0]),
+            _ => {
+                let (m, sd) = mean_std(v);
+                format!("{:+.1} ± {:.1}", m * 100.0, sd * 100.0)
+            }
+        };
+        let _ = writeln!(s, "| {label} | mean ± std | {} | {} |", summary(&knn), summary(&probe));
+    }
     s
 }
 
@@ -373,6 +421,13 @@ mod tests {
         // mean 55.0, sample std of {50, 60} = 7.07
         assert!(table.contains("| mocoring | 2 | 55.0 ± 7.1 | +10.0 | 56.0 ± 7.1 | 100.0 | 10 |"), "{table}");
         assert!(table.contains("| moco | 2 | 45.0 ± 7.1 |  | 46.0 ± 7.1 |"), "{table}");
+        // Paired by seed: +10 and +10 points, std 0.
+        assert!(table.contains("| mocoring − moco | 1 | +10.0 | +10.0 |"), "{table}");
+        assert!(table.contains("| mocoring − moco | mean ± std | +10.0 ± 0.0 | +10.0 ± 0.0 |"), "{table}");
+        // A seed without its plain run is left out of the pairs.
+        let lone = [result(MethodKind::Iring, 3, 0.5), result(MethodKind::Ir, 1, 0.4)];
+        let table = report(&lone, &[MethodKind::Iring, MethodKind::Ir], &[1, 3], "synthetic", "cpu", "ring-wgpu compare", 5);
+        assert!(!table.contains("iring − ir"), "{table}");
         assert_eq!(csv(&results).lines().count(), 5);
     }
 
