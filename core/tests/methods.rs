@@ -58,6 +58,13 @@ fn short_run(method: MethodKind, epochs: usize) -> Vec<EpochMetrics> {
         temperature: if matches!(method, MethodKind::Simclr | MethodKind::SimclrRing) { 0.2 } else { 0.07 },
         ..TrainConfig::default()
     };
+    let out = fit_on_the_cpu(config);
+    eprintln!("{method:?}: loss {:?} -> {:?}, kNN {:?} -> {:?}", out[1].loss, out[epochs].loss, out[0].knn_top1, out[epochs].knn_top1);
+    out
+}
+
+/// Every epoch's metrics of a whole run of `config` on the synthetic set, CPU backend.
+fn fit_on_the_cpu(config: TrainConfig) -> Vec<EpochMetrics> {
     let mut trainer = Trainer::new(config.clone(), Datasets::synthetic(&config).unwrap(), &Device::flex()).unwrap();
     let mut out: Vec<EpochMetrics> = Vec::new();
     pollster::block_on(trainer.fit(&mut SinkFn(|e: &TrainEvent<'_>| {
@@ -67,7 +74,6 @@ fn short_run(method: MethodKind, epochs: usize) -> Vec<EpochMetrics> {
         Ok(())
     })))
     .unwrap();
-    eprintln!("{method:?}: loss {:?} -> {:?}, kNN {:?} -> {:?}", out[1].loss, out[epochs].loss, out[0].knn_top1, out[epochs].knn_top1);
     out
 }
 
@@ -107,16 +113,7 @@ fn simclr_ring_and_iring_train_on_the_cpu() {
 /// untrained network (21.2%): README, "Why IR and CMC did not learn".
 #[test]
 fn ir_learns_at_the_quick_preset() {
-    let config = TrainConfig { method: MethodKind::Ir, knn_every: 15, ..TrainConfig::default() };
-    let mut trainer = Trainer::new(config.clone(), Datasets::synthetic(&config).unwrap(), &Device::flex()).unwrap();
-    let mut m: Vec<EpochMetrics> = Vec::new();
-    pollster::block_on(trainer.fit(&mut SinkFn(|e: &TrainEvent<'_>| {
-        if let TrainEvent::Epoch(x) = e {
-            m.push((*x).clone());
-        }
-        Ok(())
-    })))
-    .unwrap();
+    let m = fit_on_the_cpu(TrainConfig { method: MethodKind::Ir, knn_every: 15, ..TrainConfig::default() });
     let (untrained, trained) = (m[0].knn_top1.unwrap(), m[15].knn_top1.unwrap());
     assert!(trained > untrained + 0.10, "kNN did not rise: {untrained} -> {trained}");
     let gap = m[15].positive_similarity.unwrap() - m[15].negative_similarity.unwrap();
