@@ -195,7 +195,7 @@ impl Method for Cmc {
         if m.bank_init == BankInit::Encoder {
             check_bank_rows(len, m.bank_size)?;
             // Training-mode copies with batch-norm statistics of their own: the networks are unchanged.
-            let (net_l, net_ab) = (self.nets.l.valid().train(), self.nets.ab.valid().train());
+            let (net_l, net_ab) = (self.nets.l.valid().train().no_grad(), self.nets.ab.valid().train().no_grad());
             let (mean, std) = (self.settings.input_mean, self.settings.input_std);
             self.bank_l = embedded_bank(images, len, batch, &|view| Ok(net_l.embed(split(rgb_to_lab_on_device(&view, mean, std)?).0)))?;
             self.bank_ab = embedded_bank(images, len, batch, &|view| Ok(net_ab.embed(split(rgb_to_lab_on_device(&view, mean, std)?).1)))?;

@@ -205,8 +205,9 @@ impl Method for InstanceDiscrimination {
     fn initialise_banks(&mut self, images: &dyn Fn(std::ops::Range<usize>) -> Result<Tensor<4>>, len: usize, batch: usize) -> Result<()> {
         if self.settings.bank_init == BankInit::Encoder {
             check_bank_rows(len, self.settings.bank_size)?;
-            // A training-mode copy with batch-norm statistics of its own: the network is unchanged.
-            let copy = self.net.valid().train();
+            // A training-mode copy with batch-norm statistics of its own (the network is
+            // unchanged) that records no gradients (no graph is kept across the batches).
+            let copy = self.net.valid().train().no_grad();
             self.bank = embedded_bank(images, len, batch, &|view| Ok(copy.embed(view)))?;
         }
         Ok(())
