@@ -17,14 +17,20 @@ pub fn extract_features(
     spec: &AugmentSpec,
     chunk: usize,
 ) -> Result<Tensor<2>> {
-    let (height, width) = images.image_size();
     let chunk = chunk.max(1);
     let mut parts = Vec::new();
     for start in (0..images.len()).step_by(chunk) {
-        let end = (start + chunk).min(images.len());
-        let views: Vec<ViewParams> = (start..end).map(|i| ViewParams::identity(i as u32, (i - start) as u32, height, width)).collect();
-        let batch = images.augment(&views, spec)?;
+        let batch = unaugmented(images, start..(start + chunk).min(images.len()), spec)?;
         parts.push(encoder.encode(batch, features));
     }
     Ok(Tensor::cat(parts, 0))
+}
+
+/// The images `range` of `images`, each whole image resized to `spec.size` and normalised,
+/// no augmentation (B x 3 x S x S, on the device).
+pub(crate) fn unaugmented(images: &DeviceImages, range: std::ops::Range<usize>, spec: &AugmentSpec) -> Result<Tensor<4>> {
+    let (height, width) = images.image_size();
+    let start = range.start;
+    let views: Vec<ViewParams> = range.map(|i| ViewParams::identity(i as u32, (i - start) as u32, height, width)).collect();
+    images.augment(&views, spec)
 }

@@ -17,6 +17,7 @@ pub use config::{Anneal, BankInit, ConfigError, DatasetKind, KnnFeatures, Method
 pub use data::Datasets;
 pub use events::{EpochMetrics, EventSink, FitOutcome, SinkFn, StepMetrics, StopHandle, TrainEvent};
 pub use features::extract_features;
+pub(crate) use features::unaugmented;
 pub use presets::{PRESETS, preset};
 pub use schedule::{LrPolicy, LrSchedule, LrUpdate};
 pub use sgd::{Sgd, SgdSettings};

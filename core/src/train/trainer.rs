@@ -11,7 +11,7 @@ use web_time::Instant;
 use super::checkpoint::{Checkpoint, CheckpointError, Progress};
 use super::events::{EpochMetrics, EventSink, FitOutcome, StepMetrics, StopHandle, TrainEvent};
 use super::{Datasets, KnnFeatures, LrPolicy, TrainConfig};
-use crate::augment::{AugmentSpec, DeviceImages, ViewParams, sample_views};
+use crate::augment::{AugmentSpec, DeviceImages, sample_views};
 use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::eval::{KnnConfig, RingView, knn_top1, ring_view};
@@ -93,13 +93,8 @@ impl Trainer {
         let method = methods::build(&config, train_len(&config, &datasets), device)?;
         let mut trainer = Self::assemble(config, datasets, device, method)?;
         let (images, spec) = (&trainer.train_images, &trainer.augment);
-        let (height, width) = images.image_size();
-        let unaugmented = |range: std::ops::Range<usize>| {
-            let start = range.start;
-            let views: Vec<ViewParams> = range.map(|i| ViewParams::identity(i as u32, (i - start) as u32, height, width)).collect();
-            images.augment(&views, spec)
-        };
-        trainer.method.initialise_banks(&unaugmented, images.len(), trainer.config.batch)?;
+        let batches = |range: std::ops::Range<usize>| super::unaugmented(images, range, spec);
+        trainer.method.initialise_banks(&batches, images.len(), trainer.config.batch)?;
         Ok(trainer)
     }
 
