@@ -2,8 +2,10 @@
 //! per device (the GPU and burn's CPU backend), side by side in one run, with where a
 //! step's time goes.
 //!
-//! For every (device, model, method): `warmup` untimed steps (shader compilation and
-//! memory pools settle), then `steps` steps queued back to back with one device sync at
+//! For every (device, model, method): the trainer is built (`setup_ms`: model, data,
+//! queue), then `warmup` steps outside the throughput (shader compilation, autotuning and
+//! memory pools settle; the first of them is timed on its own, synced: `first_step_ms`),
+//! then `steps` steps queued back to back with one device sync at
 //! the end (the throughput training sees: images/s), then `steps` more steps with a
 //! device sync after each phase (augment, forward, ring, backward, update) to attribute
 //! the time. Syncing after every phase removes the overlap between phases, so the phase
@@ -58,7 +60,8 @@ pub struct TrainBenchArgs {
     /// Keys in the queue (K).
     #[arg(long, default_value_t = 4096)]
     queue: usize,
-    /// Untimed steps first.
+    /// Steps before the timed ones (compilation and autotuning settle); the first of them is
+    /// timed on its own and reported as the first step's time.
     #[arg(long, default_value_t = 2)]
     warmup: usize,
     /// Timed steps (each for throughput and again for the phase breakdown).
@@ -81,6 +84,11 @@ struct Row {
     queue: usize,
     images_per_s: f64,
     step_ms: f64,
+    /// Building the trainer: model, synthetic data, queue (ms).
+    setup_ms: f64,
+    /// The first step alone, synced (ms): kernel compilation and autotuning included.
+    /// `None` with `--warmup 0`.
+    first_step_ms: Option<f64>,
     /// Mean ms per phase with a sync after each: augment, forward, negatives, backward, update.
     phases_ms: BTreeMap<&'static str, f64>,
 }
@@ -98,13 +106,7 @@ fn sync(device: &Device) -> Result<()> {
     device.sync().map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"))
 }
 
-fn measure(
-    device: &Device,
-    model: EncoderKind,
-    ring: bool,
-    args: &TrainBenchArgs,
-    bar: &ProgressBar,
-) -> Result<(f64, BTreeMap<&'static str, f64>)> {
+fn measure(device: &Device, model: EncoderKind, ring: bool, args: &TrainBenchArgs, bar: &ProgressBar) -> Result<Measured> {
     let b = args.batch;
     let config = TrainConfig {
         method: if ring { MethodKind::Mocoring } else { MethodKind::Moco },
@@ -119,9 +121,18 @@ fn measure(
         seed: 1,
         ..TrainConfig::default()
     };
+    let setup = Instant::now();
     let mut trainer = Trainer::new(config.clone(), Datasets::synthetic(&config)?, device)?;
-    for _ in 0..args.warmup {
+    sync(device)?;
+    let setup_ms = setup.elapsed().as_secs_f64() * 1e3;
+    let mut first_step_ms = None;
+    for i in 0..args.warmup {
+        let started = Instant::now();
         trainer.run_step(&mut |_| {})?;
+        if i == 0 {
+            sync(device)?;
+            first_step_ms = Some(started.elapsed().as_secs_f64() * 1e3);
+        }
         bar.inc(1);
     }
     sync(device)?;
@@ -150,7 +161,15 @@ fn measure(
         }
     }
     bar.inc(args.steps as u64);
-    Ok((step_ms, phases))
+    Ok(Measured { step_ms, setup_ms, first_step_ms, phases_ms: phases })
+}
+
+/// One (device, model, method)'s times.
+struct Measured {
+    step_ms: f64,
+    setup_ms: f64,
+    first_step_ms: Option<f64>,
+    phases_ms: BTreeMap<&'static str, f64>,
 }
 
 pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
@@ -174,16 +193,18 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
         for &model in &args.models {
             for (method, ring) in [("moco", false), ("mocoring", true)] {
                 bar.set_message(format!("{method} {model:?} on {compute}"));
-                let (step_ms, phases_ms) = measure(compute.burn_device(), model, ring, args, &bar)?;
+                let m = measure(compute.burn_device(), model, ring, args, &bar)?;
                 rows.push(Row {
                     device: compute.to_string(),
                     model,
                     method,
                     batch: args.batch,
                     queue: args.queue,
-                    images_per_s: args.batch as f64 / (step_ms / 1e3),
-                    step_ms,
-                    phases_ms,
+                    images_per_s: args.batch as f64 / (m.step_ms / 1e3),
+                    step_ms: m.step_ms,
+                    setup_ms: m.setup_ms,
+                    first_step_ms: m.first_step_ms,
+                    phases_ms: m.phases_ms,
                 });
             }
         }
@@ -198,11 +219,14 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         Format::Csv => {
-            println!("device,model,method,batch,queue,images_per_s,step_ms,{}", PHASES.map(|p| format!("{p}_ms")).join(","));
+            println!(
+                "device,model,method,batch,queue,images_per_s,step_ms,setup_ms,first_step_ms,{}",
+                PHASES.map(|p| format!("{p}_ms")).join(",")
+            );
             for r in &report.rows {
                 let phases: Vec<String> = PHASES.iter().map(|p| format!("{:.2}", r.phases_ms[p])).collect();
                 println!(
-                    "\"{}\",{:?},{},{},{},{:.2},{:.2},{}",
+                    "\"{}\",{:?},{},{},{},{:.2},{:.2},{:.2},{},{}",
                     r.device,
                     r.model,
                     r.method,
@@ -210,23 +234,29 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
                     r.queue,
                     r.images_per_s,
                     r.step_ms,
+                    r.setup_ms,
+                    r.first_step_ms.map(|t| format!("{t:.2}")).unwrap_or_default(),
                     phases.join(",")
                 );
             }
         }
         Format::Table => {
             println!("Training step, batch {} (two 32x32 views each), queue {}", args.batch, args.queue);
-            println!("| device | model | method | images/s | step ms | augment | forward | ring | backward | update |");
-            println!("|---|---|---|---|---|---|---|---|---|---|");
+            println!(
+                "| device | model | method | images/s | step ms | setup ms | first step ms | augment | forward | ring | backward | update |"
+            );
+            println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
             for r in &report.rows {
                 let phases: Vec<String> = PHASES.iter().map(|p| format!("{:.1}", r.phases_ms[p])).collect();
                 println!(
-                    "| {} | {:?} | {} | {:.1} | {:.1} | {} |",
+                    "| {} | {:?} | {} | {:.1} | {:.1} | {:.0} | {} | {} |",
                     r.device,
                     r.model,
                     r.method,
                     r.images_per_s,
                     r.step_ms,
+                    r.setup_ms,
+                    r.first_step_ms.map(|t| format!("{t:.0}")).unwrap_or_else(|| "-".into()),
                     phases.join(" | ")
                 );
             }
