@@ -432,3 +432,76 @@ fn compare_trains_each_method_per_seed_writes_the_table_and_resumes() {
     assert!(!ok && stderr.contains("--method: compare trains each of --methods"), "{stderr}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// Runs scripts/gpu-check.sh with this build's binary, a stand-in `nvidia-smi` that reads
+/// 1234 MiB, and `extra` arguments; returns its exit status, stdout+stderr and report.
+fn gpu_check(name: &str, extra: &[&str]) -> (bool, String, serde_json::Value, String) {
+    let dir = std::env::temp_dir().join(format!("ring-wgpu-gpu-check-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let fake = dir.join("bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    let smi = fake.join("nvidia-smi");
+    std::fs::write(&smi, "#!/bin/sh\necho 1234\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&smi, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = dir.join("out");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gpu-check.sh");
+    let path = format!("{}:{}", fake.display(), std::env::var("PATH").unwrap_or_default());
+    let run = Command::new("bash")
+        .arg(&script)
+        .args(["--bin", env!("CARGO_BIN_EXE_ring-wgpu"), "--out", out.to_str().unwrap()])
+        .args(extra)
+        .env("PATH", path)
+        .env_remove("OUT")
+        .output()
+        .expect("bash runs");
+    let log = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
+    let json = std::fs::read_to_string(out.join("gpu-check.json")).unwrap_or_else(|e| panic!("no gpu-check.json ({e}):\n{log}"));
+    let md = std::fs::read_to_string(out.join("gpu-check.md")).unwrap_or_else(|e| panic!("no gpu-check.md ({e}):\n{log}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    (run.status.success(), log, serde_json::from_str(&json).expect("gpu-check.json is JSON"), md)
+}
+
+#[test]
+fn gpu_check_quick_measures_every_part_on_this_adapter() {
+    let (ok, log, report, md) = gpu_check("quick", &["--quick"]);
+    assert!(ok, "gpu-check --quick failed:\n{log}");
+    let parts = &report["parts"];
+    for part in ["info", "train-small-gpu", "ring", "epoch", "train-small-cpu", "train-r18-cpu"] {
+        assert_eq!(parts[part]["status"], "ok", "{part}:\n{log}");
+    }
+    assert_eq!(parts["train-r18-gpu"]["status"], "skipped", "--quick leaves ResNet-18 on the GPU out");
+    // The sampled device memory reaches the parts that ran.
+    assert_eq!(parts["train-small-gpu"]["peak_device_mib"], 1234.0, "{log}");
+    let rows = report["train_step"].as_array().expect("training-step rows");
+    for method in ["moco", "mocoring"] {
+        for runner in ["ring-wgpu GPU", "ring-wgpu CPU"] {
+            let row = rows
+                .iter()
+                .find(|r| r["method"] == method && r["model"] == "small" && r["runner"].as_str().unwrap().starts_with(runner))
+                .unwrap_or_else(|| panic!("no {runner} {method} row:\n{md}"));
+            assert!(row["images_per_s"].as_f64().unwrap() > 0.0, "{row}");
+            assert!(row["first_step_ms"].as_f64().unwrap() > 0.0, "the first step is timed apart: {row}");
+        }
+    }
+    let ring = report["ring"]["rows"].as_array().expect("bench ring rows");
+    assert!(!ring.is_empty() && ring.iter().all(|r| r["verified"] == true), "{md}");
+    assert!(report["epoch"]["images_per_s"].as_f64().unwrap() > 0.0, "{md}");
+    assert!(report["epoch"]["projected_200_epochs_hours"].as_f64().unwrap() > 0.0, "{md}");
+    for section in ["| part | status |", "## Training step", "## Ring selection", "## One epoch"] {
+        assert!(md.contains(section), "gpu-check.md lacks {section}:\n{md}");
+    }
+}
+
+#[test]
+fn gpu_check_refuses_a_software_adapter_outside_quick_and_still_reports() {
+    // Without --quick the adapter must be a hardware GPU; with 16 s of budget every later
+    // part is skipped for want of time, and the report is written all the same.
+    let (ok, log, report, md) = gpu_check("software", &["--budget", "16"]);
+    assert!(!ok, "a software adapter must fail the full check:\n{log}");
+    assert_eq!(report["parts"]["info"]["status"], "failed", "{md}");
+    assert!(log.contains("software"), "{log}");
+    for part in ["train-small-gpu", "ring", "epoch", "train-r18-gpu"] {
+        assert_eq!(report["parts"][part]["status"], "skipped", "{part}: {md}");
+    }
+}

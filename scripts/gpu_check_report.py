@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""Turns the parts scripts/gpu-check.sh ran into gpu-check.md and gpu-check.json.
+
+Reads, from --work, NAME.status ("status rc seconds t0 t1 limit"), NAME.out (stdout),
+NAME.json (bench output), epoch.jsonl (the epoch run's metrics) and, from --out,
+gpu-memory.csv (nvidia-smi samples). Standard library only: runs wherever python3 does.
+"""
+import argparse
+import datetime
+import json
+import os
+
+PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "torch-r18", "epoch", "train-small-cpu", "train-r18-cpu"]
+EPOCHS_PROJECTED = 200
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def read_json(path):
+    text = read(path)
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def status(work, name):
+    text = read(os.path.join(work, name + ".status"))
+    if not text:
+        return {"status": "not run", "rc": None, "seconds": 0.0, "t0": 0.0, "t1": 0.0, "limit": 0}
+    fields = text.split()
+    # "skipped REASON 0 t0 t1 limit": the reason is one word (no-time-left) or the rest.
+    if fields[0] == "skipped":
+        reason = " ".join(fields[1:-4]) if len(fields) > 5 else fields[1]
+        return {"status": "skipped", "reason": reason, "rc": None, "seconds": 0.0, "t0": 0.0, "t1": 0.0, "limit": 0}
+    st, rc, seconds, t0, t1, limit = (fields + ["0"] * 6)[:6]
+    p = {"status": st, "rc": rc, "seconds": float(seconds), "t0": float(t0), "t1": float(t1), "limit": int(float(limit))}
+    if not rc.lstrip("-").isdigit():
+        # A part the script itself failed (e.g. "software-adapter") names why in place of rc.
+        p["reason"], p["rc"] = rc, None
+    else:
+        p["rc"] = int(rc)
+    return p
+
+
+def memory_samples(out):
+    samples = []
+    text = read(os.path.join(out, "gpu-memory.csv")) or ""
+    for line in text.splitlines()[1:]:
+        try:
+            t, used = line.split(",")
+            samples.append((float(t), float(used)))
+        except ValueError:
+            continue
+    return samples
+
+
+def peak_memory(samples, part):
+    inside = [used for t, used in samples if part["t0"] <= t <= part["t1"] + 0.5]
+    return max(inside) if inside else None
+
+
+def fmt(x, digits=1):
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    return f"{x:,.{digits}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--quick", type=int, default=0)
+    ap.add_argument("--budget", type=int, default=0)
+    ap.add_argument("--version", default="unknown commit")
+    ap.add_argument("--seconds", type=float, default=0.0)
+    a = ap.parse_args()
+
+    parts = {name: status(a.work, name) for name in PARTS}
+    samples = memory_samples(a.out)
+    for name, p in parts.items():
+        p["peak_device_mib"] = peak_memory(samples, p) if samples else None
+
+    info = read(os.path.join(a.work, "info.out")) or ""
+    adapter = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Chosen:")), None)
+
+    train_rows = []
+    for name in ["train-small-gpu", "train-r18-gpu", "train-small-cpu", "train-r18-cpu"]:
+        report = read_json(os.path.join(a.work, name + ".json"))
+        for r in (report or {}).get("rows", []):
+            train_rows.append({
+                # The adapter is named above the tables; the CPU rows name their threads.
+                "runner": "ring-wgpu GPU" if name.endswith("gpu") else f"ring-wgpu {r['device']}",
+                "device": r["device"], "model": r["model"].lower(), "method": r["method"], "batch": r["batch"],
+                "queue": r["queue"], "images_per_s": r["images_per_s"], "step_ms": r["step_ms"],
+                "first_step_ms": r.get("first_step_ms"), "setup_ms": r.get("setup_ms"),
+                "phases_ms": r.get("phases_ms"), "peak_device_mib": parts[name]["peak_device_mib"] if name.endswith("gpu") else None,
+            })
+    for name in ["torch-small", "torch-r18"]:
+        for line in (read(os.path.join(a.work, name + ".out")) or "").splitlines():
+            if line.startswith("{"):
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue
+                train_rows.append({
+                    "runner": f"PyTorch {r.get('torch', '')} " + (f"CUDA ({r['device']})" if "cpu" not in r["device"] else r["device"]),
+                    "device": r["device"], "model": r["model"], "method": r["method"], "batch": r["batch"],
+                    "queue": r["queue"], "images_per_s": r["images_per_s"], "step_ms": r["step_ms"],
+                    "first_step_ms": r.get("first_step_ms"), "setup_ms": r.get("setup_ms"), "phases_ms": None,
+                    "peak_device_mib": r.get("peak_memory_mib"),
+                })
+
+    ring = read_json(os.path.join(a.work, "ring.json"))
+
+    epoch = None
+    lines = [json.loads(x) for x in (read(os.path.join(a.work, "epoch.jsonl")) or "").splitlines() if x.startswith("{")]
+    config = read_json(os.path.join(a.work, "epoch-config.json")) or {}
+    trained = [x for x in lines if x.get("epoch", 0) >= 1 and x.get("images_per_s")]
+    if trained:
+        ips = trained[0]["images_per_s"]
+        # The run's config.json is its TrainConfig; the synthetic set has 10 classes.
+        images = config.get("synthetic_per_class", 0) * 10 if config.get("dataset") == "synthetic" else 0
+        epoch = {"images_per_s": ips, "loss": trained[0].get("loss"), "command_seconds": parts["epoch"]["seconds"],
+                 "peak_device_mib": parts["epoch"]["peak_device_mib"]}
+        if images:
+            epoch["train_images"] = images
+            epoch["epoch_seconds"] = images / ips
+            epoch[f"projected_{EPOCHS_PROJECTED}_epochs_hours"] = images / ips * EPOCHS_PROJECTED / 3600
+
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "version": a.version, "quick": bool(a.quick), "budget_s": a.budget, "seconds": a.seconds,
+        "adapter": adapter, "parts": parts, "train_step": train_rows, "ring": ring, "epoch": epoch,
+    }
+    with open(os.path.join(a.out, "gpu-check.json"), "w") as f:
+        json.dump(result, f, indent=2)
+
+    md = []
+    md.append(f"# GPU check{' (--quick: tiny shapes)' if a.quick else ''}\n")
+    md.append(f"- date: {result['date']}; ring-wgpu {a.version}; {a.seconds:.0f} s of a {a.budget} s budget")
+    md.append(f"- adapter: {adapter or 'none found'}")
+    md.append("")
+    md.append("| part | status | seconds | peak device MiB |")
+    md.append("|---|---|---|---|")
+    for name, p in parts.items():
+        st = p["status"] + (f" ({p['reason']})" if p.get("reason") else "") + (f" (rc {p['rc']})" if p["status"] == "failed" and p["rc"] is not None else "")
+        md.append(f"| {name} | {st} | {fmt(p['seconds'])} | {fmt(p['peak_device_mib'], 0)} |")
+    if train_rows:
+        md.append("\n## Training step (two 32x32 views per image; steady state after the warm-up steps)\n")
+        md.append("| model | method | batch | queue | runner | images/s | step ms | first step ms | setup ms | peak device MiB |")
+        md.append("|---|---|---|---|---|---|---|---|---|---|")
+        for r in sorted(train_rows, key=lambda r: (r["model"] != "small", r["method"], r["runner"])):
+            md.append(f"| {r['model']} | {r['method']} | {r['batch']} | {r['queue']:,} | {r['runner']} | "
+                      f"{fmt(r['images_per_s'])} | {fmt(r['step_ms'], 2)} | {fmt(r['first_step_ms'], 0)} | {fmt(r['setup_ms'], 0)} | "
+                      f"{fmt(r['peak_device_mib'], 0)} |")
+        ratios = []
+        for model in ["small", "resnet18"]:
+            for method in ["moco", "mocoring"]:
+                ours = next((r for r in train_rows if r["runner"] == "ring-wgpu GPU" and r["model"] == model and r["method"] == method), None)
+                peer = next((r for r in train_rows if r["runner"].startswith("PyTorch") and r["model"] == model and r["method"] == method), None)
+                if ours and peer:
+                    ratios.append(f"- {model} {method}: ring-wgpu GPU at {ours['images_per_s'] / peer['images_per_s']:.2f}x PyTorch's images/s "
+                                  f"(PyTorch's step leaves out augmentation; ring-wgpu's augment phase: {fmt((ours['phases_ms'] or {}).get('augment'), 2)} ms)")
+        if ratios:
+            md.append("")
+            md.extend(ratios)
+    if ring:
+        md.append(f"\n## Ring selection (`bench ring`, l = {ring.get('lower')}%, u = {ring.get('upper')}%)\n")
+        md.append("| B | N | ring | GPU ms | CPU select ms | GPU GB/s | verified against the CPU |")
+        md.append("|---|---|---|---|---|---|---|")
+        for r in ring.get("rows", []):
+            md.append(f"| {r['batch']} | {r['candidates']:,} | {r['ring_len']} | {fmt(r['gpu_ms'], 3)} | {fmt(r['cpu_select_ms'], 2)} | "
+                      f"{fmt(r['gpu_gb_per_s'], 1)} | {r['verified']} |")
+    if epoch:
+        md.append("\n## One epoch of `--preset paper-cifar10-mocoring` on synthetic images\n")
+        md.append(f"- model {config.get('model', '?')}, batch {config.get('batch', '?')}, queue {config.get('queue', '?')}, "
+                  f"{fmt(epoch.get('train_images'), 0)} training images, {fmt(epoch['images_per_s'])} images/s")
+        md.append(f"- training: {fmt(epoch['images_per_s'])} images/s = {fmt(epoch.get('epoch_seconds'))} s per epoch; "
+                  f"{EPOCHS_PROJECTED} epochs would take {fmt(epoch.get(f'projected_{EPOCHS_PROJECTED}_epochs_hours'), 2)} h of training "
+                  f"(plus the kNN monitor: the whole one-epoch command, with its kNN before and after, took {fmt(epoch['command_seconds'])} s)")
+    with open(os.path.join(a.out, "gpu-check.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
