@@ -102,9 +102,52 @@ fn bad_configurations_are_refused_before_any_work() {
         (TrainConfig { queue: Some(5), ..config() }, "queue"),
         (TrainConfig { batch: 30, ..config() }, "batch"),
         (TrainConfig { knn_k: 0, ..config() }, "knn_k"),
+        // Sizes near 2^63 and beyond memory are refused by name, not found by an
+        // allocation or a shape overflow.
+        (TrainConfig { queue: Some(usize::MAX / 2), ..config() }, "queue"),
+        (TrainConfig { queue: Some(1 << 24), projection_dim: 128, ..config() }, "queue"),
+        (TrainConfig { projection_dim: usize::MAX / 2, ..config() }, "projection_dim"),
+        (TrainConfig { projection_dim: 1_000_000_000, ..config() }, "projection_dim"),
+        (TrainConfig { synthetic_per_class: 10_000_000_000, ..config() }, "synthetic_per_class"),
+        (TrainConfig { samples: 10_000_000_000, ..config() }, "samples"),
+        (TrainConfig { mochi_hardest: 4, mochi_mixes: usize::MAX, mochi_query_mixes: usize::MAX, ..config() }, "mochi_mixes"),
+        (TrainConfig { knn_temperature: 1e-30, ..config() }, "knn_temperature"),
     ] {
         let err = Trainer::new(config, datasets.clone(), &device).err().unwrap().to_string();
         assert!(err.starts_with(key), "{key}: {err}");
+    }
+}
+
+/// A checkpoint whose tensors do not fit the model (a velocity one value short, a velocity
+/// of no parameter) is refused when it is loaded, for every family, instead of panicking
+/// in a reshape at the first step.
+#[test]
+fn tensors_that_do_not_fit_the_model_are_refused_at_load() {
+    use ring_wgpu_core::model::HostTensor;
+    use ring_wgpu_core::train::MethodKind;
+    let device = Device::flex();
+    for method in [MethodKind::Mocoring, MethodKind::Ir, MethodKind::Simclr, MethodKind::Cmc] {
+        let config = TrainConfig { method, samples: 8, ..config() };
+        let datasets = Datasets::synthetic(&config).unwrap();
+        let mut trainer = Trainer::new(config.clone(), datasets.clone(), &device).unwrap();
+        assert_eq!(run(&mut trainer, Some(1), &mut Vec::new()), FitOutcome::Stopped);
+        let good = Checkpoint::from_bytes(&pollster::block_on(trainer.checkpoint()).unwrap()).unwrap();
+        let velocity = good.state.tensors.keys().filter(|k| k.starts_with("sgd.")).min().expect("a velocity").clone();
+
+        let mut short = good.clone();
+        let t = short.state.tensors.get_mut(&velocity).unwrap();
+        t.values.pop();
+        t.shape = vec![t.values.len()];
+        let err = Trainer::from_checkpoint(&short.to_bytes(), None, datasets.clone(), &device).err().unwrap().to_string();
+        assert!(err.contains(&velocity) && err.contains("damaged"), "{method:?}: {err}");
+
+        let mut stray = good.clone();
+        stray.state.tensors.insert("sgd.no.such.parameter".into(), HostTensor { shape: vec![3], values: vec![0.0; 3] });
+        let err = Trainer::from_checkpoint(&stray.to_bytes(), None, datasets.clone(), &device).err().unwrap().to_string();
+        assert!(err.contains("sgd.no.such.parameter"), "{method:?}: {err}");
+
+        // The untouched checkpoint still loads.
+        Trainer::from_checkpoint(&good.to_bytes(), None, datasets, &device).unwrap();
     }
 }
 

@@ -224,7 +224,7 @@ impl Method for Cmc {
         let bank_l = load_bank(&mut state.tensors, "bank_l", "memory bank bank_l", shape, &device)?;
         let bank_ab = load_bank(&mut state.tensors, "bank_ab", "memory bank bank_ab", shape, &device)?;
         self.nets = load_named(self.nets.clone(), "nets.", &mut state.tensors).map_err(|p| damaged(p.join("; ")))?;
-        self.optimizer.load_host(std::mem::take(&mut state.tensors), &device).map_err(damaged)?;
+        self.optimizer.load_host(std::mem::take(&mut state.tensors), &self.nets, &device).map_err(damaged)?;
         self.bank_l = bank_l;
         self.bank_ab = bank_ab;
         Ok(())

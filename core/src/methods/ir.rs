@@ -232,7 +232,7 @@ impl Method for InstanceDiscrimination {
         let shape = (self.settings.bank_size, self.settings.projection_dim);
         let bank = load_bank(&mut state.tensors, "bank", "memory bank", shape, &device)?;
         self.net = load_named(self.net.clone(), "net.", &mut state.tensors).map_err(|p| damaged(p.join("; ")))?;
-        self.optimizer.load_host(std::mem::take(&mut state.tensors), &device).map_err(damaged)?;
+        self.optimizer.load_host(std::mem::take(&mut state.tensors), &self.net, &device).map_err(damaged)?;
         self.bank = bank;
         Ok(())
     }

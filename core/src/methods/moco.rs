@@ -214,7 +214,7 @@ impl Method for Moco {
         // The key encoder shares the query's parameter ids (the EMA matches them).
         let key = load_named(key_encoder(&query), "key.", &mut state.tensors).map_err(|p| damaged(p.join("; ")))?.no_grad();
         let device = self.queue.device();
-        self.optimizer.load_host(std::mem::take(&mut state.tensors), &device).map_err(damaged)?;
+        self.optimizer.load_host(std::mem::take(&mut state.tensors), &query, &device).map_err(damaged)?;
         self.queue = Tensor::<2>::from_data(TensorData::new(queue.values, [size, d]), &device);
         self.queue_ptr = queue_ptr;
         self.query = query;

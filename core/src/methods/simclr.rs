@@ -125,7 +125,7 @@ impl Method for SimClr {
     fn load_state(&mut self, mut state: HostState) -> Result<()> {
         let damaged = |what: String| Error::Checkpoint(CheckpointError::Damaged(what));
         self.net = load_named(self.net.clone(), "net.", &mut state.tensors).map_err(|p| damaged(p.join("; ")))?;
-        self.optimizer.load_host(std::mem::take(&mut state.tensors), &self.device).map_err(damaged)?;
+        self.optimizer.load_host(std::mem::take(&mut state.tensors), &self.net, &self.device).map_err(damaged)?;
         Ok(())
     }
 }

@@ -5,7 +5,9 @@
 //!
 //! Layout: the magic line, one JSON header line (format, configuration, progress, the
 //! method's meta, each tensor's name and shape), then every tensor's values as
-//! little-endian f32, in header order.
+//! little-endian f32, in header order, then the CRC-32 of everything before it (4 bytes,
+//! little-endian): a changed byte anywhere is found before anything is used. Format 2
+//! (the same without the checksum) is still read.
 
 use std::collections::HashMap;
 
@@ -18,7 +20,9 @@ use crate::methods::{HostState, MethodState};
 use crate::model::HostTensor;
 
 const MAGIC: &[u8] = b"RING-WGPU CHECKPOINT";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
+/// The last format without a checksum, still read.
+const FORMAT_WITHOUT_CHECKSUM: u32 = 2;
 
 /// What is wrong with a checkpoint.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -115,11 +119,14 @@ impl Checkpoint {
                 bytes.extend_from_slice(&v.to_le_bytes());
             }
         }
+        let checksum = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
         bytes
     }
 
-    /// The header of checkpoint bytes, and where the tensor values start.
-    fn header(bytes: &[u8]) -> Result<(Header, usize), CheckpointError> {
+    /// The header of checkpoint bytes, and where the tensor values start and end (the
+    /// checksum verified first).
+    fn header(bytes: &[u8]) -> Result<(Header, usize, usize), CheckpointError> {
         let damaged = |what: &str| CheckpointError::Damaged(what.to_string());
         let line_end = |from: usize| bytes[from..].iter().position(|&b| b == b'\n').map(|i| from + i);
         if !bytes.starts_with(MAGIC) {
@@ -130,12 +137,26 @@ impl Checkpoint {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .ok_or(CheckpointError::NotACheckpoint)?;
-        if format != FORMAT {
-            return Err(CheckpointError::Format(format));
-        }
-        let second = line_end(first + 1).ok_or_else(|| damaged("truncated header"))?;
+        let end = match format {
+            FORMAT => {
+                let end = bytes.len().checked_sub(4).filter(|&end| end > first).ok_or_else(|| damaged("truncated"))?;
+                let stored = u32::from_le_bytes([bytes[end], bytes[end + 1], bytes[end + 2], bytes[end + 3]]);
+                if crc32fast::hash(&bytes[..end]) != stored {
+                    return Err(damaged("its checksum does not match: it was truncated or changed after it was written"));
+                }
+                end
+            }
+            FORMAT_WITHOUT_CHECKSUM => bytes.len(),
+            other => return Err(CheckpointError::Format(other)),
+        };
+        let second = line_end(first + 1).filter(|&second| second < end).ok_or_else(|| damaged("truncated header"))?;
         let header: Header = serde_json::from_slice(&bytes[first + 1..second]).map_err(|e| damaged(&format!("unreadable header: {e}")))?;
-        Ok((header, second + 1))
+        if header.format != format {
+            return Err(damaged("the header's format differs from the first line's"));
+        }
+        // A saved configuration is used to load data and size buffers: check it first.
+        header.config.validate().map_err(|e| damaged(&format!("its settings are invalid: {e}")))?;
+        Ok((header, second + 1, end))
     }
 
     /// The configuration a checkpoint was made with (reads the header only).
@@ -146,16 +167,25 @@ impl Checkpoint {
     /// Parses bytes written by [`Checkpoint::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
         let damaged = |what: &str| CheckpointError::Damaged(what.to_string());
-        let (header, mut offset) = Self::header(bytes)?;
+        let (header, mut offset, values_end) = Self::header(bytes)?;
+        // Every length is checked against the bytes there are before anything is allocated.
         let mut tensors = HashMap::with_capacity(header.tensors.len());
         for entry in header.tensors {
-            let n: usize = entry.shape.iter().product();
-            let end = offset.checked_add(n * 4).filter(|&end| end <= bytes.len()).ok_or_else(|| damaged("truncated"))?;
+            let end = entry
+                .shape
+                .iter()
+                .try_fold(4usize, |bytes, &d| bytes.checked_mul(d))
+                .and_then(|len| offset.checked_add(len))
+                .filter(|&end| end <= values_end)
+                .ok_or_else(|| damaged(&format!("tensor {} declares more values than the file holds", entry.name)))?;
+            if tensors.contains_key(&entry.name) {
+                return Err(damaged(&format!("tensor {} appears twice", entry.name)));
+            }
             let values = bytes[offset..end].chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
             tensors.insert(entry.name, HostTensor { shape: entry.shape, values });
             offset = end;
         }
-        if offset != bytes.len() {
+        if offset != values_end {
             return Err(damaged("trailing bytes"));
         }
         Ok(Checkpoint { config: header.config, progress: header.progress, state: HostState { tensors, meta: header.meta } })
@@ -200,5 +230,80 @@ mod tests {
         let e = Checkpoint::from_bytes(old).unwrap_err();
         assert_eq!(e, CheckpointError::Format(1));
         assert!(e.to_string().contains("start a new run"));
+    }
+
+    /// Format-3 bytes whose header is `edit`ed, with a valid checksum.
+    fn with_header(edit: impl Fn(&mut serde_json::Value)) -> Vec<u8> {
+        let bytes = sample().to_bytes();
+        let first = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let second = first + 1 + bytes[first + 1..].iter().position(|&b| b == b'\n').unwrap();
+        let mut header: serde_json::Value = serde_json::from_slice(&bytes[first + 1..second]).unwrap();
+        edit(&mut header);
+        let mut out = bytes[..=first].to_vec();
+        out.extend_from_slice(serde_json::to_string(&header).unwrap().as_bytes());
+        out.extend_from_slice(&bytes[second..bytes.len() - 4]);
+        let checksum = crc32fast::hash(&out);
+        out.extend_from_slice(&checksum.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn every_changed_byte_is_found() {
+        let bytes = sample().to_bytes();
+        for i in 0..bytes.len() {
+            for flip in [0x01u8, 0xFF] {
+                let mut bad = bytes.clone();
+                bad[i] ^= flip;
+                assert!(Checkpoint::from_bytes(&bad).is_err(), "byte {i} ^ {flip:#x} went unnoticed");
+                assert!(Checkpoint::read_config(&bad).is_err(), "byte {i} ^ {flip:#x} went unnoticed by read_config");
+            }
+        }
+        // 4 KiB of 0xFF over the values of a larger checkpoint (the example).
+        let mut big = sample();
+        big.state.tensors.insert("c".into(), HostTensor { shape: vec![4096], values: vec![0.5; 4096] });
+        let mut bad = big.to_bytes();
+        let n = bad.len();
+        bad[n - 4100..n - 4].fill(0xFF);
+        let e = Checkpoint::from_bytes(&bad).unwrap_err();
+        assert!(matches!(&e, CheckpointError::Damaged(what) if what.contains("checksum")), "{e}");
+    }
+
+    #[test]
+    fn format_2_without_a_checksum_is_still_read() {
+        let bytes = sample().to_bytes();
+        let text_end = bytes.len() - 4;
+        let mut old = bytes[..text_end].to_vec();
+        let pos = old.windows(2).position(|w| w == b"3\n").unwrap();
+        old[pos] = b'2';
+        let from = b"\"format\":3";
+        let at = old.windows(from.len()).position(|w| w == from).unwrap();
+        old[at + from.len() - 1] = b'2';
+        let back = Checkpoint::from_bytes(&old).unwrap();
+        assert_eq!(back.progress, sample().progress);
+        assert_eq!(back.state.tensors["b"].values, vec![2.5]);
+    }
+
+    #[test]
+    fn declared_lengths_are_checked_before_allocating() {
+        // 2^62 values: 4 x 2^62 wraps to 0 bytes in unchecked arithmetic.
+        for shape in [serde_json::json!([1u64 << 62]), serde_json::json!([1u64 << 32, 1u64 << 32]), serde_json::json!([4])] {
+            let bytes = with_header(|h| h["tensors"][0]["shape"] = shape.clone());
+            let e = Checkpoint::from_bytes(&bytes).unwrap_err();
+            assert!(matches!(e, CheckpointError::Damaged(_)), "{shape}: {e}");
+        }
+        let twice = with_header(|h| {
+            let a = h["tensors"][0].clone();
+            h["tensors"][1] = a;
+        });
+        assert!(Checkpoint::from_bytes(&twice).is_err());
+    }
+
+    #[test]
+    fn a_saved_configuration_is_validated() {
+        for (key, value) in [("synthetic_per_class", serde_json::json!(100_000_000_000u64)), ("queue", serde_json::json!(1u64 << 62))] {
+            let bytes = with_header(|h| h["config"][key] = value.clone());
+            let e = Checkpoint::read_config(&bytes).unwrap_err();
+            assert!(e.to_string().contains(key), "{key}: {e}");
+        }
     }
 }

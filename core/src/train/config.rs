@@ -382,17 +382,48 @@ fn positive(key: &str, value: f64, hint: &str) -> Result<(), ConfigError> {
 /// its data lives, and how the monitor measures it. Everything else must stay.
 pub const RESUMABLE_CHANGES: &[&str] = &["epochs", "data_dir", "knn_every", "knn_k", "knn_temperature", "knn_features"];
 
+/// Largest `synthetic_per_class`: 20,000 x 10 classes x 32 x 32 x 3 bytes = 614 MB of images.
+pub const MAX_SYNTHETIC_PER_CLASS: usize = 20_000;
+/// Largest `projection_dim`.
+pub const MAX_PROJECTION_DIM: usize = 8192;
+/// Largest `epochs`.
+pub const MAX_EPOCHS: usize = 100_000;
+/// Largest `batch`.
+pub const MAX_BATCH: usize = 65_536;
+/// Largest MoCo `queue` (2^24 keys).
+pub const MAX_QUEUE: usize = 1 << 24;
+/// Largest queue in bytes (`queue` x `projection_dim` x 4): 4 GiB.
+pub const MAX_QUEUE_BYTES: u64 = 4 << 30;
+/// Largest `samples` (memory-bank draws per anchor; 2^20).
+pub const MAX_SAMPLES: usize = 1 << 20;
+/// Largest `mochi_mixes` and `mochi_query_mixes`.
+pub const MAX_MIXES: usize = 65_536;
+/// Largest `knn_k`.
+pub const MAX_KNN_K: usize = 100_000;
+
 impl TrainConfig {
     /// Checks every value (before any work starts); the error names the first bad key.
+    /// Every count has an upper bound (the `MAX_*` constants) so that no size computed from
+    /// a configuration overflows or asks for more memory than a machine has.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check("synthetic_per_class", self.synthetic_per_class, self.synthetic_per_class >= 1, "must be at least 1")?;
+        check(
+            "synthetic_per_class",
+            self.synthetic_per_class,
+            (1..=MAX_SYNTHETIC_PER_CLASS).contains(&self.synthetic_per_class),
+            &format!("must be in 1..={MAX_SYNTHETIC_PER_CLASS} (CIFAR-10 has 5,000 per class)"),
+        )?;
         if let Some(n) = self.train_subset {
             check("train_subset", n, n >= 2, "must be at least 2 images (or unset for the whole split)")?;
         }
         check("image_size", self.image_size, (8..=512).contains(&self.image_size), "must be in 8..=512 pixels")?;
-        check("projection_dim", self.projection_dim, self.projection_dim >= 1, "must be at least 1 (MoCo uses 128)")?;
-        check("epochs", self.epochs, self.epochs >= 1, "must be at least 1")?;
-        check("batch", self.batch, self.batch >= 1, "must be at least 1")?;
+        check(
+            "projection_dim",
+            self.projection_dim,
+            (1..=MAX_PROJECTION_DIM).contains(&self.projection_dim),
+            &format!("must be in 1..={MAX_PROJECTION_DIM} (MoCo uses 128)"),
+        )?;
+        check("epochs", self.epochs, (1..=MAX_EPOCHS).contains(&self.epochs), &format!("must be in 1..={MAX_EPOCHS}"))?;
+        check("batch", self.batch, (1..=MAX_BATCH).contains(&self.batch), &format!("must be in 1..={MAX_BATCH}"))?;
         if let Some(queue) = self.queue {
             check(
                 "queue",
@@ -400,8 +431,26 @@ impl TrainConfig {
                 queue >= self.batch,
                 &format!("must hold at least one batch ({}); raise queue or lower batch", self.batch),
             )?;
+            check("queue", queue, queue <= MAX_QUEUE, &format!("must be at most {MAX_QUEUE} keys (the paper uses 65,536)"))?;
+            let bytes = queue as u64 * self.projection_dim as u64 * 4;
+            check(
+                "queue",
+                queue,
+                bytes <= MAX_QUEUE_BYTES,
+                &format!(
+                    "with projection_dim {} the queue would take {:.1} GiB (queue x projection_dim x 4 bytes), more than the {} GiB allowed; lower queue or projection_dim",
+                    self.projection_dim,
+                    bytes as f64 / (1u64 << 30) as f64,
+                    MAX_QUEUE_BYTES >> 30
+                ),
+            )?;
         }
-        check("samples", self.samples, self.samples >= 2, "must be at least 2 (the anchor's own entry and one negative; IR uses 4096)")?;
+        check(
+            "samples",
+            self.samples,
+            (2..=MAX_SAMPLES).contains(&self.samples),
+            &format!("must be in 2..={MAX_SAMPLES} (the anchor's own entry and at least one negative; IR uses 4096)"),
+        )?;
         check(
             "bank_momentum",
             self.bank_momentum,
@@ -417,6 +466,18 @@ impl TrainConfig {
                 self.mochi_hardest,
                 moco,
                 "hard-negative mixing mixes MoCo queue entries: use method moco or mocoring, or 0",
+            )?;
+            check(
+                "mochi_mixes",
+                self.mochi_mixes,
+                self.mochi_mixes <= MAX_MIXES,
+                &format!("must be at most {MAX_MIXES} (MoCHi uses 256)"),
+            )?;
+            check(
+                "mochi_query_mixes",
+                self.mochi_query_mixes,
+                self.mochi_query_mixes <= MAX_MIXES,
+                &format!("must be at most {MAX_MIXES} (MoCHi uses 128)"),
             )?;
             check(
                 "mochi_mixes",
@@ -456,8 +517,18 @@ impl TrainConfig {
         check("seed", self.seed, self.seed <= i64::MAX as u64, "must be below 2^63 (configuration files hold 64-bit signed integers)")?;
         check("blur", self.blur, (0.0..=1.0).contains(&self.blur), "is a probability: must be in [0, 1] (MoCo v2 uses 0.5)")?;
         check("knn_every", self.knn_every, self.knn_every >= 1, "must be at least 1 epoch")?;
-        check("knn_k", self.knn_k, self.knn_k >= 1, "must be at least 1 neighbour (200 is usual; 1 gives nearest-neighbour accuracy)")?;
-        positive("knn_temperature", self.knn_temperature, "usually 0.1")?;
+        check(
+            "knn_k",
+            self.knn_k,
+            (1..=MAX_KNN_K).contains(&self.knn_k),
+            &format!("must be in 1..={MAX_KNN_K} neighbours (200 is usual; 1 gives nearest-neighbour accuracy)"),
+        )?;
+        check(
+            "knn_temperature",
+            self.knn_temperature,
+            self.knn_temperature.is_finite() && (1e-3..=100.0).contains(&self.knn_temperature),
+            "must be in [0.001, 100] (usually 0.1; below 0.001 every weight but the nearest underflows to 0)",
+        )?;
         Ok(())
     }
 

@@ -102,12 +102,25 @@ impl Sgd {
     }
 
     /// Replaces the velocities with `tensors` read from a checkpoint: every entry must be
-    /// named `sgd.<parameter path>` (the names [`Sgd::state`] gets in a method's state).
-    pub fn load_host(&mut self, tensors: std::collections::HashMap<String, HostTensor>, device: &Device) -> Result<(), String> {
+    /// named `sgd.<parameter path>` (the names [`Sgd::state`] gets in a method's state)
+    /// after a value of `model` (the module this optimiser trains) and hold as many values
+    /// as it; anything else is refused here, not found later by a reshape in a step.
+    pub fn load_host<M: Module>(
+        &mut self,
+        tensors: std::collections::HashMap<String, HostTensor>,
+        model: &M,
+        device: &Device,
+    ) -> Result<(), String> {
+        let sizes: HashMap<String, usize> =
+            crate::model::named_tensors(model, "").into_iter().map(|(name, t)| (name, t.shape().num_elements())).collect();
         let mut velocities = Vec::with_capacity(tensors.len());
         for (name, host) in tensors {
             let Some(path) = name.strip_prefix("sgd.") else { return Err(format!("unexpected tensor {name}")) };
+            let Some(&expected) = sizes.get(path) else { return Err(format!("{name} is the velocity of no parameter of the model")) };
             let n = host.values.len();
+            if n != expected {
+                return Err(format!("{name} holds {n} values, its parameter {expected}"));
+            }
             velocities.push((path.to_string(), Tensor::<1>::from_data(TensorData::new(host.values, [n]), device)));
         }
         self.load_state(velocities);
