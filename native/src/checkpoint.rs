@@ -1,5 +1,6 @@
-//! Checkpoint files: core's checkpoint bytes, written atomically (temporary file, fsync,
-//! rename), so that an interrupted write never replaces a good checkpoint with a broken one.
+//! Checkpoint files: core's checkpoint bytes, written atomically (an exclusively created
+//! temporary file, fsync, rename), so that an interrupted write never replaces a good
+//! checkpoint with a broken one.
 
 use std::path::{Path, PathBuf};
 
@@ -13,16 +14,24 @@ pub fn path(out: &Path) -> PathBuf {
     out.join(FILE)
 }
 
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically: into a temporary file created exclusively, under
+/// a unique name, in the same folder (a file or link planted there is never written
+/// through), synced, then renamed over `path`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-        f.write_all(bytes).with_context(|| format!("writing {}", tmp.display()))?;
-        f.sync_all().with_context(|| format!("writing {}", tmp.display()))?;
-    }
-    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{}.", path.file_name().and_then(|n| n.to_str()).unwrap_or("file")))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {} to write {}", dir.display(), path.display()))?;
+    tmp.write_all(bytes).with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.as_file().sync_all().with_context(|| format!("writing {}", tmp.path().display()))?;
+    tmp.persist(path).map_err(|e| e.error).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
 }
 
 /// Saves a run's checkpoint bytes in its folder.

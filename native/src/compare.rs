@@ -17,6 +17,7 @@ use ring_wgpu_core::train::{Checkpoint, Datasets, MethodKind, PRESETS, TrainConf
 use serde::{Deserialize, Serialize};
 
 use crate::plot::{PALETTE, Panel, Series};
+use crate::run_lock::RunLock;
 use crate::{GpuArgs, checkpoint, config_file, eval, plot, train};
 
 /// Default output folder of a comparison.
@@ -105,7 +106,8 @@ pub fn run(gpu_args: &GpuArgs, args: &CompareArgs, matches: &ArgMatches) -> Resu
             plan.push((config, out.join(format!("{}-seed{seed}", method.name()))));
         }
     }
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    // One compare per folder (each run folder is locked again while it trains).
+    let _lock = RunLock::acquire(&out)?;
     let compute = gpu_args.compute()?;
     let probe = LinearProbeConfig { epochs: args.probe_epochs, ..LinearProbeConfig::default() };
     let mut results = Vec::new();
@@ -139,6 +141,7 @@ fn run_one(
     classes: &mut usize,
     dataset_line: &mut String,
 ) -> Result<Option<RunResult>> {
+    let _lock = RunLock::acquire(dir)?;
     let saved = if checkpoint::path(dir).exists() { Some(checkpoint::read(dir)?) } else { None };
     let datasets = Datasets::load(config)?;
     *classes = datasets.train.classes.len();

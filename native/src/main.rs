@@ -12,6 +12,7 @@ mod eval;
 mod info;
 mod plot;
 mod run_dir;
+mod run_lock;
 mod sinks;
 mod train;
 

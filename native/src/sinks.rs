@@ -99,15 +99,29 @@ const CSV_HEADER: &str =
     "epoch,loss,upper,lr,knn_top1,images_per_s,seconds,positive_similarity,negative_similarity,anchor_similarity,mean_turn_degrees";
 
 impl MetricsFiles {
-    /// Opens the files in `dir`: new ones, or appended to when `resume`.
-    pub fn open(dir: &Path, resume: bool) -> Result<Self> {
+    /// Opens the files in `dir`: new ones, or, when resuming a run that completed
+    /// `resumed_after` epochs, the old ones cut back to those epochs' lines and appended
+    /// to. A run killed between an epoch's metrics line and its checkpoint repeats that
+    /// epoch when resumed; the cut keeps its line from appearing twice (and drops a line
+    /// broken by the kill).
+    pub fn open(dir: &Path, resumed_after: Option<usize>) -> Result<Self> {
+        if let Some(epochs) = resumed_after {
+            keep_epochs(&dir.join("metrics.jsonl"), epochs, false, |line| {
+                serde_json::from_str::<serde_json::Value>(line).ok().and_then(|v| v.get("epoch")?.as_u64())
+            })?;
+            keep_epochs(&dir.join("metrics.csv"), epochs, true, |line| line.split(',').next()?.parse().ok())?;
+        }
         let open = |name: &str| -> Result<File> {
             let path = dir.join(name);
-            let file = if resume { std::fs::OpenOptions::new().append(true).create(true).open(&path) } else { File::create(&path) };
+            let file = if resumed_after.is_some() {
+                std::fs::OpenOptions::new().append(true).create(true).open(&path)
+            } else {
+                File::create(&path)
+            };
             file.with_context(|| format!("opening {}", path.display()))
         };
         let (jsonl, mut csv) = (open("metrics.jsonl")?, open("metrics.csv")?);
-        if !resume {
+        if resumed_after.is_none() || csv.metadata().map(|m| m.len() == 0).unwrap_or(false) {
             writeln!(csv, "{CSV_HEADER}")?;
         }
         Ok(MetricsFiles { dir: dir.to_path_buf(), jsonl, csv, classes: 0 })
@@ -137,6 +151,39 @@ impl MetricsFiles {
         }
         Ok(())
     }
+}
+
+/// Rewrites `path` (atomically) with only the lines whose epoch, as `epoch_of` reads it,
+/// is at most `epochs`; unreadable lines go too (with `header`: the first line is kept and
+/// a line with another number of fields than it is unreadable). A missing file is left
+/// missing.
+fn keep_epochs(path: &Path, epochs: usize, header: bool, epoch_of: impl Fn(&str) -> Option<u64>) -> Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let mut lines = text.lines();
+    let mut kept = String::new();
+    let fields = if header {
+        let first = lines.next().unwrap_or_default();
+        kept.push_str(first);
+        kept.push('\n');
+        Some(first.split(',').count())
+    } else {
+        None
+    };
+    for line in lines {
+        let whole = fields.is_none_or(|n| line.split(',').count() == n);
+        if whole && epoch_of(line).is_some_and(|e| e <= epochs as u64) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    if kept != text {
+        crate::checkpoint::write_atomic(path, kept.as_bytes())?;
+    }
+    Ok(())
 }
 
 impl EventSink for MetricsFiles {

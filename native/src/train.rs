@@ -12,6 +12,7 @@ use clap::{ArgMatches, Args};
 use ring_wgpu_core::train::{Checkpoint, Datasets, EpochOutcome, EventSink, PRESETS, StopHandle, TrainConfig, Trainer};
 
 use crate::config_file::{self, Resolved};
+use crate::run_lock::RunLock;
 use crate::sinks::{MetricsFiles, Progress};
 use crate::{GpuArgs, checkpoint};
 
@@ -82,6 +83,8 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs, matches: &ArgMatches) -> Result
     if args.stop_after == Some(0) {
         bail!("--stop-after 0: must be at least 1 epoch");
     }
+    // One writer per run folder, and a folder that cannot be written is found now.
+    let _lock = RunLock::acquire(&out)?;
     if saved.is_none() && checkpoint::path(&out).exists() {
         bail!("{} already holds a run ({}); continue it with --resume, or choose another --out", out.display(), checkpoint::FILE);
     }
@@ -165,7 +168,7 @@ pub(crate) fn drive(trainer: &mut Trainer, out: &Path, resumed: bool, stop_after
     let stop = trainer.stop_handle();
     stop_on_ctrl_c(stop.clone());
     let mut progress = Progress::new();
-    let mut metrics = MetricsFiles::open(out, resumed)?;
+    let mut metrics = MetricsFiles::open(out, resumed.then(|| trainer.epochs_completed()))?;
     let mut sinks: Vec<Box<dyn EventSink + '_>> = vec![Box::new(&mut progress), Box::new(&mut metrics)];
     let mut saved_at = trainer.global_step();
     pollster::block_on(trainer.start(&mut sinks))?;

@@ -197,8 +197,20 @@ fn resume_continues_exactly_where_the_run_stopped() {
     let (ok, _, stderr) = go(changed);
     assert!(!ok && stderr.contains("batch (saved 10, now 8)"), "{stderr}");
 
+    // A kill between epoch 2's metrics lines and its checkpoint (the last line half
+    // written): resuming repeats epoch 2 and its lines appear once, the broken ones not at all.
+    use std::io::Write;
+    let append = |name: &str, text: &str| {
+        std::fs::OpenOptions::new().append(true).open(parts.join(name)).unwrap().write_all(text.as_bytes()).unwrap();
+    };
+    append("metrics.jsonl", "{\"epoch\":2,\"loss\":123.0}\n{\"epoch\":2,\"lo");
+    let csv_fields = std::fs::read_to_string(parts.join("metrics.csv")).unwrap().lines().next().unwrap().split(',').count();
+    append("metrics.csv", &format!("2{}\n2,12", ",123".repeat(csv_fields - 1)));
     let (ok, _, stderr) = go(with(&["--out", parts.to_str().unwrap(), "--resume"]));
     assert!(ok, "{stderr}");
+    let csv = std::fs::read_to_string(parts.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4, "header and epochs 0-2 once each:\n{csv}");
+    assert!(!csv.contains("123") && csv.lines().all(|l| l.split(',').count() == csv_fields), "{csv}");
     let (a, b) = (metrics(&whole), metrics(&parts));
     assert_eq!(a.len(), 3);
     assert_eq!(b.len(), 3, "{b:?}");
@@ -431,6 +443,39 @@ fn compare_trains_each_method_per_seed_writes_the_table_and_resumes() {
     let (ok, _, stderr) = run(&["compare", "--method", "moco", "--out", out.to_str().unwrap()]);
     assert!(!ok && stderr.contains("--method: compare trains each of --methods"), "{stderr}");
     std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn a_run_folder_has_one_writer_and_planted_links_are_not_followed() {
+    let dir = std::env::temp_dir().join(format!("ring-wgpu-lock-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    let args = ["train", "--synthetic-per-class", "4", "--batch", "10", "--epochs", "1", "--knn-k", "5", "--device", "cpu", "--out"];
+    let train = || run(&args.iter().copied().chain([dir.to_str().unwrap()]).collect::<Vec<_>>());
+
+    // Another process holds the folder: refused before any work, naming folder and holder.
+    use std::io::Write;
+    let mut held = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(".ring-wgpu.lock")).unwrap();
+    held.try_lock().unwrap();
+    writeln!(held, "pid 4242, `ring-wgpu train`").unwrap();
+    let (ok, _, stderr) = train();
+    assert!(!ok, "a second writer was let in");
+    assert!(stderr.contains(dir.to_str().unwrap()) && stderr.contains("in use by another ring-wgpu process (pid 4242"), "{stderr}");
+    assert!(!dir.join("config.json").exists() && !dir.join("metrics.jsonl").exists(), "the refused run wrote into the folder");
+    drop(held);
+
+    // Links planted where a temporary file could be predicted are never written through.
+    let victim = dir.with_extension("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    for name in ["checkpoint.tmp", "checkpoint.bin.tmp", ".checkpoint.bin.tmp"] {
+        std::os::unix::fs::symlink(&victim, dir.join(name)).unwrap();
+    }
+    let (ok, _, stderr) = train();
+    assert!(ok, "{stderr}");
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(std::fs::read(dir.join("checkpoint.bin")).unwrap().starts_with(b"RING-WGPU CHECKPOINT 3"));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_file(&victim).ok();
 }
 
 /// Runs scripts/gpu-check.sh with this build's binary, a stand-in `nvidia-smi` that reads
