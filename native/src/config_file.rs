@@ -65,14 +65,67 @@ fn from_table(table: toml::Table) -> Result<TrainConfig, toml::de::Error> {
     toml::Value::Table(table).try_into()
 }
 
-/// The file's table: `[train]` merged into the top level, keys in `snake_case`.
-fn read_table(path: &Path) -> Result<toml::Table> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
-    let mut table: toml::Table = text.parse().map_err(|e| anyhow!("{} is not valid TOML: {e}", path.display()))?;
-    if let Some(toml::Value::Table(train)) = table.remove("train") {
-        table.extend(train);
+/// The largest config file read: a few lines of TOML are expected.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// `message` with each line cut to 160 characters and at most 20 lines: a parser's echo of
+/// a huge or deeply nested line stays readable.
+fn shorten(message: &str) -> String {
+    let mut lines: Vec<String> = message
+        .lines()
+        .take(20)
+        .map(|line| if line.chars().count() > 160 { format!("{}...", line.chars().take(160).collect::<String>()) } else { line.into() })
+        .collect();
+    if message.lines().count() > 20 {
+        lines.push("...".into());
     }
-    Ok(table.into_iter().map(|(k, v)| (k.replace('-', "_"), v)).collect())
+    lines.join("\n")
+}
+
+/// The file's text, refused beyond [`MAX_CONFIG_BYTES`] before more is read (so
+/// `--config /dev/zero` ends at once).
+fn read_text(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).with_context(|| format!("reading config file {}", path.display()))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        anyhow::bail!("--config {}: is a folder; give a TOML file", path.display());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes).with_context(|| format!("reading config file {}", path.display()))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        anyhow::bail!(
+            "--config {}: larger than {} KiB; a ring-wgpu config file is a few lines of TOML (`ring-wgpu train --help` lists the keys)",
+            path.display(),
+            MAX_CONFIG_BYTES >> 10
+        );
+    }
+    String::from_utf8(bytes).map_err(|e| anyhow!("--config {}: not UTF-8 text (byte {})", path.display(), e.utf8_error().valid_up_to()))
+}
+
+/// The file's table: `[train]` merged into the top level, keys in `snake_case`. A key
+/// given both at the top level and under `[train]`, or a `train` that is not a table, is
+/// an error (neither would be used as the user expects).
+fn read_table(path: &Path) -> Result<toml::Table> {
+    let text = read_text(path)?;
+    let table: toml::Table =
+        text.parse().map_err(|e: toml::de::Error| anyhow!("{} is not valid TOML: {}", path.display(), shorten(&e.to_string())))?;
+    let snake = |table: toml::Table| -> toml::Table { table.into_iter().map(|(k, v)| (k.replace('-', "_"), v)).collect() };
+    let mut table = snake(table);
+    match table.remove("train") {
+        None => {}
+        Some(toml::Value::Table(train)) => {
+            for (key, value) in snake(train) {
+                if table.contains_key(&key) {
+                    anyhow::bail!("{}: `{key}` is set both at the top level and under [train]; keep one", path.display());
+                }
+                table.insert(key, value);
+            }
+        }
+        Some(other) => {
+            anyhow::bail!("{}: train = {} must be a table ([train] followed by its keys)", path.display(), shorten(&other.to_string()))
+        }
+    }
+    Ok(table)
 }
 
 /// The output folder a TOML file names (its `out` key), if any.
@@ -174,6 +227,31 @@ mod tests {
     }
 
     #[test]
+    fn hostile_files_are_refused_by_name_without_reading_them_whole() {
+        let (flags, matches) = parse(&[]);
+        let error = |path: &Path| format!("{:#}", resolve(&flags, &matches, Some(path), None, None).map(|_| ()).expect_err("refused"));
+        // An endless file ends at the cap.
+        let e = error(Path::new("/dev/zero"));
+        assert!(e.contains("/dev/zero") && e.contains("larger than 1024 KiB"), "{e}");
+        let big = temp_file("big", &"# comment\n".repeat(200_000));
+        assert!(error(&big).contains("larger than"));
+        // A long bad line is echoed cut short.
+        let long = temp_file("long", &format!("epochs = {}\n", "[".repeat(100_000)));
+        let e = error(&long);
+        assert!(e.contains("long/run.toml") && e.len() < 4000, "{} bytes: {}", e.len(), &e[..e.len().min(500)]);
+        // The same key twice, and a train that is not a table.
+        let twice = temp_file("twice", "epochs = 3\n[train]\nepochs = 4\n");
+        assert!(error(&twice).contains("`epochs` is set both"), "{}", error(&twice));
+        let scalar = temp_file("scalar", "train = 5\n");
+        assert!(error(&scalar).contains("train = 5 must be a table"), "{}", error(&scalar));
+        let folder = big.parent().unwrap().to_path_buf();
+        assert!(error(&folder).contains("is a folder"), "{}", error(&folder));
+        let binary = temp_file("binary", "");
+        std::fs::write(&binary, [0xFFu8, 0xFE, 0x00]).unwrap();
+        assert!(error(&binary).contains("not UTF-8"), "{}", error(&binary));
+    }
+
+    #[test]
     fn a_file_plus_flags_gives_what_flags_alone_give() {
         let path = temp_file("same", "epochs = 3\n[train]\nlr-schedule = \"step\"\nupper = 12.5\nbatch = 20\n");
         let (flags, matches) = parse(&["--epochs", "1"]);
@@ -215,7 +293,7 @@ mod tests {
         for (args, want) in [
             (vec!["--temperature", "-1"], "--temperature -1: must be a positive number"),
             (vec!["--queue", "10", "--batch", "50"], "--queue 10: must hold at least one batch (50)"),
-            (vec!["--knn-k", "0"], "--knn-k 0: must be at least 1"),
+            (vec!["--knn-k", "0"], "--knn-k 0: must be in 1..=100000"),
             (vec!["--lr", "nan"], "--lr NaN: must be a positive number"),
             (vec!["--key-momentum", "2"], "--key-momentum 2: must be in [0, 1]"),
         ] {

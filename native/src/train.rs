@@ -83,8 +83,6 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs, matches: &ArgMatches) -> Result
     if args.stop_after == Some(0) {
         bail!("--stop-after 0: must be at least 1 epoch");
     }
-    // One writer per run folder, and a folder that cannot be written is found now.
-    let _lock = RunLock::acquire(&out)?;
     if saved.is_none() && checkpoint::path(&out).exists() {
         bail!("{} already holds a run ({}); continue it with --resume, or choose another --out", out.display(), checkpoint::FILE);
     }
@@ -97,7 +95,9 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs, matches: &ArgMatches) -> Result
             .with_context(|| format!("resuming from {}", checkpoint::path(&out).display()))?,
         None => Trainer::new(resolved.config.clone(), datasets, device).map_err(|e| resolved.explain(e))?,
     };
-    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    // One writer per run folder: taken before anything is written (and after the settings
+    // and data are checked, so that a refused command leaves no folder behind).
+    let _lock = RunLock::acquire(&out)?;
     let config = trainer.config();
     std::fs::write(out.join("config.json"), serde_json::to_string_pretty(config)?)?;
     let train = &trainer.datasets().train;

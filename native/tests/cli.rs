@@ -297,7 +297,7 @@ fn bad_settings_are_named_before_any_work() {
         (vec!["train", "--config", toml.to_str().unwrap(), "--out", out_s], "unknown key `bogus_key`"),
         (vec!["train", "--temperature", "-1", "--out", out_s], "--temperature -1: must be a positive number"),
         (vec!["train", "--queue", "10", "--batch", "50", "--out", out_s], "--queue 10: must hold at least one batch (50)"),
-        (vec!["train", "--knn-k", "0", "--out", out_s], "--knn-k 0: must be at least 1"),
+        (vec!["train", "--knn-k", "0", "--out", out_s], "--knn-k 0: must be in 1..=100000"),
         (vec!["train", "--lr", "nan", "--out", out_s], "--lr NaN: must be a positive number"),
         (vec!["train", "--key-momentum", "2", "--out", out_s], "--key-momentum 2: must be in [0, 1]"),
         (vec!["train", "--lower", "10", "--upper", "5", "--out", out_s], "--lower 10: "),
