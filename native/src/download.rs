@@ -10,7 +10,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use md5::{Digest, Md5};
@@ -41,12 +41,15 @@ pub struct Archive {
     pub marker: String,
     /// The `--dataset` name for `ring-wgpu train`.
     pub dataset: String,
+    /// An upper bound on the archive's size in bytes, a little above the publisher's (a
+    /// response that goes past it is not the archive: it is stopped there, not stored).
+    pub max_bytes: u64,
 }
 
 impl Downloadable {
     /// The archive as its publisher serves it.
     pub fn archive(self) -> Archive {
-        let (file, base, md5, folder, marker, dataset) = match self {
+        let (file, base, md5, folder, marker, dataset, max_bytes) = match self {
             Downloadable::Cifar10 => (
                 "cifar-10-binary.tar.gz",
                 "https://www.cs.toronto.edu/~kriz/",
@@ -54,6 +57,8 @@ impl Downloadable {
                 "cifar-10-batches-bin",
                 "test_batch.bin",
                 "cifar10",
+                // The publisher's archive: 170.1 MB.
+                175_000_000,
             ),
             Downloadable::Cifar100 => (
                 "cifar-100-binary.tar.gz",
@@ -62,6 +67,8 @@ impl Downloadable {
                 "cifar-100-binary",
                 "test.bin",
                 "cifar100",
+                // 168.5 MB.
+                175_000_000,
             ),
             Downloadable::Stl10 => (
                 "stl10_binary.tar.gz",
@@ -70,6 +77,8 @@ impl Downloadable {
                 "stl10_binary",
                 "test_X.bin",
                 "stl10",
+                // 2.64 GB.
+                2_700_000_000,
             ),
         };
         Archive {
@@ -79,6 +88,7 @@ impl Downloadable {
             folder: folder.into(),
             marker: marker.into(),
             dataset: dataset.into(),
+            max_bytes,
         }
     }
 }
@@ -199,8 +209,22 @@ pub fn download(archive: &Archive, path: &Path) -> Result<()> {
         // Hash what is already on disk, then append.
         hash_into(&mut hasher, File::open(&part)?)?;
     }
+    let too_long = |bytes: u64| {
+        anyhow!(
+            "{} sent {bytes} bytes or more, more than the {} archive can hold ({} bytes at most): it is not that archive \
+             (nothing was kept); check the URL or --mirror",
+            archive.url,
+            archive.file,
+            archive.max_bytes
+        )
+    };
     if status != 416 {
         let remaining = response.body().content_length();
+        if let Some(n) = remaining
+            && have.saturating_add(n) > archive.max_bytes
+        {
+            return Err(too_long(have.saturating_add(n)));
+        }
         let bar = ProgressBar::new(remaining.map(|n| n + have).unwrap_or(0));
         bar.set_style(
             ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}").expect("valid template"),
@@ -235,6 +259,12 @@ pub fn download(archive: &Archive, path: &Path) -> Result<()> {
                     );
                 }
             };
+            if have + received + n as u64 > archive.max_bytes {
+                bar.abandon();
+                drop(out);
+                fs::remove_file(&part).ok();
+                return Err(too_long(have + received + n as u64));
+            }
             out.write_all(&buffer[..n]).with_context(|| format!("cannot write {}", part.display()))?;
             hasher.update(&buffer[..n]);
             received += n as u64;
@@ -423,6 +453,20 @@ mod tests {
         assert_eq!(server.ranges(), vec![format!("bytes={}-", bytes.len() / 2)]);
         assert_eq!(fs::read(dir.join(&archive.file)).unwrap(), bytes);
         fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn a_response_longer_than_the_archive_is_stopped_and_not_kept() {
+        // One that never ends (no Content-Length), and one that announces too much.
+        for (behaviour, body) in [(Behaviour::Endless, Vec::new()), (Behaviour::Normal, vec![7u8; 300_000])] {
+            let server = serve(body, behaviour);
+            let dir = scratch("endless");
+            let archive = Archive { max_bytes: 200_000, ..Downloadable::Cifar10.archive().served_from(&server.url) };
+            let err = fetch_and_unpack(&archive, &dir, false, false).unwrap_err().to_string();
+            assert!(err.contains("200000 bytes at most") && err.contains("not that archive"), "{err}");
+            assert!(!dir.join(format!("{}.part", archive.file)).exists() && !dir.join(&archive.file).exists());
+            fs::remove_dir_all(&dir).ok();
+        }
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum Behaviour {
     NotFound,
     /// The first response announces the whole body but closes after this many bytes.
     CutFirstResponseAt(usize),
+    /// 200 without a length, then zeros until the client hangs up.
+    Endless,
 }
 
 /// A running server; it lives until the test process ends.
@@ -60,6 +62,12 @@ pub fn serve(body: Vec<u8>, behaviour: Behaviour) -> Server {
                 }
             }
             server_log.lock().unwrap().push(range.clone());
+            if matches!(behaviour, Behaviour::Endless) {
+                let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                let zeros = [0u8; 1 << 16];
+                while stream.write_all(&zeros).is_ok() {}
+                continue;
+            }
             let start = range.as_deref().and_then(|r| r.strip_prefix("bytes=")).and_then(|r| r.trim_end_matches('-').parse::<usize>().ok());
             let (head, payload): (String, &[u8]) = match (behaviour, start) {
                 (Behaviour::NotFound, _) => ("HTTP/1.1 404 Not Found\r\nContent-Length: 0".into(), &[]),
