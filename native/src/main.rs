@@ -109,6 +109,29 @@ enum BenchCommand {
     Ops(bench_ops::OpsBenchArgs),
 }
 
+/// Mesa's Vulkan driver probes for a Wayland display on every adapter enumeration and,
+/// where `XDG_RUNTIME_DIR` is unset or not a folder (servers, containers, CI), prints
+/// "error: XDG_RUNTIME_DIR is invalid or not set in the environment." twice: not an error
+/// for a compute program, but the first thing a newcomer would read. Point the variable
+/// at a private folder of this user's (mode 0700) first; a valid one is left alone.
+fn quiet_wayland_probe() {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+        if std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|dir| std::path::Path::new(&dir).is_dir()) {
+            return;
+        }
+        let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else { return };
+        let dir = std::env::temp_dir().join(format!("ring-wgpu-runtime-{uid}"));
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(&dir);
+        // Only a folder this user owns and nobody else can enter.
+        if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0) {
+            // SAFETY: called at the start of main, before any other thread exists.
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+        }
+    }
+}
+
 fn main() {
     // burn loads an optimizer's saved state onto `Device::default()` and moves it to each
     // parameter's device on the next step. Make that default the CPU backend, so resuming
@@ -117,6 +140,7 @@ fn main() {
         // SAFETY: first statement of main, before any other thread exists.
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
+    quiet_wayland_probe();
     ring_wgpu_core::malloc_tuning::keep_freed_memory();
     let matches = Cli::command()
         .mut_subcommand("train", |train| train.after_help(train::presets_help()))

@@ -35,6 +35,15 @@ fn info_lists_adapters_and_limits() {
 }
 
 #[test]
+fn no_false_errors_where_xdg_runtime_dir_is_unset() {
+    // Mesa's Wayland probe would print "error: XDG_RUNTIME_DIR is invalid ..." twice.
+    let out = ring_wgpu().arg("info").env_remove("XDG_RUNTIME_DIR").output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("XDG_RUNTIME_DIR") && !stderr.contains("error"), "{stderr}");
+}
+
+#[test]
 fn unknown_adapter_is_a_clear_error() {
     let (ok, _, stderr) = run(&["--adapter", "no-such-gpu-anywhere", "info"]);
     assert!(!ok);
