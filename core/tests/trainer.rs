@@ -151,6 +151,29 @@ fn tensors_that_do_not_fit_the_model_are_refused_at_load() {
     }
 }
 
+/// A checkpoint recording more steps than its run has (or a negative time) is damaged.
+#[test]
+fn a_progress_beyond_the_run_is_refused() {
+    let device = Device::flex();
+    let datasets = Datasets::synthetic(&config()).unwrap();
+    let trainer = Trainer::new(config(), datasets.clone(), &device).unwrap();
+    let good = Checkpoint::from_bytes(&pollster::block_on(trainer.checkpoint()).unwrap()).unwrap();
+    for (step, seconds) in [(u64::MAX, 0.0), (9, 0.0), (0, -1.0), (0, f64::NAN)] {
+        let mut bad = good.clone();
+        bad.progress.global_step = step;
+        bad.progress.seconds = seconds;
+        let err = Trainer::from_checkpoint(&bad.to_bytes(), None, datasets.clone(), &device).err().unwrap().to_string();
+        // (NaN is written as null, which the header's parser already refuses.)
+        assert!(
+            err.contains("damaged") && (seconds.is_nan() || err.contains("beyond the 8 steps of its 2 epochs")),
+            "{step}, {seconds}: {err}"
+        );
+    }
+    let mut last = good.clone();
+    last.progress.global_step = 8;
+    assert!(Trainer::from_checkpoint(&last.to_bytes(), None, datasets, &device).unwrap().finished());
+}
+
 /// `train_subset` trains on a class-balanced part of the training split.
 #[test]
 fn a_training_subset_is_class_balanced() {

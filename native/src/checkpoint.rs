@@ -42,6 +42,9 @@ pub fn save(out: &Path, bytes: &[u8]) -> Result<()> {
 /// Reads the checkpoint bytes of the run in `out`.
 pub fn read(out: &Path) -> Result<Vec<u8>> {
     let file = path(out);
+    if file.is_dir() {
+        anyhow::bail!("{} is a folder, not a checkpoint file: move it away, or choose another --out", file.display());
+    }
     std::fs::read(&file)
         .with_context(|| format!("no run in {}: {FILE} missing (start one with `ring-wgpu train --out {}`)", out.display(), out.display()))
 }

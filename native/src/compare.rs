@@ -96,6 +96,7 @@ pub fn run(gpu_args: &GpuArgs, args: &CompareArgs, matches: &ArgMatches) -> Resu
     };
     let out = args.out.clone().or(file_out).unwrap_or_else(|| PathBuf::from(DEFAULT_OUT));
     let resolved = config_file::resolve(&args.settings, matches, args.config.as_deref(), args.preset.as_deref(), None)?;
+    crate::run_lock::check_writable(&out)?;
     // Every run's settings are checked against the data before any training starts.
     let train_images = Datasets::load(&resolved.config)?.train.len();
     let mut plan = Vec::new();

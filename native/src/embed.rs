@@ -30,8 +30,8 @@ pub struct EmbedArgs {
     /// Which split to embed.
     #[arg(long, value_enum, default_value_t = Which::Test)]
     split: Which,
-    /// Side of the scatter plot, pixels.
-    #[arg(long, default_value_t = 640)]
+    /// Side of the scatter plot, pixels (64 to 8192).
+    #[arg(long, default_value_t = 640, value_parser = clap::value_parser!(u32).range(64..=8192))]
     size: u32,
 }
 

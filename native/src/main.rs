@@ -162,7 +162,13 @@ fn main() {
         Command::Data(DataCommand::Download(args)) => download::run(args),
     };
     if let Err(err) = result {
-        eprintln!("error: {err:#}");
+        eprintln!("error: {}", escape_controls(&format!("{err:#}")));
         std::process::exit(1);
     }
+}
+
+/// `text` with control characters other than newline and tab written as `\u{..}`: a file
+/// name is printed as it is, never as terminal escape sequences.
+fn escape_controls(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() && c != '\n' && c != '\t' { c.escape_unicode().to_string() } else { c.to_string() }).collect()
 }

@@ -12,6 +12,27 @@ use anyhow::{Context, Result, bail};
 /// File name of the lock in a run folder.
 pub const FILE: &str = ".ring-wgpu.lock";
 
+/// Checks, before any work and without leaving a trace, that `dir` can be created and
+/// written: the nearest folder of it that exists must take a new file.
+pub fn check_writable(dir: &Path) -> Result<()> {
+    let mut existing = dir;
+    while !existing.exists() {
+        match existing.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => existing = parent,
+            _ => {
+                existing = Path::new(".");
+                break;
+            }
+        }
+    }
+    if !existing.is_dir() {
+        bail!("--out {}: {} is a file, not a folder; choose another --out", dir.display(), existing.display());
+    }
+    tempfile::tempfile_in(existing)
+        .map(drop)
+        .with_context(|| format!("--out {}: cannot write in {}; choose a writable --out", dir.display(), existing.display()))
+}
+
 /// A run folder held by this process until dropped.
 #[derive(Debug)]
 pub struct RunLock {

@@ -83,6 +83,7 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs, matches: &ArgMatches) -> Result
     if args.stop_after == Some(0) {
         bail!("--stop-after 0: must be at least 1 epoch");
     }
+    crate::run_lock::check_writable(&out)?;
     if saved.is_none() && checkpoint::path(&out).exists() {
         bail!("{} already holds a run ({}); continue it with --resume, or choose another --out", out.display(), checkpoint::FILE);
     }

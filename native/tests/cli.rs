@@ -487,6 +487,36 @@ fn a_run_folder_has_one_writer_and_planted_links_are_not_followed() {
     std::fs::remove_file(&victim).ok();
 }
 
+#[test]
+fn unusable_paths_and_sizes_are_named_before_any_work() {
+    let dir = std::env::temp_dir().join(format!("ring-wgpu-paths-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let under_file = file.join("run");
+    let (ok, _, stderr) = run(&["train", "--out", under_file.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("is a file, not a folder") && stderr.contains("--out"), "{stderr}");
+    let (ok, _, stderr) = run(&["train", "--out", "/proc/ring-wgpu-cannot-be-here/run"]);
+    assert!(!ok && stderr.contains("cannot write in /proc") && stderr.contains("--out"), "{stderr}");
+    assert!(!stderr.contains("loading") && !stderr.contains("device:"), "refused after work began: {stderr}");
+
+    // A folder where the checkpoint file should be.
+    let run_dir = dir.join("run");
+    std::fs::create_dir_all(run_dir.join("checkpoint.bin")).unwrap();
+    let (ok, _, stderr) = run(&["train", "--resume", "--out", run_dir.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("is a folder, not a checkpoint file"), "{stderr}");
+
+    let (ok, _, stderr) = run(&["embed", "--out", run_dir.to_str().unwrap(), "--size", "0"]);
+    assert!(!ok && stderr.contains("--size"), "{stderr}");
+
+    // A file name with a terminal escape is shown escaped.
+    let hostile = dir.join("bad\u{1b}[31mname.toml");
+    let (ok, _, stderr) = run(&["train", "--config", hostile.to_str().unwrap()]);
+    assert!(!ok && !stderr.contains('\u{1b}') && stderr.contains("\\u{1b}"), "{stderr:?}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 /// Runs scripts/gpu-check.sh with this build's binary, a stand-in `nvidia-smi` that reads
 /// 1234 MiB, and `extra` arguments; returns its exit status, stdout+stderr and report.
 fn gpu_check(name: &str, extra: &[&str]) -> (bool, String, serde_json::Value, String) {

@@ -123,6 +123,15 @@ impl Trainer {
         method.load_state(state)?;
         let mut trainer = Self::assemble(config, datasets, device, method)?;
         let progress = checkpoint.progress;
+        // The progress must be one the saved run could have made.
+        let most = (checkpoint.config.epochs as u64).saturating_mul(trainer.steps_per_epoch() as u64);
+        if progress.global_step > most || !(progress.seconds.is_finite() && progress.seconds >= 0.0) {
+            return Err(CheckpointError::Damaged(format!(
+                "it records step {} after {} s, beyond the {most} steps of its {} epochs",
+                progress.global_step, progress.seconds, checkpoint.config.epochs
+            ))
+            .into());
+        }
         trainer.global_step = progress.global_step;
         trainer.seconds_before = progress.seconds;
         trainer.last_knn = progress.last_knn;
