@@ -17,6 +17,13 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
     Ok(entries)
 }
 
+/// The widest and tallest image decoded, pixels.
+pub const MAX_IMAGE_SIDE: u32 = 8192;
+/// The most memory one image's decoding may take, bytes.
+pub const MAX_DECODE_BYTES: u64 = 256 << 20;
+/// The largest image file read, bytes.
+pub const MAX_IMAGE_FILE_BYTES: u64 = 64 << 20;
+
 /// Decodes images one by one into one size (the first image's, or `size` x `size`).
 struct Decoder {
     size: Option<usize>,
@@ -30,9 +37,26 @@ impl Decoder {
     }
 
     /// Decodes `bytes` (JPEG or PNG; `path` names it in errors) and appends its pixels.
+    /// The image's declared size is checked against [`MAX_IMAGE_SIDE`] and
+    /// [`MAX_DECODE_BYTES`] before its pixels are allocated.
     fn add(&mut self, path: &Path, bytes: &[u8]) -> Result<(), DatasetError> {
-        let decoded = image::load_from_memory(bytes)
-            .map_err(|e| DatasetError::NotAnImage { path: path.to_path_buf(), reason: e.to_string() })?
+        let not_an_image = |reason: String| DatasetError::NotAnImage { path: path.to_path_buf(), reason };
+        let mut reader =
+            image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| not_an_image(e.to_string()))?;
+        let mut limits = image::Limits::default();
+        limits.max_image_width = Some(MAX_IMAGE_SIDE);
+        limits.max_image_height = Some(MAX_IMAGE_SIDE);
+        limits.max_alloc = Some(MAX_DECODE_BYTES);
+        reader.limits(limits);
+        let decoded = reader
+            .decode()
+            .map_err(|e| match e {
+                image::ImageError::Limits(_) => not_an_image(format!(
+                    "larger than ring-wgpu decodes ({MAX_IMAGE_SIDE} x {MAX_IMAGE_SIDE} pixels, {} MiB decoded); shrink it first",
+                    MAX_DECODE_BYTES >> 20
+                )),
+                other => not_an_image(other.to_string()),
+            })?
             .to_rgb8();
         let (w, h) = (decoded.width() as usize, decoded.height() as usize);
         let (want_h, want_w) = *self.dims.get_or_insert((h, w));
@@ -82,6 +106,13 @@ pub fn load_image_folder(root: &Path, size: Option<usize>) -> Result<ImageDatase
             return Err(DatasetError::EmptyClass { path: class_dir.clone() });
         }
         for file in files {
+            let length = std::fs::metadata(&file).map_err(|e| DatasetError::io(&file, e))?.len();
+            if length > MAX_IMAGE_FILE_BYTES {
+                return Err(DatasetError::NotAnImage {
+                    path: file.clone(),
+                    reason: format!("{length} bytes, more than the {} MiB an image file may have", MAX_IMAGE_FILE_BYTES >> 20),
+                });
+            }
             let bytes = std::fs::read(&file).map_err(|e| DatasetError::io(&file, e))?;
             decoder.add(&file, &bytes)?;
             labels.push(label as u32);
@@ -122,6 +153,35 @@ pub fn image_folder_from_files(name: &str, mut files: Vec<(String, Vec<u8>)>, si
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PNG that declares `w` x `h` RGB pixels and holds none (a valid header, CRCs included).
+    fn png_declaring(w: u32, h: u32) -> Vec<u8> {
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut chunk = |kind: &[u8], data: &[u8]| {
+            png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let mut body = kind.to_vec();
+            body.extend_from_slice(data);
+            png.extend_from_slice(&body);
+            png.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
+        };
+        let mut ihdr = Vec::new();
+        ihdr.extend_from_slice(&w.to_be_bytes());
+        ihdr.extend_from_slice(&h.to_be_bytes());
+        ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+        chunk(b"IHDR", &ihdr);
+        chunk(b"IEND", &[]);
+        png
+    }
+
+    #[test]
+    fn huge_declared_images_are_refused_before_decoding() {
+        // 16,000 x 16,000 (the 240 KB bomb took 990 MB) and 100,000 x 1: refused by the header.
+        for (w, h) in [(16_000, 16_000), (100_000, 1), (10, 9000)] {
+            let files = vec![("a/bomb.png".to_string(), png_declaring(w, h)), ("b/x.png".to_string(), png_declaring(1, 1))];
+            let e = image_folder_from_files("drop", files, Some(32)).unwrap_err().to_string();
+            assert!(e.contains("bomb.png") && e.contains("larger than ring-wgpu decodes"), "{w}x{h}: {e}");
+        }
+    }
 
     fn temp_dir(tag: &str) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("ring-folder-{tag}-{}", std::process::id()));
