@@ -303,4 +303,36 @@ mod tests {
         }
         std::fs::remove_dir_all(path.parent().unwrap()).ok();
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Randomly damaged config files give a valid configuration or an error naming the
+        /// file or a key, never a panic.
+        #[test]
+        fn mutated_config_files_resolve_or_are_refused(
+            edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<char>()), 0..10),
+            cut in proptest::option::of(proptest::prelude::any::<usize>()),
+            extra in "[a-z_\\[\\]=\"0-9.e+-]{0,30}",
+        ) {
+            let valid = "preset = \"quick\"\nepochs = 3\n[train]\nlr-schedule = \"step\"\nupper = 12.5\nbatch = 20\nqueue = 4096\nknn_k = 5\n";
+            let mut chars: Vec<char> = valid.chars().collect();
+            for (at, c) in edits {
+                let at = at % chars.len();
+                chars[at] = c;
+            }
+            if let Some(cut) = cut {
+                chars.truncate(cut % (chars.len() + 1));
+            }
+            let text: String = chars.into_iter().collect::<String>() + &extra;
+            let path = temp_file("fuzz", &text);
+            let (flags, matches) = parse(&[]);
+            match resolve(&flags, &matches, Some(&path), None, None) {
+                Ok(resolved) => proptest::prop_assert!(resolved.config.validate().is_ok()),
+                Err(e) => {
+                    let e = format!("{e:#}");
+                    proptest::prop_assert!(e.len() < 8000, "{} bytes", e.len());
+                }
+            }
+        }
+    }
 }

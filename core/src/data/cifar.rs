@@ -59,7 +59,17 @@ pub fn parse_cifar_records(
     Ok((pixels, labels))
 }
 
+/// The largest CIFAR file read (CIFAR-100's train.bin is 154 MB).
+const MAX_CIFAR_FILE_BYTES: u64 = 200 << 20;
+
 fn read(path: &Path) -> Result<Vec<u8>, DatasetError> {
+    let length = std::fs::metadata(path).map_err(|e| DatasetError::io(path, e))?.len();
+    if length > MAX_CIFAR_FILE_BYTES {
+        return Err(DatasetError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("{length} bytes, more than any CIFAR file ({} MiB at most)", MAX_CIFAR_FILE_BYTES >> 20),
+        });
+    }
     std::fs::read(path).map_err(|e| DatasetError::io(path, e))
 }
 
@@ -212,5 +222,26 @@ mod tests {
         let err = load_cifar100(&dir, Split::Train, CifarLabels::Fine).unwrap_err().to_string();
         assert!(err.contains("train.bin") && err.contains("cifar-100-binary.tar.gz"), "{err}");
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    proptest::proptest! {
+        /// Any bytes, any label layout: records or an error, never a panic.
+        #[test]
+        fn random_batches_parse_or_are_refused(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8000),
+                                               label_bytes in 0usize..3, classes in 1usize..120, records in 0usize..3) {
+            let record = label_bytes + 3 * PLANE;
+            let mut data = bytes;
+            if records > 0 {
+                data.resize(records * record, 7);
+            }
+            let label_index = label_bytes.saturating_sub(1);
+            match parse_cifar_records(&data, Path::new("x.bin"), label_bytes.max(1), label_index, classes) {
+                Ok((pixels, labels)) => {
+                    proptest::prop_assert_eq!(pixels.len(), labels.len() * 3 * PLANE);
+                    proptest::prop_assert!(labels.iter().all(|&l| (l as usize) < classes));
+                }
+                Err(e) => proptest::prop_assert!(e.to_string().contains("x.bin")),
+            }
+        }
     }
 }

@@ -267,4 +267,39 @@ mod tests {
             Err(DatasetError::NoClasses { .. })
         ));
     }
+
+    /// A small valid PNG and JPEG to mutate.
+    fn samples() -> Vec<Vec<u8>> {
+        let img = image::RgbImage::from_fn(12, 9, |x, y| image::Rgb([(x * 20) as u8, (y * 25) as u8, 90]));
+        let mut out = Vec::new();
+        for format in [image::ImageFormat::Png, image::ImageFormat::Jpeg] {
+            let mut bytes = std::io::Cursor::new(Vec::new());
+            img.write_to(&mut bytes, format).unwrap();
+            out.push(bytes.into_inner());
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Mutated images decode or are refused naming the file; never a panic or a huge
+        /// allocation (the limits hold whatever the header claims).
+        #[test]
+        fn mutated_images_decode_or_are_refused(which in 0usize..2, edits in proptest::collection::vec((0usize..4000, proptest::prelude::any::<u8>()), 1..12),
+                                                cut in proptest::option::of(0usize..4000)) {
+            let mut bytes = samples().swap_remove(which);
+            for (at, value) in edits {
+                let at = at % bytes.len();
+                bytes[at] = value;
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut % (bytes.len() + 1));
+            }
+            let mut decoder = Decoder::new(Some(8));
+            if let Err(e) = decoder.add(Path::new("class/img.png"), &bytes) {
+                proptest::prop_assert!(e.to_string().contains("img.png"), "{e}");
+            } else {
+                proptest::prop_assert_eq!(decoder.pixels.len(), 8 * 8 * 3);
+            }
+        }
+    }
 }

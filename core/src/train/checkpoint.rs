@@ -306,4 +306,40 @@ mod tests {
             assert!(e.to_string().contains(key), "{key}: {e}");
         }
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// Random damage, with and without a recomputed checksum (so that the parser
+        /// behind the checksum is exercised too): a checkpoint or an error, never a panic.
+        #[test]
+        fn mutated_checkpoints_load_or_are_refused(edits in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..8),
+                                                   cut in proptest::option::of(proptest::prelude::any::<usize>()),
+                                                   insert in proptest::option::of((proptest::prelude::any::<usize>(), proptest::collection::vec(proptest::prelude::any::<u8>(), 1..40))),
+                                                   reseal in proptest::prelude::any::<bool>()) {
+            let mut bytes = sample().to_bytes();
+            bytes.truncate(bytes.len() - 4);
+            for (at, value) in edits {
+                let at = at % bytes.len();
+                bytes[at] = value;
+            }
+            if let Some((at, extra)) = insert {
+                let at = at % (bytes.len() + 1);
+                bytes.splice(at..at, extra);
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut % (bytes.len() + 1));
+            }
+            if reseal {
+                let checksum = crc32fast::hash(&bytes);
+                bytes.extend_from_slice(&checksum.to_le_bytes());
+            }
+            if let Ok(back) = Checkpoint::from_bytes(&bytes) {
+                // Whatever loaded is self-consistent: every tensor's values fill its shape.
+                for t in back.state.tensors.values() {
+                    proptest::prop_assert_eq!(t.values.len(), t.shape.iter().product::<usize>());
+                }
+            }
+            let _ = Checkpoint::read_config(&bytes);
+        }
+    }
 }
