@@ -98,7 +98,9 @@ pub fn run(gpu_args: &GpuArgs, args: &CompareArgs, matches: &ArgMatches) -> Resu
     let resolved = config_file::resolve(&args.settings, matches, args.config.as_deref(), args.preset.as_deref(), None)?;
     crate::run_lock::check_writable(&out)?;
     // Every run's settings are checked against the data before any training starts.
-    let train_images = Datasets::load(&resolved.config)?.train.len();
+    let loaded = Datasets::load(&resolved.config)?;
+    let (train_images, test_images) = (loaded.train.len(), loaded.test.len());
+    drop(loaded);
     let mut plan = Vec::new();
     for &method in &methods {
         for &seed in &seeds {
@@ -110,6 +112,11 @@ pub fn run(gpu_args: &GpuArgs, args: &CompareArgs, matches: &ArgMatches) -> Resu
     // One compare per folder (each run folder is locked again while it trains).
     let _lock = RunLock::acquire(&out)?;
     let compute = gpu_args.compute()?;
+    if compute.is_cpu() {
+        for (config, _) in &plan {
+            crate::host_memory::check(config, train_images, test_images)?;
+        }
+    }
     let probe = LinearProbeConfig { epochs: args.probe_epochs, ..LinearProbeConfig::default() };
     let mut results = Vec::new();
     let mut classes = 0;

@@ -9,6 +9,7 @@ mod config_file;
 mod download;
 mod embed;
 mod eval;
+mod host_memory;
 mod info;
 mod plot;
 mod run_dir;

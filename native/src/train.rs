@@ -89,6 +89,10 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs, matches: &ArgMatches) -> Result
     }
     let datasets = Datasets::load(&resolved.config)?;
     let compute = gpu_args.compute()?;
+    if compute.is_cpu() {
+        // On the CPU backend every buffer of the run is host memory.
+        crate::host_memory::check(&resolved.config, datasets.train.len(), datasets.test.len())?;
+    }
     let device = compute.burn_device();
     let mut trainer = match &saved {
         Some(bytes) => Trainer::from_checkpoint(bytes, Some(&resolved.config), datasets, device)

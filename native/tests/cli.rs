@@ -507,6 +507,29 @@ fn unusable_paths_and_sizes_are_named_before_any_work() {
     let (ok, _, stderr) = run(&["train", "--resume", "--out", run_dir.to_str().unwrap()]);
     assert!(!ok && stderr.contains("is a folder, not a checkpoint file"), "{stderr}");
 
+    // A run this machine cannot hold (the drawn bank rows: B x k x D x 4 bytes, ~1.4 PB)
+    // is refused naming the setting, before training starts.
+    let big = dir.join("big");
+    let (ok, _, stderr) = run(&[
+        "train",
+        "--device",
+        "cpu",
+        "--method",
+        "ir",
+        "--synthetic-per-class",
+        "1000",
+        "--batch",
+        "4096",
+        "--samples",
+        "1000000",
+        "--projection-dim",
+        "8192",
+        "--out",
+        big.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("--samples: this run needs about") && stderr.contains("more than this machine's"), "{stderr}");
+    assert!(!big.exists());
+
     let (ok, _, stderr) = run(&["embed", "--out", run_dir.to_str().unwrap(), "--size", "0"]);
     assert!(!ok && stderr.contains("--size"), "{stderr}");
 

@@ -46,9 +46,19 @@ pub(crate) fn split_of<'a>(splits: &'a Datasets, split: &str) -> Result<&'a Imag
 impl Dataset {
     /// The built-in synthetic set: `perClass` training images in each of 10 classes (half
     /// as many test images), `size` x `size` pixels, from `seed`.
-    pub fn synthetic(#[wasm_bindgen(js_name = perClass)] per_class: u32, size: u32, seed: u32) -> Result<Dataset, JsError> {
-        let train = synthetic(per_class as usize, size as usize, seed as u64).map_err(js_error)?;
-        let test = synthetic((per_class as usize / 2).max(1), size as usize, seed as u64 ^ 0x7e57).map_err(js_error)?;
+    pub fn synthetic(#[wasm_bindgen(js_name = perClass)] per_class: f64, size: f64, seed: u32) -> Result<Dataset, JsError> {
+        // Numbers from JavaScript: a negative one would otherwise wrap to a huge count.
+        let whole = |name: &str, v: f64, max: f64| -> Result<usize, JsError> {
+            if v.fract() == 0.0 && (1.0..=max).contains(&v) {
+                Ok(v as usize)
+            } else {
+                Err(JsError::new(&format!("Dataset.synthetic: {name} is a whole number from 1 to {max}, not {v}")))
+            }
+        };
+        let per_class = whole("perClass", per_class, ring_wgpu_core::train::MAX_SYNTHETIC_PER_CLASS as f64)?;
+        let size = whole("size", size, 512.0)?;
+        let train = synthetic(per_class, size, seed as u64).map_err(js_error)?;
+        let test = synthetic((per_class / 2).max(1), size, seed as u64 ^ 0x7e57).map_err(js_error)?;
         Ok(Dataset { splits: Datasets { train, test }, kind: DatasetKind::Synthetic })
     }
 

@@ -118,6 +118,20 @@ impl Trainer {
     }
 }
 
+/// Refuses a run whose memory estimate exceeds what one WebAssembly instance can address
+/// (4 GiB), naming the setting to lower, before anything is built.
+fn fits_in_a_tab(config: &TrainConfig, datasets: &Datasets) -> Result<(), JsError> {
+    let estimate = config.memory_estimate(datasets.train.len(), datasets.test.len());
+    if estimate.total() > 4 << 30 {
+        let key = estimate.largest().map(|p| p.key).unwrap_or("batch");
+        return Err(JsError::new(&format!(
+            "{key}: this run needs {}, more than the 4 GiB a browser tab's WebAssembly can address",
+            estimate.describe()
+        )));
+    }
+    Ok(())
+}
+
 #[wasm_bindgen]
 impl Trainer {
     /// A new run: `config` holds the keys of `ring-wgpu train`'s TOML files (unknown keys
@@ -135,6 +149,7 @@ impl Trainer {
             config.dataset = d.kind;
         }
         let datasets = datasets_for(&config, dataset.as_ref())?;
+        fits_in_a_tab(&config, &datasets)?;
         let (burn_device, device) = device::open(&device_choice(&options)?).await?;
         let trainer = ring_wgpu_core::Trainer::new(config, datasets, &burn_device).map_err(js_error)?;
         let stop = trainer.stop_handle();
@@ -160,7 +175,13 @@ impl Trainer {
     /// Up to `n` training steps (fewer when the run finishes or `stop()` is called), epoch
     /// ends (with the kNN monitor when due) included; resolves to their metrics.
     #[wasm_bindgen(unchecked_return_type = "Promise<StepsMetrics>")]
-    pub fn step(&self, n: u32) -> js_sys::Promise {
+    pub fn step(&self, n: f64) -> js_sys::Promise {
+        // A number from JavaScript: -1 would otherwise wrap to 4,294,967,295 steps.
+        if !(n.fract() == 0.0 && (1.0..=1e9).contains(&n)) {
+            let error: JsValue = JsError::new(&format!("step(n): n is a whole number of steps from 1 to 1e9, not {n}")).into();
+            return js_sys::Promise::reject(&error);
+        }
+        let n = n as u32;
         let stop = self.stop.clone();
         self.call(move |inner| async move {
             let mut trainer = inner.try_borrow_mut().map_err(|_| Trainer::busy())?;

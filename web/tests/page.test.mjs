@@ -136,5 +136,37 @@ try {
   await browser.close();
   server.close();
 }
+
+// The page when things are missing: each in a fresh browser, each must end in a message
+// (or a working CPU page), never in "loading..." for ever.
+async function freshPage({ hide, args }) {
+  const { server: s, url: u } = await serve(webDir, 0, { hide });
+  const b = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args });
+  const p = await b.newPage();
+  await p.goto(`${u}/www/index.html`);
+  return { p, close: async () => { await b.close(); s.close(); } };
+}
+try {
+  const { p, close } = await freshPage({ hide: (name) => name.endsWith('.wasm'), args: CHROMIUM_ARGS });
+  await p.waitForFunction(() => window.ringDemo && window.ringDemo.error, null, { timeout: 60_000 });
+  const shown = await p.evaluate(() => ({ error: window.ringDemo.error, status: document.getElementById('status').textContent }));
+  check('a missing .wasm says what failed and how to fix it', /failed to load/.test(shown.error) && /build\.sh/.test(shown.error) && /failed/.test(shown.status), JSON.stringify(shown));
+  await close();
+} catch (e) {
+  check('a missing .wasm says what failed and how to fix it', false, e.message);
+}
+try {
+  const noGpu = CHROMIUM_ARGS.filter((a) => a !== '--enable-unsafe-webgpu').concat(['--disable-webgpu']);
+  const { p, close } = await freshPage({ hide: () => false, args: noGpu });
+  await p.waitForFunction(() => window.ringDemo && (window.ringDemo.ready || window.ringDemo.error), null, { timeout: 120_000 });
+  await p.evaluate(() => window.ringDemo.setConfig({ dataset: 'synthetic', 'per-class': '4', batch: '10', queue: '20', epochs: '1', device: 'auto' }));
+  await p.click('#start');
+  await p.waitForFunction(() => window.ringDemo.error || window.ringDemo.steps.length >= 1, null, { timeout: 300_000 });
+  const shown = await p.evaluate(() => ({ webgpu: window.ringDemo.webgpu, error: window.ringDemo.error, device: window.ringDemo.device, steps: window.ringDemo.steps.length }));
+  check('without WebGPU the page trains on the CPU', shown.webgpu === false && !shown.error && /CPU/i.test(shown.device || '') && shown.steps >= 1, JSON.stringify(shown));
+  await close();
+} catch (e) {
+  check('without WebGPU the page trains on the CPU', false, e.message);
+}
 console.log(`page: ${report.checks.filter((c) => c.ok).length} passed, ${failed} failed (report: web/test-output/page-report.json)`);
 process.exit(failed ? 1 : 0);

@@ -278,10 +278,21 @@ worker.onmessage = ({ data: msg }) => {
     case 'finished': state.finished = true; setRunning(false); status(`finished: ${msg.progress.epochs} epochs`); break;
     case 'reset': break;
     case 'error': showError(msg.message); break;
+    case 'loadFailed':
+      state.loadFailed = msg.message;
+      status('the training module failed to load: see the message below');
+      showError(msg.message);
+      $('start').disabled = true;
+      break;
     default: break;
   }
 };
-worker.onerror = (e) => showError(`the training worker failed: ${e.message}`);
+worker.onerror = (e) => {
+  // A worker whose script or package cannot even be fetched ends here before 'ready'.
+  const hint = state.ready ? '' : ' (is the package built? run web/build.sh, or serve the page with web/serve.sh)';
+  if (!state.ready) status('the training worker failed to start: see the message below');
+  showError(`the training worker failed: ${e.message || 'it could not be loaded'}${hint}`);
+};
 
 // ---------- buttons ----------
 async function create({ checkpoint = null } = {}) {

@@ -13,9 +13,14 @@ let queue = Promise.resolve();
 
 const post = (type, data = {}, transfer = []) => self.postMessage({ type, ...data }, transfer);
 
+// Set when the WebAssembly module failed to load: every later request is answered with it.
+let loadFailure = null;
+
 function errorMessage(e) {
   const text = e && e.message ? e.message : String(e);
-  const panic = lastPanic();
+  // lastPanic() itself throws when the module never loaded.
+  let panic = null;
+  try { panic = lastPanic(); } catch { /* no module */ }
   return panic ? `${text}\n${panic}` : text;
 }
 
@@ -114,6 +119,7 @@ const handlers = {
 self.onmessage = (event) => {
   const msg = event.data;
   if (msg.type === 'pause') { running = false; if (trainer) trainer.stop(); return; }
+  if (loadFailure) { post('error', { message: loadFailure }); return; }
   const handler = handlers[msg.type];
   if (!handler) { post('error', { message: `unknown request ${msg.type}` }); return; }
   enqueue(() => handler(msg));
@@ -121,7 +127,15 @@ self.onmessage = (event) => {
 
 enqueue(async () => {
   const started = performance.now();
-  await init();
+  try {
+    await init();
+  } catch (e) {
+    loadFailure = `the WebAssembly module (pkg/ring_wgpu_web_bg.wasm) failed to load: ${e && e.message ? e.message : e}. `
+      + 'Build it with web/build.sh (or serve the page with web/serve.sh, which builds it), check that the server sends .wasm files '
+      + 'as application/wasm, then reload the page.';
+    post('loadFailed', { message: loadFailure });
+    return;
+  }
   const gpu = typeof navigator !== 'undefined' && !!navigator.gpu && !!(await navigator.gpu.requestAdapter().catch(() => null));
   post('ready', { version: version(), webgpu: gpu, ms: performance.now() - started });
 });

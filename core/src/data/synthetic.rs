@@ -87,6 +87,10 @@ fn render(size: usize, class: usize, seed: u64, index: u64, out: &mut [u8]) {
     }
 }
 
+/// The largest synthetic dataset made, bytes of pixels (checked before allocating, also
+/// where `usize` is 32 bits).
+pub const MAX_SYNTHETIC_BYTES: u64 = 2 << 30;
+
 /// `per_class` images of each of the 10 classes, `size` x `size`, from `seed`.
 /// Labels cycle 0, 1, ..., 9, 0, 1, ...
 pub fn synthetic(per_class: usize, size: usize, seed: u64) -> Result<ImageDataset, DatasetError> {
@@ -95,9 +99,17 @@ pub fn synthetic(per_class: usize, size: usize, seed: u64) -> Result<ImageDatase
             "synthetic dataset needs at least 1 image per class and a size in 8..=512 (got {per_class}, {size})"
         )));
     }
-    let n = per_class * SYNTHETIC_CLASSES.len();
+    let n = per_class.checked_mul(SYNTHETIC_CLASSES.len());
     let bytes = size * size * 3;
-    let mut pixels = vec![0u8; n * bytes];
+    let total = n.and_then(|n| n.checked_mul(bytes)).filter(|&total| total as u64 <= MAX_SYNTHETIC_BYTES).ok_or_else(|| {
+        DatasetError::Invalid(format!(
+            "a synthetic dataset of {per_class} images per class at {size} x {size} pixels would take more than {} GiB: \
+             lower the images per class or the size",
+            MAX_SYNTHETIC_BYTES >> 30
+        ))
+    })?;
+    let n = total / bytes;
+    let mut pixels = vec![0u8; total];
     let labels: Vec<u32> = (0..n).map(|i| (i % SYNTHETIC_CLASSES.len()) as u32).collect();
     for (i, out) in pixels.chunks_exact_mut(bytes).enumerate() {
         render(size, labels[i] as usize, seed, i as u64, out);
@@ -180,5 +192,13 @@ mod tests {
             .count();
         let accuracy = correct as f64 / data.len() as f64;
         assert!(accuracy > 0.5, "1-NN accuracy {accuracy} on flipped grayscale synthetic images (chance 0.1)");
+    }
+
+    #[test]
+    fn sizes_past_the_bound_are_refused_before_allocating() {
+        for (per_class, size) in [(usize::MAX, 32), (usize::MAX / 10 + 1, 8), (100_000, 512)] {
+            let e = synthetic(per_class, size, 0).unwrap_err().to_string();
+            assert!(e.contains("would take more than 2 GiB"), "{per_class} x {size}: {e}");
+        }
     }
 }

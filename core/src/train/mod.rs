@@ -7,17 +7,22 @@ mod config;
 mod data;
 mod events;
 mod features;
+mod memory;
 pub mod presets;
 mod schedule;
 mod sgd;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, CheckpointError, Progress};
-pub use config::{Anneal, BankInit, ConfigError, DatasetKind, KnnFeatures, MethodKind, ObjectiveKind, RESUMABLE_CHANGES, TrainConfig};
+pub use config::{
+    Anneal, BankInit, ConfigError, DatasetKind, KnnFeatures, MAX_BATCH, MAX_EPOCHS, MAX_KNN_K, MAX_MIXES, MAX_PROJECTION_DIM, MAX_QUEUE,
+    MAX_QUEUE_BYTES, MAX_SAMPLES, MAX_SYNTHETIC_PER_CLASS, MethodKind, ObjectiveKind, RESUMABLE_CHANGES, TrainConfig,
+};
 pub use data::Datasets;
 pub use events::{EpochMetrics, EventSink, FitOutcome, SinkFn, StepMetrics, StopHandle, TrainEvent};
 pub use features::extract_features;
 pub(crate) use features::unaugmented;
+pub use memory::{MemoryEstimate, MemoryPart};
 pub use presets::{PRESETS, preset};
 pub use schedule::{LrPolicy, LrSchedule, LrUpdate};
 pub use sgd::{Sgd, SgdSettings};
