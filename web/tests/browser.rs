@@ -60,6 +60,12 @@ async fn bad_input_is_an_error_not_a_trap() {
     assert!(e.contains("invalid type"), "{e}");
     let e = message(Trainer::create(js("{}"), None, js(r#"{"device": "tpu"}"#)).await.err().expect("refused"));
     assert!(e.contains("device `tpu`"), "{e}");
+    for (per_class, size) in [(-1.0, 32.0), (100_000.0, 32.0), (10.0, 0.5), (10.0, 4096.0)] {
+        let e = message(Dataset::synthetic(per_class, size, 0).err().expect("refused"));
+        assert!(e.contains("Dataset.synthetic") && e.contains("whole number"), "{e}");
+    }
+    let e = message(Trainer::create(js(r#"{"synthetic_per_class": 20000, "image_size": 512}"#), None, cpu.clone()).await.err().expect("refused"));
+    assert!(e.contains("more than") && e.contains("GiB"), "{e}");
     let e = message(Dataset::cifar10(b"\x1f\x8bjunk").err().expect("refused"));
     assert!(e.contains("not a gzip file"), "{e}");
     let e = message(Trainer::from_checkpoint(b"RING-WGPU CHECKPOINT 2\n{".to_vec(), None, cpu).await.err().expect("refused"));
@@ -76,7 +82,13 @@ async fn trainer_steps_and_checkpoints_in_the_browser() {
     let config =
         js(r#"{"synthetic_per_class": 4, "batch": 10, "queue": 20, "epochs": 3, "knn_every": 3, "knn_k": 5, "upper": 50, "lower": 5}"#);
     let trainer = Trainer::create(config, None, js(r#"{"device": "cpu"}"#)).await.expect("created");
-    let m = wasm_bindgen_futures::JsFuture::from(trainer.step(2)).await.expect("stepped");
+    // Numbers a JavaScript caller might pass by mistake are refused, not wrapped.
+    for bad in [-1.0, 0.0, 1.5, 1e12, f64::NAN] {
+        let e = wasm_bindgen_futures::JsFuture::from(trainer.step(bad)).await.err().expect("refused");
+        let e = js_sys::Reflect::get(&e, &"message".into()).unwrap().as_string().unwrap();
+        assert!(e.contains("whole number of steps"), "step({bad}): {e}");
+    }
+    let m = wasm_bindgen_futures::JsFuture::from(trainer.step(2.0)).await.expect("stepped");
     let loss = js_sys::Reflect::get(&m, &"loss".into()).unwrap().as_f64().unwrap();
     assert!(loss.is_finite(), "loss {loss}");
     let ring = wasm_bindgen_futures::JsFuture::from(trainer.ring(0, None)).await.expect("ring");
