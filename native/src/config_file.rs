@@ -189,7 +189,21 @@ pub fn resolve(
         }
     }
 
-    let given = to_table(flags)?;
+    let given = match to_table(flags) {
+        Ok(table) => table,
+        // TOML holds 64-bit signed integers: a flag past 2^63 fails here, before the
+        // validation that would name it. Name it.
+        Err(e) => match flags.validate() {
+            Err(ConfigError::Invalid { key, value, message }) => return Err(anyhow!("--{} {value}: {message}", key.replace('_', "-"))),
+            _ if flags.data_dir.as_ref().is_some_and(|d| d.to_str().is_none()) => {
+                return Err(anyhow!(
+                    "--data-dir {}: not valid UTF-8, which a run's recorded settings cannot hold; rename the folder or pass a link to it with a UTF-8 name",
+                    flags.data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default()
+                ));
+            }
+            _ => return Err(e),
+        },
+    };
     for (key, flag_value) in given {
         if matches!(matches.value_source(&key), Some(ValueSource::CommandLine | ValueSource::EnvVariable)) {
             value.insert(key.clone(), flag_value);
@@ -276,6 +290,17 @@ mod tests {
     }
 
     #[test]
+    fn a_data_dir_that_is_not_utf8_is_named() {
+        use std::os::unix::ffi::OsStrExt;
+        let matches = Flags::command()
+            .try_get_matches_from([std::ffi::OsStr::new("train"), "--data-dir".as_ref(), std::ffi::OsStr::from_bytes(b"data\xff")])
+            .unwrap();
+        let flags = Flags::from_arg_matches(&matches).unwrap().config;
+        let e = resolve(&flags, &matches, None, None, None).map(|_| ()).expect_err("refused").to_string();
+        assert!(e.starts_with("--data-dir data") && e.contains("not valid UTF-8"), "{e}");
+    }
+
+    #[test]
     fn mistakes_are_named_with_their_origin() {
         let path = temp_file("bad", "bogus_key = 1\n");
         let (flags, matches) = parse(&[]);
@@ -296,6 +321,9 @@ mod tests {
             (vec!["--knn-k", "0"], "--knn-k 0: must be in 1..=100000"),
             (vec!["--lr", "nan"], "--lr NaN: must be a positive number"),
             (vec!["--key-momentum", "2"], "--key-momentum 2: must be in [0, 1]"),
+            (vec!["--seed", "18446744073709551615"], "--seed 18446744073709551615: must be below 2^63"),
+            (vec!["--queue", "18446744073709551615"], "--queue 18446744073709551615: must be at most"),
+            (vec!["--epochs", "18446744073709551615"], "--epochs 18446744073709551615: must be in 1..="),
         ] {
             let (flags, matches) = parse(&args);
             let e = resolve(&flags, &matches, None, None, None).unwrap_err().to_string();
