@@ -64,7 +64,9 @@ async fn bad_input_is_an_error_not_a_trap() {
         let e = message(Dataset::synthetic(per_class, size, 0).err().expect("refused"));
         assert!(e.contains("Dataset.synthetic") && e.contains("whole number"), "{e}");
     }
-    let e = message(Trainer::create(js(r#"{"synthetic_per_class": 20000, "image_size": 512}"#), None, cpu.clone()).await.err().expect("refused"));
+    let e = message(
+        Trainer::create(js(r#"{"synthetic_per_class": 20000, "image_size": 512}"#), None, cpu.clone()).await.err().expect("refused"),
+    );
     assert!(e.contains("more than") && e.contains("GiB"), "{e}");
     let e = message(Dataset::cifar10(b"\x1f\x8bjunk").err().expect("refused"));
     assert!(e.contains("not a gzip file"), "{e}");
