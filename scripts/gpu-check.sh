@@ -108,7 +108,7 @@ python=${TORCH_PYTHON:-python3}
 torch_device=cuda
 [ $quick = 1 ] && torch_device=cpu
 torch_ok=1
-if ! "$python" -c "import torch, sys; sys.exit(0 if '$torch_device' == 'cpu' or torch.cuda.is_available() else 1)" >/dev/null 2>&1; then
+if ! timeout -k 5 60 "$python" -c "import torch, sys; sys.exit(0 if '$torch_device' == 'cpu' or torch.cuda.is_available() else 1)" >/dev/null 2>&1; then
   torch_ok=0
 fi
 
@@ -215,7 +215,7 @@ fi
 torch_peer torch-r18 resnet18 "$R18B" 60
 if [ $gpu_ok = 1 ]; then
   part epoch 150 "$bin" train --preset paper-cifar10-mocoring --dataset synthetic --synthetic-per-class "$PER_CLASS" \
-    --epochs 1 --device gpu "${epoch_args[@]}" --out "$work/epoch-run"
+    --epochs 1 --device gpu ${epoch_args[@]+"${epoch_args[@]}"} --out "$work/epoch-run"
   cp "$work/epoch-run/metrics.jsonl" "$work/epoch.jsonl" 2>/dev/null
   cp "$work/epoch-run/config.json" "$work/epoch-config.json" 2>/dev/null
 else

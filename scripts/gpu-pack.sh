@@ -45,7 +45,8 @@ cp scripts/gpu-check.sh scripts/gpu_check_report.py scripts/torch_moco_step.py "
 echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!'"$pack" 2>/dev/null || echo '-dirty') built $(date -u +%Y-%m-%d) on $(uname -m), needs ${glibc:-an unknown glibc}" > "$pack/VERSION"
 
 size=$(du -sb "$pack" | cut -f1)
-tree=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+# Sizes of the tracked files there are (a deleted one counts nothing), summed over every xargs batch.
+tree=$( (git ls-files -z | xargs -0 stat -c %s 2>/dev/null || true) | awk '{s += $1} END {print s + 0}')
 echo
 du -ab "$pack" | sort -n | awk '{printf "  %10d  %s\n", $1, $2}'
 echo "pack: $size bytes; tracked files: $tree bytes; together $((size + tree)) of $limit"

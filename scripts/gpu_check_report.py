@@ -124,7 +124,12 @@ def main():
     ring = read_json(os.path.join(a.work, "ring.json"))
 
     epoch = None
-    lines = [json.loads(x) for x in (read(os.path.join(a.work, "epoch.jsonl")) or "").splitlines() if x.startswith("{")]
+    lines = []
+    for x in (read(os.path.join(a.work, "epoch.jsonl")) or "").splitlines():
+        try:
+            lines.append(json.loads(x))
+        except ValueError:
+            continue  # a line cut by the time limit
     config = read_json(os.path.join(a.work, "epoch-config.json")) or {}
     trained = [x for x in lines if x.get("epoch", 0) >= 1 and x.get("images_per_s")]
     if trained:
@@ -158,6 +163,9 @@ def main():
         md.append(f"| {name} | {st} | {fmt(p['seconds'])} | {fmt(p['peak_device_mib'], 0)} |")
     if train_rows:
         md.append("\n## Training step (two 32x32 views per image; steady state after the warm-up steps)\n")
+        md.append("Peak device MiB: for ring-wgpu, nvidia-smi's device-wide memory in use during the whole part (both methods, "
+                  "CUDA context and caches included); for PyTorch, `torch.cuda.max_memory_allocated` for that method alone "
+                  "(tensors only). Compare them as orders of magnitude.\n")
         md.append("| model | method | batch | queue | runner | images/s | step ms | first step ms | setup ms | peak device MiB |")
         md.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in sorted(train_rows, key=lambda r: (r["model"] != "small", r["method"], r["runner"])):

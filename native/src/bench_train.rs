@@ -75,7 +75,7 @@ pub struct TrainBenchArgs {
     json: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 struct Row {
     device: String,
     model: EncoderKind,
@@ -117,7 +117,8 @@ fn measure(device: &Device, model: EncoderKind, ring: bool, args: &TrainBenchArg
         lower: 1.0,
         upper: 10.0,
         anneal: Anneal::None,
-        epochs: 1_000_000,
+        // Never reaches an epoch's end within the timed steps.
+        epochs: ring_wgpu_core::train::MAX_EPOCHS,
         seed: 1,
         ..TrainConfig::default()
     };
@@ -206,6 +207,11 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
                     first_step_ms: m.first_step_ms,
                     phases_ms: m.phases_ms,
                 });
+                // Each finished row is kept even if a later one is stopped (the GPU check's time limits).
+                if let Some(path) = &args.json {
+                    let partial = Report { rows: rows.clone(), mocoring_over_moco: Vec::new() };
+                    std::fs::write(path, serde_json::to_string_pretty(&partial)?)?;
+                }
             }
         }
     }

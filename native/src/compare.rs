@@ -99,7 +99,7 @@ pub fn run(gpu_args: &GpuArgs, args: &CompareArgs, matches: &ArgMatches) -> Resu
     crate::run_lock::check_writable(&out)?;
     // Every run's settings are checked against the data before any training starts.
     let loaded = Datasets::load(&resolved.config)?;
-    let (train_images, test_images) = (loaded.train.len(), loaded.test.len());
+    let (train_images, test_images, image_bytes) = (loaded.train.len(), loaded.test.len(), loaded.train.image_bytes());
     drop(loaded);
     let mut plan = Vec::new();
     for &method in &methods {
@@ -109,14 +109,15 @@ pub fn run(gpu_args: &GpuArgs, args: &CompareArgs, matches: &ArgMatches) -> Resu
             plan.push((config, out.join(format!("{}-seed{seed}", method.name()))));
         }
     }
-    // One compare per folder (each run folder is locked again while it trains).
-    let _lock = RunLock::acquire(&out)?;
     let compute = gpu_args.compute()?;
     if compute.is_cpu() {
         for (config, _) in &plan {
-            crate::host_memory::check(config, train_images, test_images)?;
+            crate::host_memory::check(config, train_images, test_images, image_bytes)?;
         }
     }
+    // One compare per folder (each run folder is locked again while it trains); taken after
+    // every check, so that a refused compare leaves no folder.
+    let _lock = RunLock::acquire(&out)?;
     let probe = LinearProbeConfig { epochs: args.probe_epochs, ..LinearProbeConfig::default() };
     let mut results = Vec::new();
     let mut classes = 0;

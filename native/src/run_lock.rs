@@ -64,6 +64,15 @@ impl RunLock {
                     dir.display()
                 );
             }
+            // File systems without advisory locks (some network mounts): go on, and say so.
+            Err(TryLockError::Error(e))
+                if e.kind() == std::io::ErrorKind::Unsupported || matches!(e.raw_os_error(), Some(37 | 38 | 95)) =>
+            {
+                eprintln!(
+                    "warning: {} cannot be locked on this file system ({e}); make sure no other ring-wgpu process writes there",
+                    dir.display()
+                );
+            }
             Err(TryLockError::Error(e)) => return Err(e).with_context(|| format!("locking {}", path.display())),
         }
         let command: Vec<String> = std::env::args().take(3).collect();

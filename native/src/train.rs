@@ -89,9 +89,12 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs, matches: &ArgMatches) -> Result
     }
     let datasets = Datasets::load(&resolved.config)?;
     let compute = gpu_args.compute()?;
-    if compute.is_cpu() {
+    match compute.gpu() {
         // On the CPU backend every buffer of the run is host memory.
-        crate::host_memory::check(&resolved.config, datasets.train.len(), datasets.test.len())?;
+        None => crate::host_memory::check(&resolved.config, datasets.train.len(), datasets.test.len(), datasets.train.image_bytes())?,
+        Some(gpu) => {
+            crate::host_memory::check_gpu(&resolved.config.resolved(datasets.train.len())?, datasets.train.len(), &gpu.kernel_limits())?
+        }
     }
     let device = compute.burn_device();
     let mut trainer = match &saved {
@@ -103,6 +106,14 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs, matches: &ArgMatches) -> Result
     // One writer per run folder: taken before anything is written (and after the settings
     // and data are checked, so that a refused command leaves no folder behind).
     let _lock = RunLock::acquire(&out)?;
+    // Another process may have written the folder between the first look and the lock.
+    let now = checkpoint::path(&out).exists().then(|| checkpoint::read(&out)).transpose()?;
+    if now != saved {
+        bail!(
+            "{} changed while this run was being set up (another ring-wgpu process wrote its checkpoint); run the command again",
+            out.display()
+        );
+    }
     let config = trainer.config();
     std::fs::write(out.join("config.json"), serde_json::to_string_pretty(config)?)?;
     let train = &trainer.datasets().train;

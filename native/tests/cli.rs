@@ -483,6 +483,11 @@ fn a_run_folder_has_one_writer_and_planted_links_are_not_followed() {
     assert!(ok, "{stderr}");
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
     assert!(std::fs::read(dir.join("checkpoint.bin")).unwrap().starts_with(b"RING-WGPU CHECKPOINT 3"));
+    // Replaced files keep the mode a plain File::create gives (not tempfile's 0600).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::File::create(dir.join("plain")).unwrap();
+    let mode = |name: &str| std::fs::metadata(dir.join(name)).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode("checkpoint.bin"), mode("plain"));
     std::fs::remove_dir_all(&dir).ok();
     std::fs::remove_file(&victim).ok();
 }
@@ -528,6 +533,24 @@ fn unusable_paths_and_sizes_are_named_before_any_work() {
         big.to_str().unwrap(),
     ]);
     assert!(!ok && stderr.contains("--samples: this run needs about") && stderr.contains("more than this machine's"), "{stderr}");
+    assert!(!big.exists());
+    // On a GPU, a queue larger than the adapter's largest buffer (lavapipe: 2 GiB).
+    let (ok, _, stderr) = run(&[
+        "train",
+        "--device",
+        "gpu",
+        "--method",
+        "moco",
+        "--synthetic-per-class",
+        "4",
+        "--batch",
+        "10",
+        "--queue",
+        "8388608",
+        "--out",
+        big.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("--queue: the queue takes 4.00 GiB, more than the largest buffer this GPU allows"), "{stderr}");
     assert!(!big.exists());
 
     let (ok, _, stderr) = run(&["embed", "--out", run_dir.to_str().unwrap(), "--size", "0"]);

@@ -118,10 +118,15 @@ impl Trainer {
     }
 }
 
-/// Refuses a run whose memory estimate exceeds what one WebAssembly instance can address
-/// (4 GiB), naming the setting to lower, before anything is built.
-fn fits_in_a_tab(config: &TrainConfig, datasets: &Datasets) -> Result<(), JsError> {
-    let estimate = config.memory_estimate(datasets.train.len(), datasets.test.len());
+/// On the CPU backend inside wasm (where every buffer of a run lives in the module's
+/// memory), refuses a run whose memory estimate exceeds what one WebAssembly instance can
+/// address (4 GiB), naming the setting to lower, before the model is built. On WebGPU the
+/// large buffers live in GPU memory, which the browser does not report.
+fn fits_in_a_tab(config: &TrainConfig, datasets: &Datasets, device: &ring_wgpu_core::burn::tensor::Device) -> Result<(), JsError> {
+    if !ring_wgpu_core::gpu::is_cpu(device) {
+        return Ok(());
+    }
+    let estimate = config.memory_estimate(datasets.train.len(), datasets.test.len(), datasets.train.image_bytes());
     if estimate.total() > 4 << 30 {
         let key = estimate.largest().map(|p| p.key).unwrap_or("batch");
         return Err(JsError::new(&format!(
@@ -149,8 +154,8 @@ impl Trainer {
             config.dataset = d.kind;
         }
         let datasets = datasets_for(&config, dataset.as_ref())?;
-        fits_in_a_tab(&config, &datasets)?;
         let (burn_device, device) = device::open(&device_choice(&options)?).await?;
+        fits_in_a_tab(&config, &datasets, &burn_device)?;
         let trainer = ring_wgpu_core::Trainer::new(config, datasets, &burn_device).map_err(js_error)?;
         let stop = trainer.stop_handle();
         Ok(Trainer { inner: Rc::new(RefCell::new(trainer)), stop, device })

@@ -64,10 +64,10 @@ async fn bad_input_is_an_error_not_a_trap() {
         let e = message(Dataset::synthetic(per_class, size, 0).err().expect("refused"));
         assert!(e.contains("Dataset.synthetic") && e.contains("whole number"), "{e}");
     }
-    let e = message(
-        Trainer::create(js(r#"{"synthetic_per_class": 20000, "image_size": 512}"#), None, cpu.clone()).await.err().expect("refused"),
-    );
-    assert!(e.contains("more than") && e.contains("GiB"), "{e}");
+    // Small data, huge drawn bank rows (B x k x D x 4 bytes): refused by the 4 GiB check.
+    let huge = r#"{"method": "ir", "synthetic_per_class": 4, "batch": 10, "samples": 1000000, "projection_dim": 8192}"#;
+    let e = message(Trainer::create(js(huge), None, cpu.clone()).await.err().expect("refused"));
+    assert!(e.starts_with("samples:") && e.contains("browser tab"), "{e}");
     let e = message(Dataset::cifar10(b"\x1f\x8bjunk").err().expect("refused"));
     assert!(e.contains("not a gzip file"), "{e}");
     let e = message(Trainer::from_checkpoint(b"RING-WGPU CHECKPOINT 2\n{".to_vec(), None, cpu).await.err().expect("refused"));

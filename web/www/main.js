@@ -30,7 +30,7 @@ function showError(message) {
 function clearError() { state.error = null; $('error').hidden = true; }
 function setRunning(on) {
   state.running = on;
-  $('start').disabled = on;
+  $('start').disabled = on || !!state.loadFailed;
   $('pause').disabled = !on;
   $('save').disabled = !state.created;
 }

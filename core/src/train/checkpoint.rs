@@ -154,8 +154,16 @@ impl Checkpoint {
         if header.format != format {
             return Err(damaged("the header's format differs from the first line's"));
         }
-        // A saved configuration is used to load data and size buffers: check it first.
-        header.config.validate().map_err(|e| damaged(&format!("its settings are invalid: {e}")))?;
+        // A saved configuration is used to load data and size buffers: check it first. The
+        // monitor's settings may change on resumption, so they are checked where they are used.
+        let defaults = TrainConfig::default();
+        let checked = TrainConfig {
+            knn_every: defaults.knn_every,
+            knn_k: defaults.knn_k,
+            knn_temperature: defaults.knn_temperature,
+            ..header.config.clone()
+        };
+        checked.validate().map_err(|e| damaged(&format!("its settings are invalid: {e}")))?;
         Ok((header, second + 1, end))
     }
 

@@ -2,7 +2,8 @@
 //! any work, so that a run a machine cannot hold is refused naming the setting to change
 //! instead of ending in an allocation failure hours in (or at once, in an abort).
 //!
-//! The estimate counts the large buffers — images (bytes on the host, f32 on the device),
+//! The estimate counts the large buffers — images (as stored: bytes on the host and a byte
+//! copy on the device),
 //! the MoCo queue or the memory banks, the similarity matrices of a step, the encoder's
 //! saved activations — and leaves out what is small next to them (weights, optimiser state
 //! and the kNN monitor's features of a small model). It errs high: activations are counted
@@ -65,18 +66,18 @@ fn activations_per_image(model: EncoderKind, image_size: usize) -> u64 {
 
 impl TrainConfig {
     /// The memory a run of this configuration needs with `train_images` and `test_images`
-    /// images, split by buffer (see the module's notes). Saturating arithmetic: any
-    /// configuration gives a number, however large.
-    pub fn memory_estimate(&self, train_images: usize, test_images: usize) -> MemoryEstimate {
+    /// images of `image_bytes` bytes each as stored (height x width x 3), split by buffer
+    /// (see the module's notes). Saturating arithmetic: any configuration gives a number,
+    /// however large.
+    pub fn memory_estimate(&self, train_images: usize, test_images: usize, image_bytes: usize) -> MemoryEstimate {
         let mul = |a: u64, b: u64| a.saturating_mul(b);
         let (b, d) = (self.batch as u64, self.projection_dim as u64);
         let images = (train_images as u64).saturating_add(test_images as u64);
-        let image_bytes = mul(3, (self.image_size as u64).pow(2));
         let image_key = if self.dataset == super::DatasetKind::Synthetic { "synthetic_per_class" } else { "train_subset" };
         let mut parts = vec![MemoryPart {
-            what: "the images (bytes on the host, f32 on the device)",
+            what: "the images (on the host and on the device)",
             key: image_key,
-            bytes: mul(images, mul(image_bytes, 5)),
+            bytes: mul(images, mul(image_bytes as u64, 2)),
         }];
         let (candidates, views) = match self.method {
             MethodKind::Moco | MethodKind::Mocoring => {
@@ -119,16 +120,16 @@ mod tests {
 
     #[test]
     fn the_quick_preset_is_small_and_a_huge_queue_is_named() {
-        let quick = TrainConfig::default().memory_estimate(1000, 500);
+        let quick = TrainConfig::default().memory_estimate(1000, 500, 3072);
         assert!(quick.total() < 200 << 20, "{}", quick.describe());
-        let huge = TrainConfig { queue: Some(1 << 24), projection_dim: 256, ..TrainConfig::default() }.memory_estimate(1000, 500);
+        let huge = TrainConfig { queue: Some(1 << 24), projection_dim: 256, ..TrainConfig::default() }.memory_estimate(1000, 500, 3072);
         assert_eq!(huge.largest().unwrap().key, "queue");
         assert!(huge.describe().contains("16.0 GiB") && huge.describe().contains("lower queue"), "{}", huge.describe());
         // The paper's ResNet-18 at B = 256 on CIFAR-10 fits a 24 GiB machine.
-        let paper = crate::train::preset("paper-cifar10-mocoring").unwrap().memory_estimate(50_000, 10_000);
+        let paper = crate::train::preset("paper-cifar10-mocoring").unwrap().memory_estimate(50_000, 10_000, 3072);
         assert!(paper.total() < 12 << 30, "{}", paper.describe());
         // Nothing overflows.
         let absurd = TrainConfig { batch: usize::MAX, samples: usize::MAX, method: MethodKind::Cmc, ..TrainConfig::default() };
-        assert_eq!(absurd.memory_estimate(usize::MAX, usize::MAX).total(), u64::MAX);
+        assert_eq!(absurd.memory_estimate(usize::MAX, usize::MAX, 3072).total(), u64::MAX);
     }
 }
