@@ -9,7 +9,7 @@ use ring_wgpu_core::train::{Datasets, SinkFn, TrainConfig, TrainEvent, Trainer, 
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // glibc's default malloc thresholds cost a CPU step about a quarter of its time.
-    ring_wgpu_core::malloc_tuning::keep_freed_memory();
+    ring_wgpu_core::cpu::malloc_tuning::keep_freed_memory();
     let config = TrainConfig { epochs: 30, ..preset("quick")? };
     // In a browser: Datasets::synthetic, or data::cifar10_from_archive on the archive's bytes.
     let datasets = Datasets::load(&config)?;

@@ -40,12 +40,11 @@
 //! dataset loaders of [`data`] (native only in practice).
 
 pub mod augment;
+pub mod cpu;
 pub mod data;
 mod error;
 pub mod eval;
 pub mod gpu;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod malloc_tuning;
 pub mod methods;
 pub mod mixing;
 pub mod model;

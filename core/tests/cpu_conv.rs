@@ -1,8 +1,8 @@
-//! The encoders' convolution on the CPU backend (`model::cpu_conv`: our im2col + GEMM
+//! The encoders' convolution on the CPU backend (`cpu::conv`: our im2col + GEMM
 //! kernels registered with burn's autodiff) against burn's own convolution: the output and
 //! both gradients through `backward()`, on the encoders' shapes and odd ones (stride 2,
 //! 1x1, one input channel, sizes no tile divides). The kernels themselves are checked
-//! against plain loops in `cpu_conv::kernels`. On the GPU `conv2d` is burn's own.
+//! against plain loops in `cpu::conv::reference`. On the GPU `conv2d` is burn's own.
 
 mod common;
 
@@ -10,7 +10,8 @@ use common::*;
 use ring_wgpu_core::burn::tensor::module::conv2d as burn_conv2d;
 use ring_wgpu_core::burn::tensor::ops::ConvOptions;
 use ring_wgpu_core::burn::tensor::{Device, Distribution, Tensor};
-use ring_wgpu_core::model::cpu_conv;
+use ring_wgpu_core::cpu::conv as cpu_conv;
+use ring_wgpu_core::cpu::conv::plan::{CpuFeatures, Forward, InputGrad, WeightGrad};
 
 /// Relative tolerance: both sides sum the same products in f32, in different orders.
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
@@ -32,7 +33,7 @@ fn run(conv: impl Fn(Tensor<4>, Tensor<4>) -> Tensor<4>, x: &Tensor<4>, w: &Tens
 fn output_and_gradients_equal_burns_convolution() {
     let device = Device::flex();
     // (batch, cin, cout, size, kernel, stride): the small ResNet's layers (its stem and
-    // 16-channel stage by the direct kernel where the CPU has AVX-512, `cpu_conv::direct`,
+    // 16-channel stage by the direct kernel where the CPU has AVX-512, `cpu::conv::direct`,
     // its 16 x 16 and 8 x 8 stride-1 layers by `cpu_conv::direct_small`, as ResNet-18's
     // 4 x 4 stage; the 3x3 stride-2 layers' forward passes there too, the input gradients
     // up to 64 channels by `cpu_conv::strided_input_grad`),
@@ -64,20 +65,22 @@ fn output_and_gradients_equal_burns_convolution() {
         let out = (size + 2 * pad - kernel) / stride + 1;
         let g = Tensor::<4>::random([batch, cout, out, out], Distribution::Normal(0.0, 1.0), &device);
         let geometry = cpu_conv::ConvGeometry { batch, cin, cout, height: size, width: size, kernel, stride, pad };
-        if kernel == 3 && stride == 1 && size < 32 && cin >= 32 && !cpu_conv::winograd::applies(&geometry) && cpu_conv::direct::available()
-        {
-            assert!(cpu_conv::direct_small::applies(&geometry), "{geometry:?}");
+        let cpu = CpuFeatures::detected();
+        let plan = cpu_conv::plan::plan(&geometry, cpu);
+        let winograd = stride == 1 && cin >= 64 && (size >= 16 || (cin >= 256 && size >= 8));
+        if winograd {
+            let want = if size >= 16 { Forward::Winograd4 } else { Forward::Winograd };
+            assert!(plan.forward == want && plan.weight_grad == WeightGrad::Winograd, "{geometry:?}: {plan:?}");
         }
-        if stride == 1 && cin >= 64 && (size >= 16 || (cin >= 256 && size >= 8)) {
-            assert!(cpu_conv::winograd::applies(&geometry) && cpu_conv::winograd::applies_to_weight_gradient(&geometry), "{geometry:?}");
-            assert_eq!(cpu_conv::winograd4::applies(&geometry), size >= 16, "{geometry:?}");
+        if kernel == 3 && stride == 1 && size < 32 && cin >= 32 && !winograd && cpu.avx512 {
+            assert_eq!(plan.forward, Forward::DirectSmall, "{geometry:?}");
         }
-        if kernel == 3 && stride == 2 && cout % 32 == 0 && cpu_conv::direct::available() {
-            assert!(cpu_conv::direct_small::applies(&geometry), "{geometry:?}");
-            assert_eq!(cpu_conv::strided_input_grad::applies(&geometry), cin <= 64, "{geometry:?}");
+        if kernel == 3 && stride == 2 && cout % 32 == 0 && cpu.avx512 {
+            assert_eq!(plan.forward, Forward::DirectSmall, "{geometry:?}");
+            assert_eq!(plan.input_grad == InputGrad::StridedPhases, cin <= 64, "{geometry:?}");
         }
-        if kernel == 3 && stride == 1 && size >= 32 && cin < 64 && cpu_conv::direct::available() {
-            assert!(cpu_conv::direct::applies(&geometry), "{geometry:?}");
+        if kernel == 3 && stride == 1 && size >= 32 && cin < 64 && cpu.avx512 {
+            assert_eq!(plan.forward, Forward::Direct, "{geometry:?}");
         }
         let before = cpu_conv::calls();
         let ours = run(|x, w| cpu_conv::conv2d(x, w, stride, pad), &x, &w, &g);

@@ -1,8 +1,8 @@
-//! The encoders' batch norm in training mode on the CPU backend (`model::cpu_norm`: fused
+//! The encoders' batch norm in training mode on the CPU backend (`cpu::norm`: fused
 //! kernels registered with burn's autodiff) against burn's own `BatchNorm::forward`: the
 //! output, the gradients of x, gamma and beta through `backward()`, and the running
 //! statistics after two steps; evaluation mode stays burn's. The kernels themselves are
-//! checked against plain loops in `cpu_norm::kernels`.
+//! checked against plain loops in `cpu::norm::kernels`.
 
 mod common;
 
@@ -10,7 +10,7 @@ use common::*;
 use ring_wgpu_core::burn::module::{Module, Param};
 use ring_wgpu_core::burn::nn::{BatchNorm, BatchNormConfig};
 use ring_wgpu_core::burn::tensor::{Device, Distribution, Tensor};
-use ring_wgpu_core::model::cpu_norm;
+use ring_wgpu_core::cpu::norm as cpu_norm;
 
 fn assert_close(got: &[f32], want: &[f32], tolerance: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}");

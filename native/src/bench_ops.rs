@@ -4,7 +4,7 @@
 //! residual add and the head's matmuls, at the shapes a step of `bench train` runs, each
 //! multiplied by how often one encoder pass runs it.
 //!
-//! Convolutions and batch norms go through `model::cpu_conv` / `model::cpu_norm`, as the
+//! Convolutions and batch norms go through `cpu::conv` / `cpu::norm`, as the
 //! encoders' do (our kernels on the CPU backend; `RING_WGPU_CPU_CONV=burn` measures burn's
 //! own instead, `RING_WGPU_CPU_NORM=burn` burn's batch norm only).
 //! Gradients are timed through burn's autodiff exactly as training computes them: the
@@ -21,9 +21,9 @@ use ring_wgpu_core::burn::module::Module;
 use ring_wgpu_core::burn::nn::{BatchNorm, BatchNormConfig};
 use ring_wgpu_core::burn::tensor::activation::relu;
 use ring_wgpu_core::burn::tensor::{Device, Distribution, Tensor};
+use ring_wgpu_core::cpu::conv::conv2d;
+use ring_wgpu_core::cpu::norm::batch_norm;
 use ring_wgpu_core::model::EncoderKind;
-use ring_wgpu_core::model::cpu_conv::conv2d;
-use ring_wgpu_core::model::cpu_norm::batch_norm;
 use serde::Serialize;
 
 use crate::GpuArgs;

@@ -142,7 +142,7 @@ fn main() {
         unsafe { std::env::set_var("BURN_DEVICE", "flex") };
     }
     quiet_wayland_probe();
-    ring_wgpu_core::malloc_tuning::keep_freed_memory();
+    ring_wgpu_core::cpu::malloc_tuning::keep_freed_memory();
     let matches = Cli::command()
         .mut_subcommand("train", |train| train.after_help(train::presets_help()))
         .mut_subcommand("compare", |compare| compare.after_help(train::presets_help()))

@@ -14,8 +14,8 @@
 
 use super::reference::{by_slot, mean_of_partials};
 use super::{AugmentSpec, ViewParams};
+use crate::cpu::simd::dispatch_avx2;
 use crate::data::ImageDataset;
-use crate::model::cpu_common::dispatch_avx2;
 
 /// `views` of `data` augmented into f32 NCHW, `views.len()` x 3 x size x size, each view at
 /// its slot: [`augment_reference`](super::augment_reference)'s values, bit for bit.

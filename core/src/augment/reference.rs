@@ -1,8 +1,8 @@
 //! Plain-Rust reference of augment.wgsl, operation for operation in f32.
 
 use super::{AugmentSpec, ViewParams};
+use crate::cpu::parallel::map_indices;
 use crate::data::ImageDataset;
-use crate::model::cpu_common::map_indices;
 
 #[inline]
 pub(super) fn gray(rgb: [f32; 3]) -> f32 {

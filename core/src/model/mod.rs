@@ -1,9 +1,6 @@
 //! Encoders (burn): CIFAR-style ResNets and the contrastive projection head, the
 //! momentum (EMA) copy of an encoder, and a module's values as named tensors.
 
-pub(crate) mod cpu_common;
-pub mod cpu_conv;
-pub mod cpu_norm;
 mod ema;
 mod resnet;
 mod state;

@@ -42,7 +42,7 @@ fn conv3x3(inputs: usize, outputs: usize, stride: usize, device: &Device) -> Con
         .init(device)
 }
 
-/// `conv` applied to `x`: on the CPU backend through [`super::cpu_conv`] (same result,
+/// `conv` applied to `x`: on the CPU backend through [`crate::cpu::conv`] (same result,
 /// faster gradients), elsewhere burn's own. Our convolutions have no bias and pad by
 /// half the kernel.
 fn apply(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
@@ -50,12 +50,12 @@ fn apply(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if conv.bias.is_some() || conv.groups != 1 || conv.dilation != [1, 1] || k != k2 || conv.stride[0] != conv.stride[1] {
         return conv.forward(x);
     }
-    super::cpu_conv::conv2d(x, conv.weight.val(), conv.stride[0], k / 2)
+    crate::cpu::conv::conv2d(x, conv.weight.val(), conv.stride[0], k / 2)
 }
 
-/// `bn` applied to `x`: in training on the CPU backend through [`super::cpu_norm`].
+/// `bn` applied to `x`: in training on the CPU backend through [`crate::cpu::norm`].
 fn norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    super::cpu_norm::batch_norm(bn, x)
+    crate::cpu::norm::batch_norm(bn, x)
 }
 
 /// A basic residual block: two 3x3 convolutions with batch norm, 1x1 projection shortcut

@@ -3,7 +3,7 @@
 
 use super::bounds::{Pairing, RowRing};
 use super::order::order_key;
-use crate::model::cpu_common::per_image;
+use crate::cpu::parallel::per_image;
 
 /// Plain-Rust reference of ring_mask: 1.0 where the candidate is in its row's ring (rows
 /// in parallel on native targets: each row's values depend on that row alone; this is also

@@ -5,8 +5,8 @@ use burn::tensor::{DType, Tensor};
 use super::bounds::{BoundsStorage, Pairing, RingBounds, RowRing};
 use super::order::{composite, order_key};
 use super::{RingError, RingParams, RingSpec, RingWindow};
+use crate::cpu::parallel::map_indices;
 use crate::gpu::launch;
-use crate::model::cpu_common::map_indices;
 
 /// Validates a `rows x cols` similarity matrix for `pairing` and returns the ring window.
 pub(crate) fn check_shape(rows: usize, cols: usize, spec: &RingSpec, pairing: Pairing) -> Result<RingWindow, RingError> {

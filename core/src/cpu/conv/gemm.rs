@@ -1,7 +1,8 @@
 //! 2-D convolution on host slices (f32, NCHW, one group, no dilation, square kernels,
 //! symmetric zero padding): forward, input gradient and weight gradient, each as
 //! im2col + one GEMM per image (the `gemm` crate's packed SIMD kernels) with images in
-//! parallel, and the plain loops they are tested against (`*_reference`).
+//! parallel. Computes every geometry; [`super::plan`] chooses it where no faster algorithm
+//! pays. Its GEMM helpers serve the Winograd path too.
 //!
 //! Per image b: `col_b` (Cin k k x OH OW) holds the input patches; then
 //! - forward: `y_b = W col_b` (W is Cout x Cin k k, the weight tensor as it is stored);
@@ -13,69 +14,11 @@
 
 use std::mem::MaybeUninit;
 
-use crate::model::cpu_common::{dispatch_avx2, map_indices, per_image};
-
-/// Shape of one convolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvGeometry {
-    /// Images.
-    pub batch: usize,
-    /// Input channels.
-    pub cin: usize,
-    /// Output channels.
-    pub cout: usize,
-    /// Input height.
-    pub height: usize,
-    /// Input width.
-    pub width: usize,
-    /// Kernel side.
-    pub kernel: usize,
-    /// Stride (both directions).
-    pub stride: usize,
-    /// Zero padding on every side.
-    pub pad: usize,
-}
-
-impl ConvGeometry {
-    /// Output height.
-    pub fn out_height(&self) -> usize {
-        (self.height + 2 * self.pad - self.kernel) / self.stride + 1
-    }
-
-    /// Output width.
-    pub fn out_width(&self) -> usize {
-        (self.width + 2 * self.pad - self.kernel) / self.stride + 1
-    }
-
-    /// Rows of an image's patch matrix (Cin k k).
-    fn col_rows(&self) -> usize {
-        self.cin * self.kernel * self.kernel
-    }
-
-    /// Columns of an image's patch matrix (OH OW).
-    fn col_cols(&self) -> usize {
-        self.out_height() * self.out_width()
-    }
-
-    fn input_len(&self) -> usize {
-        self.cin * self.height * self.width
-    }
-
-    fn output_len(&self) -> usize {
-        self.cout * self.col_cols()
-    }
-
-    /// Is this a convolution these kernels compute (positive sizes, the kernel fits)?
-    pub fn is_valid(&self) -> bool {
-        self.batch > 0
-            && self.cin > 0
-            && self.cout > 0
-            && self.kernel > 0
-            && self.stride > 0
-            && self.height + 2 * self.pad >= self.kernel
-            && self.width + 2 * self.pad >= self.kernel
-    }
-}
+use super::ConvGeometry;
+use super::transpose::{to_row_major, transpose_into};
+use crate::cpu::buffers::{unwritten, with_scratch, written};
+use crate::cpu::parallel::{map_indices, per_image};
+use crate::cpu::simd::dispatch_avx2;
 
 /// Range of output positions `o` whose input index `o * stride + offset` lies in `[0, size)`.
 fn valid_range(offset: isize, stride: usize, size: usize, outputs: usize) -> (usize, usize) {
@@ -343,8 +286,6 @@ pub(super) fn matmul_strided(m: usize, n: usize, k: usize, dst: &mut [f32], lhs:
     matmul_into(m, n, k, dst, (n, 1), false, lhs.0, (lhs.1, 1), rhs.0, (rhs.1, 1));
 }
 
-pub(super) use crate::model::cpu_common::{unwritten, written};
-
 /// Partial sums of the weight gradient (a constant, so results do not depend on the cores).
 const WEIGHT_GRAD_CHUNKS: usize = 8;
 
@@ -354,26 +295,6 @@ const WEIGHT_GRAD_CHUNKS: usize = 8;
 pub(super) fn image_runs(batch: usize) -> Vec<std::ops::Range<usize>> {
     let per_run = batch.div_ceil(batch.min(WEIGHT_GRAD_CHUNKS));
     (0..batch.div_ceil(per_run)).map(|r| r * per_run..((r + 1) * per_run).min(batch)).collect()
-}
-
-thread_local! {
-    static COL: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Calls `f` with this thread's scratch buffer of at least `len` values (reused from call to
-/// call; its contents are whatever the last user left). While a thread waits on a parallel
-/// loop it may run other tasks; should one of them need the buffer while it is lent out, it
-/// gets a fresh one.
-pub(super) fn with_col<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    COL.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut col) => {
-            if col.len() < len {
-                col.resize(len, 0.0);
-            }
-            f(&mut col[..len])
-        }
-        Err(_) => f(&mut vec![0.0f32; len]),
-    })
 }
 
 /// Output positions per image below which the weight gradient splits the work by rows of
@@ -395,21 +316,9 @@ const SPLIT_BY_ROWS_TILES: usize = 8;
 /// no clear gain (13.2 -> 12.6).
 const POSITION_MAJOR_FROM: (usize, usize) = (64, 1024);
 
-/// `y = conv(x, w)`: x is B x Cin x H x W, w is Cout x Cin x k x k; returns B x Cout x OH x OW.
-/// By Winograd's transform or the direct kernel where they apply, else im2col + GEMM.
+/// `y = conv(x, w)` by im2col + one GEMM per image (images in parallel): x is B x Cin x H
+/// x W, w is Cout x Cin x k x k; returns B x Cout x OH x OW. Computes every valid geometry.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    if super::winograd4::applies(g) {
-        return super::winograd4::conv2d_forward(x, w, g);
-    }
-    if super::winograd::applies(g) {
-        return super::winograd::conv2d_forward(x, w, g);
-    }
-    if super::direct::applies(g) {
-        return super::direct::conv2d_forward(x, w, g);
-    }
-    if super::direct_small::applies(g) {
-        return super::direct_small::conv2d_forward(x, w, g);
-    }
     let (rows, cols) = (g.col_rows(), g.col_cols());
     let position_major = g.cout >= POSITION_MAJOR_FROM.0 && cols >= POSITION_MAJOR_FROM.1;
     let pointwise = g.kernel == 1 && g.stride == 1 && g.pad == 0;
@@ -418,7 +327,7 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
         let x_b = &x[b * g.input_len()..][..g.input_len()];
         let patches = if pointwise { 0 } else { rows * cols };
         let scratch = if position_major { g.output_len() } else { 0 };
-        with_col(patches + scratch, |buffer| {
+        with_scratch(patches + scratch, |buffer| {
             let (col, y_t) = buffer.split_at_mut(patches);
             // The image itself is the patch matrix of a pointwise convolution.
             let col: &[f32] = if pointwise {
@@ -439,40 +348,10 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     unsafe { written(y) }
 }
 
-/// `dL/dx` from `dy` (B x Cout x OH x OW) and w. With stride 1 this is itself a forward
-/// convolution: of dy, padded by k - 1 - p, with the kernels flipped and their channel axes
-/// swapped (one GEMM of depth Cout k k per image instead of a GEMM of depth Cout and a
-/// scatter); otherwise GEMM + col2im.
+/// `dL/dx` from `dy` (B x Cout x OH x OW) and w by one GEMM per image and col2im. Computes
+/// every valid geometry (the plan takes stride-1 layers as forward convolutions of dy).
 pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let (rows, cols) = (g.col_rows(), g.col_cols());
-    let k = g.kernel;
-    if g.stride == 1 && g.pad < k && k > 1 {
-        // flipped[ci][co][ky][kx] = w[co][ci][k-1-ky][k-1-kx]: each input channel's row
-        // written in order, its taps read 9 at a time (ResNet-18's 512 x 512 x 3 x 3:
-        // 4-5 ms single-threaded in the scattered order).
-        let taps = k * k;
-        let mut flipped = vec![0.0f32; w.len()];
-        per_image(&mut flipped, g.cout * taps, |ci, row| {
-            for (co, dst) in row.chunks_exact_mut(taps).enumerate() {
-                let src = &w[(co * g.cin + ci) * taps..][..taps];
-                dst.iter_mut().zip(src.iter().rev()).for_each(|(d, s)| *d = *s);
-            }
-        });
-        let transposed = ConvGeometry {
-            batch: g.batch,
-            cin: g.cout,
-            cout: g.cin,
-            height: g.out_height(),
-            width: g.out_width(),
-            kernel: k,
-            stride: 1,
-            pad: k - 1 - g.pad,
-        };
-        return conv2d_forward(dy, &flipped, &transposed);
-    }
-    if super::strided_input_grad::applies(g) {
-        return super::strided_input_grad::conv2d_input_grad(dy, w, g);
-    }
     let mut dx = vec![0.0f32; g.batch * g.input_len()];
     per_image(&mut dx, g.input_len(), |b, dx_b| {
         let dy_b = &dy[b * g.output_len()..][..g.output_len()];
@@ -480,7 +359,7 @@ pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
             matmul(rows, cols, g.cout, dx_b, false, w, (1, rows), dy_b, (cols, 1));
             return;
         }
-        with_col(rows * cols, |col| {
+        with_scratch(rows * cols, |col| {
             // col = W^T dy_b: W^T is (Cin k k) x Cout, i.e. W read with swapped strides.
             matmul(rows, cols, g.cout, col, false, w, (1, rows), dy_b, (cols, 1));
             col2im_add(col, g, dx_b);
@@ -489,21 +368,12 @@ pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     dx
 }
 
-/// `dL/dw` (Cout x Cin x k x k) from x and dy: by Winograd's transform where
-/// [`super::winograd::applies_to_weight_gradient`], else `dW = sum_b dy_b col_b^T`, computed
+/// `dL/dw` (Cout x Cin x k x k) from x and dy, `dW = sum_b dy_b col_b^T`, computed
 /// column-major ((Cin k k) x Cout), which makes the small dy the operand the GEMM copies into
 /// panels (a row-major dW made it copy the whole patch matrix per image: the 16-channel
 /// 32 x 32 layers' weight gradient at B = 64, 15.9 -> 2.7 ms on 2 cores), then transposed.
+/// Computes every valid geometry.
 pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    if super::winograd::applies_to_weight_gradient(g) {
-        return super::winograd::conv2d_weight_grad(x, dy, g);
-    }
-    if super::direct::applies_to_weight_gradient(g) {
-        return super::direct::conv2d_weight_grad(x, dy, g);
-    }
-    if super::direct_small::applies_to_weight_gradient(g) {
-        return super::direct_small::conv2d_weight_grad(x, dy, g);
-    }
     let sums = if g.col_cols() < SPLIT_BY_ROWS_BELOW { weight_grad_split_by_rows(x, dy, g) } else { weight_grad_split_by_images(x, dy, g) };
     to_row_major(&sums, g.col_rows(), g.cout)
 }
@@ -521,7 +391,7 @@ fn weight_grad_split_by_images(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f
             product_into(acc, g.cout, rows, cols, dy_b, (cols, 1), x_b, (1, cols));
             return;
         }
-        with_col(rows * cols, |col| {
+        with_scratch(rows * cols, |col| {
             im2col(&x[b * g.input_len()..][..g.input_len()], g, col, cols);
             product_into(acc, g.cout, rows, cols, dy_b, (cols, 1), col, (1, cols));
         });
@@ -562,7 +432,7 @@ fn weight_grad_split_by_rows(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32
     let per_pass = (SPLIT_BY_ROWS_DEPTH / cols).clamp(1, g.batch);
     let tile = rows.div_ceil(SPLIT_BY_ROWS_TILES);
     let mut sums = Vec::new();
-    with_col((rows + g.cout) * per_pass * cols, |buffer| {
+    with_scratch((rows + g.cout) * per_pass * cols, |buffer| {
         for first in (0..g.batch).step_by(per_pass) {
             let n = per_pass.min(g.batch - first);
             let width = n * cols;
@@ -597,128 +467,6 @@ fn weight_grad_split_by_rows(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32
         }
     });
     sums
-}
-
-/// A column-major `rows x cols` matrix in row-major order (`cols x rows`), blocks of 16 of
-/// its columns in parallel.
-fn to_row_major(column_major: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    const BLOCK: usize = 16;
-    let mut out = unwritten(rows * cols);
-    per_image(&mut out, BLOCK * rows, |block, out| {
-        // Columns block * 16.. are rows block * 16.. of the transpose: a band of the source.
-        transpose_band(column_major, rows, cols, block * BLOCK, out);
-    });
-    // SAFETY: the bands cover every output row, each wrote all of its rows.
-    unsafe { written(out) }
-}
-
-/// `dst` (`cols x rows`, row-major) = the transpose of `src` (`rows x cols`, row-major).
-pub(super) fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [impl Slot]) {
-    transpose_band(src, rows, cols, 0, dst);
-}
-
-/// Rows `c0..c0 + dst.len() / rows` of the transpose of `src` (`rows x cols`, row-major)
-/// into `dst`: 8 x 8 tiles through AVX registers where the CPU has AVX, the edges (and
-/// everything elsewhere) in 16 x 16 tiles of scalar copies (whole cache lines of `src` read,
-/// 16 rows written).
-fn transpose_band<S: Slot>(src: &[f32], rows: usize, cols: usize, c0: usize, dst: &mut [S]) {
-    const TILE: usize = 16;
-    assert!(src.len() >= rows * cols && dst.len().is_multiple_of(rows.max(1)) && c0 + dst.len() / rows.max(1) <= cols);
-    let width = dst.len() / rows.max(1);
-    // The rows and columns the AVX tiles cover (none elsewhere).
-    #[cfg(target_arch = "x86_64")]
-    let (done_rows, done_width) = if std::arch::is_x86_feature_detected!("avx") && rows >= 8 && width >= 8 {
-        let (done_rows, done_width) = (rows / 8 * 8, width / 8 * 8);
-        // SAFETY: AVX is available; the tiles read src[r cols + c0 + j] and write
-        // dst[j rows + r] for r < done_rows <= rows, j < done_width <= width, in bounds by
-        // the assert; `S` has f32's layout (`Slot`'s contract).
-        unsafe { transpose_tiles_avx(src.as_ptr(), cols, c0, dst.as_mut_ptr().cast::<f32>(), rows, done_rows, done_width) };
-        (done_rows, done_width)
-    } else {
-        (0, 0)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let (done_rows, done_width) = (0, 0);
-    // What the tiles left: the last `rows mod 8` rows of every column, then the last
-    // `width mod 8` columns' first rows.
-    let mut scalar = |r_range: std::ops::Range<usize>, j_range: std::ops::Range<usize>| {
-        for r0 in r_range.clone().step_by(TILE) {
-            for j in j_range.clone() {
-                let dst_row = &mut dst[j * rows..][..rows];
-                for (r, o) in (r0..(r0 + TILE).min(r_range.end)).zip(&mut dst_row[r0..]) {
-                    o.put(src[r * cols + c0 + j]);
-                }
-            }
-        }
-    };
-    scalar(done_rows..rows, 0..width);
-    scalar(0..done_rows, done_width..width);
-}
-
-/// 8 x 8 tiles of the transpose: `dst[j rows + r] = src[r cols + c0 + j]` for `r <
-/// tile_rows`, `j < tile_width` (multiples of 8). Safety: the CPU has AVX; both ranges are in
-/// bounds.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx")]
-unsafe fn transpose_tiles_avx(src: *const f32, cols: usize, c0: usize, dst: *mut f32, rows: usize, tile_rows: usize, tile_width: usize) {
-    use std::arch::x86_64::*;
-    for r0 in (0..tile_rows).step_by(8) {
-        for j0 in (0..tile_width).step_by(8) {
-            // SAFETY (loads and stores): in bounds by the caller's contract.
-            let row = |i: usize| unsafe { _mm256_loadu_ps(src.add((r0 + i) * cols + c0 + j0)) };
-            let (a, b, c, d, e, f, g, h) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7));
-            let (ab_lo, ab_hi) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
-            let (cd_lo, cd_hi) = (_mm256_unpacklo_ps(c, d), _mm256_unpackhi_ps(c, d));
-            let (ef_lo, ef_hi) = (_mm256_unpacklo_ps(e, f), _mm256_unpackhi_ps(e, f));
-            let (gh_lo, gh_hi) = (_mm256_unpacklo_ps(g, h), _mm256_unpackhi_ps(g, h));
-            let q0 = _mm256_shuffle_ps::<0x44>(ab_lo, cd_lo);
-            let q1 = _mm256_shuffle_ps::<0xEE>(ab_lo, cd_lo);
-            let q2 = _mm256_shuffle_ps::<0x44>(ab_hi, cd_hi);
-            let q3 = _mm256_shuffle_ps::<0xEE>(ab_hi, cd_hi);
-            let q4 = _mm256_shuffle_ps::<0x44>(ef_lo, gh_lo);
-            let q5 = _mm256_shuffle_ps::<0xEE>(ef_lo, gh_lo);
-            let q6 = _mm256_shuffle_ps::<0x44>(ef_hi, gh_hi);
-            let q7 = _mm256_shuffle_ps::<0xEE>(ef_hi, gh_hi);
-            let columns = [
-                _mm256_permute2f128_ps::<0x20>(q0, q4),
-                _mm256_permute2f128_ps::<0x20>(q1, q5),
-                _mm256_permute2f128_ps::<0x20>(q2, q6),
-                _mm256_permute2f128_ps::<0x20>(q3, q7),
-                _mm256_permute2f128_ps::<0x31>(q0, q4),
-                _mm256_permute2f128_ps::<0x31>(q1, q5),
-                _mm256_permute2f128_ps::<0x31>(q2, q6),
-                _mm256_permute2f128_ps::<0x31>(q3, q7),
-            ];
-            for (k, column) in columns.into_iter().enumerate() {
-                unsafe { _mm256_storeu_ps(dst.add((j0 + k) * rows + r0), column) };
-            }
-        }
-    }
-}
-
-/// A destination value the transposition writes: an `f32` already there, or one not yet
-/// written (a buffer from [`unwritten`]).
-///
-/// # Safety
-///
-/// Implementors have `f32`'s size and alignment, and an `f32` written through a pointer
-/// cast leaves them initialised (the AVX tiles store through one).
-pub(super) unsafe trait Slot {
-    fn put(&mut self, value: f32);
-}
-
-// SAFETY: f32 is f32.
-unsafe impl Slot for f32 {
-    fn put(&mut self, value: f32) {
-        *self = value;
-    }
-}
-
-// SAFETY: MaybeUninit<f32> has f32's layout; a written f32 initialises it.
-unsafe impl Slot for MaybeUninit<f32> {
-    fn put(&mut self, value: f32) {
-        self.write(value);
-    }
 }
 
 /// `acc (column-major m x n) [+]= lhs rhs` (the weight gradient's orientation; with both
@@ -758,135 +506,10 @@ impl Target<'_> {
     }
 }
 
-/// Calls `f(x_index, w_index, y_index)` for every product of the convolution: each image,
-/// output channel, output position, input channel and kernel tap that falls inside the input
-/// (taps in the zero padding contribute nothing and are skipped). The loop form all three
-/// references share.
-fn for_each_product(g: &ConvGeometry, mut f: impl FnMut(usize, usize, usize)) {
-    let (oh, ow, k) = (g.out_height(), g.out_width(), g.kernel);
-    for b in 0..g.batch {
-        for co in 0..g.cout {
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let y_index = ((b * g.cout + co) * oh + oy) * ow + ox;
-                    for c in 0..g.cin {
-                        for ky in 0..k {
-                            let Some(iy) = (oy * g.stride + ky).checked_sub(g.pad).filter(|&v| v < g.height) else { continue };
-                            for kx in 0..k {
-                                let Some(ix) = (ox * g.stride + kx).checked_sub(g.pad).filter(|&v| v < g.width) else { continue };
-                                f(((b * g.cin + c) * g.height + iy) * g.width + ix, ((co * g.cin + c) * k + ky) * k + kx, y_index);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn to_f32(values: Vec<f64>) -> Vec<f32> {
-    values.into_iter().map(|v| v as f32).collect()
-}
-
-/// Plain loops of [`conv2d_forward`] (f64 sums).
-pub fn conv2d_forward_reference(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let mut y = vec![0.0f64; g.batch * g.output_len()];
-    for_each_product(g, |xi, wi, yi| y[yi] += x[xi] as f64 * w[wi] as f64);
-    to_f32(y)
-}
-
-/// Plain loops of [`conv2d_input_grad`] (f64 sums).
-pub fn conv2d_input_grad_reference(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let mut dx = vec![0.0f64; g.batch * g.input_len()];
-    for_each_product(g, |xi, wi, yi| dx[xi] += dy[yi] as f64 * w[wi] as f64);
-    to_f32(dx)
-}
-
-/// Plain loops of [`conv2d_weight_grad`] (f64 sums).
-pub fn conv2d_weight_grad_reference(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    let mut dw = vec![0.0f64; g.cout * g.col_rows()];
-    for_each_product(g, |xi, wi, yi| dw[wi] += dy[yi] as f64 * x[xi] as f64);
-    to_f32(dw)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cpu_common::test_values as values;
-
-    /// Relative tolerance: f32 GEMM sums against f64 loop sums over up to Cin k k x OH OW terms.
-    fn assert_close(got: &[f32], want: &[f32], what: &str) {
-        assert_eq!(got.len(), want.len(), "{what}");
-        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-        for (i, (a, b)) in got.iter().zip(want).enumerate() {
-            assert!((a - b).abs() <= 1e-5 * scale * 8.0, "{what}[{i}]: {a} vs {b} (scale {scale})");
-        }
-    }
-
-    #[test]
-    fn transposed_bands_are_exact_on_every_edge() {
-        // Whole 8 x 8 tiles, partial ones on either edge, fewer than 8 rows or columns, one
-        // row, one column, bands starting inside the matrix; into written and unwritten slots.
-        for (rows, cols) in [(8, 8), (16, 24), (17, 9), (9, 17), (7, 30), (30, 7), (1, 13), (13, 1), (64, 33), (3, 3)] {
-            let src = values(rows * cols, (rows * 100 + cols) as u64);
-            for c0 in [0, cols / 3, cols - 1] {
-                let width = cols - c0;
-                let want: Vec<f32> = (0..width * rows).map(|i| src[(i % rows) * cols + c0 + i / rows]).collect();
-                let mut got = vec![f32::NAN; width * rows];
-                transpose_band(&src, rows, cols, c0, &mut got);
-                assert_eq!(got, want, "{rows} x {cols} from column {c0}");
-                let mut fresh = unwritten(width * rows);
-                transpose_band(&src, rows, cols, c0, &mut fresh);
-                // SAFETY: the band covers every slot (checked against `want` right here).
-                assert_eq!(unsafe { written(fresh) }, want);
-            }
-        }
-    }
-
-    #[test]
-    fn every_direction_matches_the_loops_on_odd_shapes() {
-        let shapes = [
-            // The encoders' kinds: 3x3 stride 1 and 2, 1x1 stride 2 shortcut, the RGB / L / ab stems.
-            ConvGeometry { batch: 3, cin: 3, cout: 5, height: 9, width: 9, kernel: 3, stride: 1, pad: 1 },
-            ConvGeometry { batch: 2, cin: 4, cout: 6, height: 9, width: 7, kernel: 3, stride: 2, pad: 1 },
-            ConvGeometry { batch: 2, cin: 5, cout: 3, height: 8, width: 8, kernel: 1, stride: 2, pad: 0 },
-            ConvGeometry { batch: 1, cin: 1, cout: 4, height: 5, width: 6, kernel: 3, stride: 1, pad: 1 },
-            ConvGeometry { batch: 2, cin: 2, cout: 3, height: 7, width: 5, kernel: 1, stride: 1, pad: 0 },
-            // No padding, stride 3, a kernel as large as the padded input, wide padding.
-            ConvGeometry { batch: 2, cin: 3, cout: 2, height: 10, width: 11, kernel: 3, stride: 3, pad: 0 },
-            ConvGeometry { batch: 1, cin: 2, cout: 2, height: 3, width: 3, kernel: 5, stride: 1, pad: 1 },
-            ConvGeometry { batch: 2, cin: 2, cout: 3, height: 4, width: 4, kernel: 3, stride: 1, pad: 3 },
-            // Wider layers (8-17 channels) with odd sizes, no padding, a 5x5 kernel wider
-            // than the image, wide padding, and a 1-pixel image.
-            ConvGeometry { batch: 2, cin: 9, cout: 5, height: 7, width: 6, kernel: 3, stride: 1, pad: 1 },
-            ConvGeometry { batch: 1, cin: 8, cout: 17, height: 5, width: 9, kernel: 3, stride: 1, pad: 0 },
-            ConvGeometry { batch: 2, cin: 10, cout: 8, height: 4, width: 3, kernel: 5, stride: 1, pad: 2 },
-            ConvGeometry { batch: 1, cin: 8, cout: 9, height: 3, width: 3, kernel: 3, stride: 1, pad: 3 },
-            ConvGeometry { batch: 3, cin: 16, cout: 16, height: 1, width: 1, kernel: 3, stride: 1, pad: 1 },
-            // Weight gradients split by rows (fewer than SPLIT_BY_ROWS_BELOW outputs per
-            // image: 7 x 7 and 6 x 6 outputs, and 30 images of 36 outputs in two passes of
-            // SPLIT_BY_ROWS_DEPTH, 27 rows in tiles of 4) and by images.
-            ConvGeometry { batch: 11, cin: 3, cout: 4, height: 7, width: 7, kernel: 3, stride: 1, pad: 1 },
-            ConvGeometry { batch: 11, cin: 2, cout: 3, height: 12, width: 12, kernel: 3, stride: 2, pad: 1 },
-            ConvGeometry { batch: 30, cin: 3, cout: 3, height: 6, width: 6, kernel: 3, stride: 1, pad: 1 },
-            ConvGeometry { batch: 3, cin: 2, cout: 3, height: 8, width: 8, kernel: 3, stride: 1, pad: 1 },
-            // A forward GEMM written position-major and transposed (POSITION_MAJOR_FROM: 64
-            // output channels, 32 x 33 positions).
-            ConvGeometry { batch: 2, cin: 2, cout: 64, height: 32, width: 33, kernel: 3, stride: 1, pad: 1 },
-            // 9 images in chunks of 2 (5 partial sums, none empty), 19 output channels (a
-            // whole and a partial block of the sum-and-transpose pass).
-            ConvGeometry { batch: 9, cin: 2, cout: 19, height: 8, width: 8, kernel: 3, stride: 1, pad: 1 },
-        ];
-        for (i, g) in shapes.into_iter().enumerate() {
-            assert!(g.is_valid());
-            let x = values(g.batch * g.input_len(), 1 + i as u64);
-            let w = values(g.cout * g.col_rows(), 50 + i as u64);
-            let dy = values(g.batch * g.output_len(), 99 + i as u64);
-            assert_close(&conv2d_forward(&x, &w, &g), &conv2d_forward_reference(&x, &w, &g), &format!("{g:?} forward"));
-            assert_close(&conv2d_input_grad(&dy, &w, &g), &conv2d_input_grad_reference(&dy, &w, &g), &format!("{g:?} dx"));
-            assert_close(&conv2d_weight_grad(&x, &dy, &g), &conv2d_weight_grad_reference(&x, &dy, &g), &format!("{g:?} dw"));
-        }
-    }
+    use crate::cpu::testing::test_values as values;
 
     #[test]
     fn same_width_patches_follow_the_definition() {
@@ -936,33 +559,6 @@ mod tests {
             im2col_channel_body(&x, &g, &mut baseline, g.col_cols());
             let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
             assert_eq!(bits(&dispatched), bits(&baseline), "{g:?}");
-        }
-    }
-
-    #[test]
-    fn the_gradients_are_the_adjoints_of_the_forward_pass() {
-        // <conv(x, w), dy> = <x, dx(dy, w)> = <w, dw(x, dy)> for any x, w, dy.
-        let g = ConvGeometry { batch: 2, cin: 3, cout: 4, height: 6, width: 5, kernel: 3, stride: 2, pad: 1 };
-        let (x, w, dy) = (values(g.batch * g.input_len(), 7), values(g.cout * g.col_rows(), 8), values(g.batch * g.output_len(), 9));
-        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| *p as f64 * *q as f64).sum::<f64>();
-        let y = conv2d_forward(&x, &w, &g);
-        let (a, b, c) = (dot(&y, &dy), dot(&x, &conv2d_input_grad(&dy, &w, &g)), dot(&w, &conv2d_weight_grad(&x, &dy, &g)));
-        assert!((a - b).abs() < 1e-4 * a.abs().max(1.0) && (a - c).abs() < 1e-4 * a.abs().max(1.0), "{a} {b} {c}");
-    }
-
-    #[test]
-    fn non_finite_inputs_propagate_as_in_the_loops() {
-        for cin in [2, 8] {
-            let g = ConvGeometry { batch: 1, cin, cout: 2, height: 4, width: 4, kernel: 3, stride: 1, pad: 1 };
-            let mut x = values(g.batch * g.input_len(), 3);
-            x[5] = f32::NAN;
-            x[g.input_len() - 1] = f32::INFINITY;
-            let w = values(g.cout * g.col_rows(), 4);
-            let (got, want) = (conv2d_forward(&x, &w, &g), conv2d_forward_reference(&x, &w, &g));
-            for (a, b) in got.iter().zip(&want) {
-                assert_eq!(a.is_nan(), b.is_nan(), "cin {cin}");
-                assert_eq!(a.is_infinite(), b.is_infinite(), "cin {cin}");
-            }
         }
     }
 

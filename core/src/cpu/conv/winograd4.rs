@@ -20,8 +20,8 @@
 
 use std::mem::MaybeUninit;
 
-use super::kernels::ConvGeometry;
-use crate::model::cpu_common::dispatch_avx2;
+use super::ConvGeometry;
+use crate::cpu::simd::dispatch_avx2;
 
 /// Side of an input tile (4 outputs + 2).
 const ALPHA: usize = 6;
@@ -36,16 +36,6 @@ const OUT: usize = 4;
 /// the budget 0.84x / 0.75x / 0.86x, a quarter 0.88x / 0.78x / 0.90x, a fixed 512 tiles
 /// 0.76x / 0.89x / 0.90x.
 const GROUP_VALUES: usize = 1 << 21;
-
-/// Does F(4x4, 3x3) compute this convolution's forward pass? 3x3, stride 1, padding below 3,
-/// at least 64 channels in and out, rows of at least 16 outputs: where it measured faster
-/// than F(2x2, 3x3) (see `GROUP_VALUES`). Shorter rows leave too few tiles per row (per
-/// call against the current choice: 256 channels of 8 x 8 at B = 32 0.96x, within noise;
-/// 64 of 8 x 8 at B = 64 1.8x; 512 of 4 x 4 2.4x).
-pub fn applies(g: &ConvGeometry) -> bool {
-    let (channels, row) = (g.cin.min(g.cout), g.out_width());
-    super::winograd::computes(g) && channels >= 64 && row >= 16
-}
 
 /// `G k G^T` of one 3 x 3 kernel (row-major), `G` the 6 x 3 matrix of [`kernel_column`].
 #[inline(always)]
@@ -170,8 +160,8 @@ fn kernel_points(k: &[f32]) -> [f32; POINTS] {
     std::array::from_fn(|xi| t[xi / ALPHA][xi % ALPHA])
 }
 
-/// `y = conv(x, w)` for a 3x3 stride-1 convolution with padding below 3 (panics otherwise:
-/// the callers check [`applies`]): x is B x Cin x H x W, w is Cout x Cin x 3 x 3; returns
+/// `y = conv(x, w)` for a 3x3 stride-1 convolution with padding below 3 (panics otherwise;
+/// [`super::plan`] chooses it): x is B x Cin x H x W, w is Cout x Cin x 3 x 3; returns
 /// B x Cout x OH x OW.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     assert!(super::winograd::computes(g), "not a 3x3 stride-1 convolution with padding below 3: {g:?}");
@@ -311,9 +301,8 @@ fn transform_output_plane(m: &[f32], g: &ConvGeometry, n: usize, index: usize, o
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cpu_common::test_values as values;
-    use crate::model::cpu_conv::kernels::conv2d_forward_reference;
-    use crate::model::cpu_conv::winograd::tests::assert_close;
+    use crate::cpu::conv::reference::{assert_close, conv2d_forward_reference};
+    use crate::cpu::testing::test_values as values;
 
     #[test]
     fn the_transforms_compute_a_3_tap_filter_on_a_6_wide_block() {
@@ -349,11 +338,11 @@ mod tests {
             ConvGeometry { batch: 66, cin: c, cout: c, height: 5, width: 16, kernel: 3, stride: 1, pad: 1 },
             ConvGeometry { batch: 2, cin: 256, cout: 256, height: 5, width: 16, kernel: 3, stride: 1, pad: 1 },
             ConvGeometry { batch: 2, cin: c, cout: c, height: 32, width: 32, kernel: 3, stride: 1, pad: 1 },
-            // Few channels and one row, where `applies` does not choose it but it computes.
+            // Few channels and one row, where the plan does not choose it but it computes.
             ConvGeometry { batch: 3, cin: 3, cout: 5, height: 1, width: 9, kernel: 3, stride: 1, pad: 1 },
         ];
         for (i, g) in shapes.into_iter().enumerate() {
-            assert!(applies(&g) || g.cin < 64, "{g:?}");
+            assert!(super::super::winograd::computes(&g), "{g:?}");
             let mut x = values(g.batch * g.cin * g.height * g.width, 50 + i as u64);
             let w = values(g.cout * g.cin * 9, 60 + i as u64);
             assert_close(&conv2d_forward(&x, &w, &g), &conv2d_forward_reference(&x, &w, &g), &format!("{g:?} forward"));

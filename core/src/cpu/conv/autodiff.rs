@@ -1,25 +1,5 @@
-//! The encoders' 2-D convolutions on burn's CPU backend (Flex) through our own kernels
-//! ([`kernels`]: im2col + packed GEMM per image, images in parallel, with loop references;
-//! [`winograd`]: F(2x2, 3x3) for the 3x3 stride-1 layers with enough channels, and
-//! [`winograd4`]: F(4x4, 3x3) for the forward passes of those with rows of 16+; [`direct`]:
-//! AVX-512 direct 3x3 convolutions on rows of 32+ outputs with fewer channels;
-//! [`direct_small`]: the same vectorised across output channels, for the small encoder's
-//! 16 x 16 and 8 x 8 stages),
-//! forward and both gradients, registered with burn's autodiff as one operation. On every
-//! other backend (the GPU) [`conv2d`] is burn's own convolution.
-//!
-//! Why: burn 0.22's Flex computes a convolution's weight gradient as a convolution of the
-//! batch-transposed input with the batch-transposed output gradient (a 32 x 32 "kernel"
-//! over 64 "channels"), and its input gradient as a transposed convolution, each with
-//! single-threaded layout conversions; `ring-wgpu bench ops` times each. Set
-//! `RING_WGPU_CPU_CONV=burn` to use burn's convolution on the CPU as well (for A/B runs).
-
-pub mod direct;
-pub mod direct_small;
-pub mod kernels;
-pub mod strided_input_grad;
-pub mod winograd;
-pub mod winograd4;
+//! Our convolution as one operation of burn's autodiff on the CPU backend (forward pass,
+//! and both gradients in its backward step), and burn's own convolution everywhere else.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -30,9 +10,8 @@ use burn::backend::{Autodiff, Flex};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorData};
 
-pub use kernels::ConvGeometry;
-
-use super::cpu_common::{AutodiffFlex, flex_values};
+use super::ConvGeometry;
+use crate::cpu::flex::{AutodiffFlex, flex_values};
 
 static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
@@ -78,7 +57,7 @@ fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
 
 fn forward(x: &FlexTensor, w: &FlexTensor, g: &ConvGeometry) -> FlexTensor {
     CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let y = kernels::conv2d_forward(&flex_values(x), &flex_values(w), g);
+    let y = super::conv2d_forward(&flex_values(x), &flex_values(w), g);
     tensor(y, [g.batch, g.cout, g.out_height(), g.out_width()])
 }
 
@@ -94,11 +73,11 @@ impl Backward<Flex, 2> for ConvBackward {
         let (x, w, g) = ops.state;
         let dy = flex_values(&dy);
         if let Some(node) = node_x {
-            let dx = kernels::conv2d_input_grad(&dy, &flex_values(&w), &g);
+            let dx = super::conv2d_input_grad(&dy, &flex_values(&w), &g);
             grads.register::<Flex>(node.id, tensor(dx, [g.batch, g.cin, g.height, g.width]));
         }
         if let Some(node) = node_w {
-            let dw = kernels::conv2d_weight_grad(&flex_values(&x), &dy, &g);
+            let dw = super::conv2d_weight_grad(&flex_values(&x), &dy, &g);
             grads.register::<Flex>(node.id, tensor(dw, [g.cout, g.cin, g.kernel, g.kernel]));
         }
     }

@@ -11,8 +11,8 @@
 //! and dropped. Where im2col + GEMM copies each input 9 times into a patch matrix, which the
 //! GEMM then copies again into panels, this reads the padded planes in place.
 //!
-//! AVX-512 only (x86-64, checked at run time); elsewhere [`applies`] is false and the GEMM
-//! path runs. (An AVX2 build of the same kernel, 4 channels by 24 positions, measured no
+//! AVX-512 only (x86-64, checked at run time); elsewhere [`super::plan`] does not choose it and
+//! the GEMM path runs. (An AVX2 build of the same kernel, 4 channels by 24 positions, measured no
 //! faster than the GEMM: 16 channels of 32 x 32 at B = 64 1.97 vs 1.86 ms per call, 32 of
 //! 16 x 16 2.2 vs 1.7.) Each output is one chain of fused multiply-adds from zero, input
 //! channel by channel and tap by tap: the order of the patch matrix's rows, in which the gemm
@@ -23,8 +23,10 @@
 //! NaN and infinite inputs propagate to the outputs whose sums they enter, as in the loops;
 //! an infinite weight meets the zero padding as `0 x inf = NaN` where the loops skip it.
 
-use super::kernels::{ConvGeometry, image_runs, unwritten, with_col, written};
-use crate::model::cpu_common::{map_indices, per_image};
+use super::ConvGeometry;
+use super::gemm::image_runs;
+use crate::cpu::buffers::{unwritten, with_scratch, written};
+use crate::cpu::parallel::{map_indices, per_image};
 
 /// Output channels per register block.
 const CO: usize = 6;
@@ -36,37 +38,6 @@ const SPAN: usize = 16 * NX;
 /// Can [`conv2d_forward`] compute this convolution (3x3, stride 1, padding 1)?
 pub fn computes(g: &ConvGeometry) -> bool {
     g.kernel == 3 && g.stride == 1 && g.pad == 1 && g.is_valid()
-}
-
-/// Does this CPU run the direct kernel (x86-64 with AVX-512F)?
-pub fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx512f")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
-}
-
-/// Is the forward pass (and a stride-1 input gradient) of this convolution computed here?
-/// Where it [`computes`], Winograd's transform does not apply, the rows have at least 32
-/// outputs and the CPU has AVX-512. Measured against im2col + GEMM (2 cores, ms per call,
-/// min of 9, alternating): 16 channels of 32 x 32 at B = 64 1.84-2.07 -> 1.48-1.71, 32 of
-/// 32 x 32 7.1-7.3 -> 6.1-6.8, ResNet-18's stem (3 -> 64, 32 x 32, B = 32) 1.24-1.27 ->
-/// 0.81-0.90, the small stem (3 -> 16) 0.37-0.40 -> 0.37-0.38; shorter rows waste more of the
-/// computed column and blocks: 32 channels of 16 x 16 even (1.66 vs 1.65-1.75), 16 of 16 x 16
-/// even, 64 of 8 x 8 slower (1.67 -> 2.21).
-pub fn applies(g: &ConvGeometry) -> bool {
-    computes(g) && g.out_width() >= 32 && !super::winograd::applies(g) && available()
-}
-
-/// Is the weight gradient of this convolution computed here ([`conv2d_weight_grad`])? Where
-/// [`applies`] holds. Measured against im2col + GEMM (2 cores, ms per call, min of 9,
-/// alternating): 16 channels of 32 x 32 at B = 64 2.14-2.20 -> 1.69-1.74, 32 of 32 x 32 8.1
-/// -> 6.6-6.7, the small stem (3 -> 16) 0.72-1.14 -> 0.38-0.72, ResNet-18's stem (3 -> 64,
-/// B = 32) 3.5-5.7 -> 0.73-0.78 (a patch matrix only 27 rows deep made a poor GEMM).
-pub fn applies_to_weight_gradient(g: &ConvGeometry) -> bool {
-    applies(g)
 }
 
 /// The padded layout of one image's channels.
@@ -124,9 +95,9 @@ fn block_weights(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
 }
 
 /// `y = conv(x, w)` (B x Cin x H x W by Cout x Cin x 3 x 3, stride 1, padding 1): B x Cout x H x W.
-/// Panics unless [`computes`] and [`available`] hold.
+/// Panics unless [`computes`] holds and the CPU has AVX-512.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    assert!(computes(g) && available(), "the direct kernel does not compute {g:?} on this CPU");
+    assert!(computes(g) && crate::cpu::simd::avx512(), "the direct kernel does not compute {g:?} on this CPU");
     assert!(x.len() == g.batch * g.cin * g.height * g.width && w.len() == g.cout * g.cin * 9);
     let l = Layout::of(g);
     let weights = block_weights(w, g);
@@ -134,7 +105,7 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let offsets = l.offsets();
     let mut y = unwritten(g.batch * g.cout * plane);
     per_image(&mut y, g.cout * plane, |b, y_b| {
-        with_col(g.cin * l.plane + g.cout * l.positions, |buffer| {
+        with_scratch(g.cin * l.plane + g.cout * l.positions, |buffer| {
             let (padded, sums) = buffer.split_at_mut(g.cin * l.plane);
             for (c, dst) in padded.chunks_exact_mut(l.plane).enumerate() {
                 pad_channel(&x[(b * g.cin + c) * plane..][..plane], g, &l, dst);
@@ -166,9 +137,9 @@ const LANES: usize = 16;
 /// is dy on the same `W + 1` wide grid (zero in the dropped column and past the last row).
 /// Each register block keeps 16-lane sums for [`GRAD_CO`] output channels, one input channel
 /// and the 9 taps across a run of images; the lanes are added up once at the end, the runs
-/// in order. Panics unless [`computes`] and [`available`] hold.
+/// in order. Panics unless [`computes`] holds and the CPU has AVX-512.
 pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    assert!(computes(g) && available(), "the direct kernel does not compute {g:?} on this CPU");
+    assert!(computes(g) && crate::cpu::simd::avx512(), "the direct kernel does not compute {g:?} on this CPU");
     let plane = g.height * g.width;
     assert!(x.len() == g.batch * g.cin * plane && dy.len() == g.batch * g.cout * plane);
     let l = Layout::of(g);
@@ -178,7 +149,7 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let partials = map_indices(runs.len(), |run| {
         // [block][ci][co in block][tap][lane], blocks of GRAD_CO output channels in order.
         let mut lanes = vec![0.0f32; lanes_len];
-        with_col(g.cin * l.plane + g.cout * l.positions, |buffer| {
+        with_scratch(g.cin * l.plane + g.cout * l.positions, |buffer| {
             let (padded, grid) = buffer.split_at_mut(g.cin * l.plane);
             for b in runs[run].clone() {
                 for (c, dst) in padded.chunks_exact_mut(l.plane).enumerate() {
@@ -230,7 +201,7 @@ fn gradient_sums(padded: &[f32], grid: &[f32], g: &ConvGeometry, l: &Layout, off
         for ci in 0..g.cin {
             let x = &padded[ci * l.plane..][..l.plane];
             let out = &mut lanes[(first * g.cin + ci * width) * 9 * LANES..][..width * 9 * LANES];
-            // SAFETY: `available()` (AVX-512F) held in `conv2d_weight_grad`; x is read at
+            // SAFETY: AVX-512F (`simd::avx512()`) held in `conv2d_weight_grad`; x is read at
             // n + offsets[tap] + 0..16 < positions + offsets[8] <= plane, dy at c positions +
             // n + 0..16 for c < width, out at (c 9 + tap) 16 + 0..16: all inside the slices.
             #[cfg(target_arch = "x86_64")]
@@ -292,7 +263,7 @@ fn image_sums(padded: &[f32], weights: &[f32], g: &ConvGeometry, l: &Layout, off
             let x = &padded[n0..];
             let y = &mut sums[first * l.positions + n0..];
             let stride = l.positions;
-            // SAFETY: `available()` (AVX-512F) held in `conv2d_forward`; the pointers stay in bounds by
+            // SAFETY: AVX-512F (`simd::avx512()`) held in `conv2d_forward`; the pointers stay in bounds by
             // the asserts above: x reads up to (cin - 1) plane + offsets[8] + SPAN past n0,
             // y writes rows 0..width, `stride` apart, SPAN each.
             #[cfg(target_arch = "x86_64")]
@@ -348,13 +319,12 @@ unsafe fn block<const C: usize>(x: *const f32, plane: usize, cin: usize, offsets
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cpu_common::test_values as values;
-    use crate::model::cpu_conv::kernels::{conv2d_forward_reference, conv2d_weight_grad_reference};
-    use crate::model::cpu_conv::winograd::tests::assert_close;
+    use crate::cpu::conv::reference::{assert_close, conv2d_forward_reference, conv2d_weight_grad_reference};
+    use crate::cpu::testing::test_values as values;
 
     #[test]
     fn the_direct_kernel_matches_the_loops() {
-        if !available() {
+        if !crate::cpu::simd::avx512() {
             eprintln!("no AVX-512: the direct kernel is not used on this CPU");
             return;
         }
@@ -382,7 +352,7 @@ mod tests {
 
     #[test]
     fn the_direct_weight_gradient_matches_the_loops() {
-        if !available() {
+        if !crate::cpu::simd::avx512() {
             return;
         }
         // Odd sizes, an odd output channel count (a block of 1 left over), runs of images
@@ -412,7 +382,7 @@ mod tests {
 
     #[test]
     fn non_finite_inputs_reach_exactly_the_outputs_they_enter() {
-        if !available() {
+        if !crate::cpu::simd::avx512() {
             return;
         }
         let g = ConvGeometry { batch: 2, cin: 3, cout: 5, height: 6, width: 7, kernel: 3, stride: 1, pad: 1 };

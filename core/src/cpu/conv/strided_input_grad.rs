@@ -15,28 +15,17 @@
 //! Each input gradient is one chain of fused multiply-adds from zero, output channel by
 //! output channel, tap by tap; the tests hold it to the plain loops' f64 reference.
 
+use super::ConvGeometry;
 use super::direct_small::{GroupSums, LANES, group_size, pad_planes, sums_len, vectors};
-use super::kernels::{ConvGeometry, transpose_into, unwritten, with_col, written};
-use crate::model::cpu_common::per_image;
+use super::transpose::transpose_into;
+use crate::cpu::buffers::{unwritten, with_scratch, written};
+use crate::cpu::parallel::per_image;
 
 /// Does [`conv2d_input_grad`] compute this convolution's input gradient: stride 2, 3x3 with
-/// padding 1 or 1x1 without, input channels a multiple of 16, AVX-512 on this CPU?
+/// padding 1 or 1x1 without, input channels a multiple of 16? (It runs only where the CPU
+/// has AVX-512.)
 pub fn computes(g: &ConvGeometry) -> bool {
-    matches!((g.kernel, g.pad, g.stride), (3, 1, 2) | (1, 0, 2))
-        && g.is_valid()
-        && g.cin.is_multiple_of(LANES)
-        && super::direct::available()
-}
-
-/// Is this layer's input gradient computed here rather than by GEMM + col2im? 3x3 kernels
-/// with at most 64 input channels: the small encoder's two downsampling layers and
-/// ResNet-18's first. Measured (2 cores, ms per call, min over 2-3 alternating runs of 9):
-/// 16 -> 32 of 32 x 32 at B = 64 1.48-1.59 -> 1.31-1.33, 32 -> 64 of 16 x 16 1.19-1.34 ->
-/// 1.08-1.23, ResNet-18's 64 -> 128 of 32 x 32 at B = 32 7.19-7.91 -> 6.47-7.28; its 128 ->
-/// 256 (6.28-6.84 -> 6.77-6.79) and 256 -> 512 (7.06-8.6 -> 7.34-7.55) no faster, the 1x1
-/// shortcuts slower (16 -> 32 of 32 x 32: 0.28 -> 0.88; three of the four phases are zeros).
-pub fn applies(g: &ConvGeometry) -> bool {
-    computes(g) && g.kernel == 3 && g.cin <= 64
+    matches!((g.kernel, g.pad, g.stride), (3, 1, 2) | (1, 0, 2)) && g.is_valid() && g.cin.is_multiple_of(LANES)
 }
 
 /// The taps along one axis that reach input index `q + s a` (phase q), as `(k, d)`: kernel
@@ -84,9 +73,9 @@ fn axis_padding(size: usize, out: usize, g: &ConvGeometry) -> (usize, usize) {
 }
 
 /// `dL/dx` (B x Cin x H x W) from dy (B x Cout x OH x OW) and w (Cout x Cin x k x k).
-/// Panics unless [`computes`] holds.
+/// Panics unless [`computes`] holds and the CPU has AVX-512.
 pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    assert!(computes(g), "the strided input gradient does not compute {g:?} on this CPU");
+    assert!(computes(g) && crate::cpu::simd::avx512(), "the strided input gradient does not compute {g:?} on this CPU");
     let (oh, ow) = (g.out_height(), g.out_width());
     let (plane, out_plane, taps) = (g.height * g.width, oh * ow, g.kernel * g.kernel);
     assert!(dy.len() == g.batch * g.cout * out_plane && w.len() == g.cout * g.cin * taps);
@@ -130,7 +119,7 @@ pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
         let images = dx_g.len() / (g.cin * plane);
         let padded_len = images * g.cout * padded_plane;
         let sums_rows = sums_len(images * most, g.cin);
-        with_col(padded_len + sums_rows + g.cin * most, |buffer| {
+        with_scratch(padded_len + sums_rows + g.cin * most, |buffer| {
             let (padded, rest) = buffer.split_at_mut(padded_len);
             let (sums, by_channel) = rest.split_at_mut(sums_rows);
             for (i, dst) in padded.chunks_exact_mut(g.cout * padded_plane).enumerate() {
@@ -181,9 +170,8 @@ fn offset(y: isize, x: isize, row: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cpu_common::test_values as values;
-    use crate::model::cpu_conv::kernels::conv2d_input_grad_reference;
-    use crate::model::cpu_conv::winograd::tests::assert_close;
+    use crate::cpu::conv::reference::{assert_close, conv2d_input_grad_reference};
+    use crate::cpu::testing::test_values as values;
 
     #[test]
     fn phases_cover_every_tap_once() {
@@ -200,7 +188,7 @@ mod tests {
 
     #[test]
     fn the_strided_input_gradient_matches_the_loops() {
-        if !super::super::direct::available() {
+        if !crate::cpu::simd::avx512() {
             eprintln!("no AVX-512: the strided input gradient is not used on this CPU");
             return;
         }
@@ -233,7 +221,7 @@ mod tests {
 
     #[test]
     fn nan_in_dy_reaches_exactly_the_inputs_its_taps_touch() {
-        if !super::super::direct::available() {
+        if !crate::cpu::simd::avx512() {
             return;
         }
         let g = ConvGeometry { batch: 2, cin: 16, cout: 3, height: 8, width: 8, kernel: 3, stride: 2, pad: 1 };

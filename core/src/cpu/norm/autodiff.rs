@@ -1,12 +1,5 @@
-//! The encoders' batch norm in training mode on burn's CPU backend through fused kernels
-//! ([`kernels`]: two passes forward, two backward, with loop references), registered with
-//! burn's autodiff as one operation; the running statistics are updated exactly as burn's
-//! `BatchNorm` does. Everywhere else (the GPU, evaluation) [`batch_norm`] is burn's
-//! `BatchNorm::forward`. burn 0.22's CPU path composes it from a dozen tensor operations,
-//! each a pass over the activations (`ring-wgpu bench ops` times both). Turned off by
-//! `RING_WGPU_CPU_NORM=burn` (and with the convolution by `RING_WGPU_CPU_CONV=burn`).
-
-pub mod kernels;
+//! Batch norm in training mode as one operation of burn's autodiff on the CPU backend, and
+//! burn's `BatchNorm::forward` everywhere else.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -17,9 +10,9 @@ use burn::backend::{Autodiff, Flex};
 use burn::nn::BatchNorm;
 use burn::tensor::{DType, Tensor, TensorData};
 
-pub use kernels::NormGeometry;
+use super::kernels::{self, NormGeometry};
 
-use super::cpu_common::{AutodiffFlex, flex_values};
+use crate::cpu::flex::{AutodiffFlex, flex_values};
 
 /// Is our CPU batch norm in force (the default; `RING_WGPU_CPU_CONV=burn` or
 /// `RING_WGPU_CPU_NORM=burn` turn it off)?
@@ -27,7 +20,7 @@ pub fn enabled() -> bool {
     #[cfg(not(target_arch = "wasm32"))]
     {
         static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ENABLED.get_or_init(|| super::cpu_conv::enabled() && std::env::var("RING_WGPU_CPU_NORM").map_or(true, |v| v != "burn"))
+        *ENABLED.get_or_init(|| crate::cpu::conv::enabled() && std::env::var("RING_WGPU_CPU_NORM").map_or(true, |v| v != "burn"))
     }
     #[cfg(target_arch = "wasm32")]
     true

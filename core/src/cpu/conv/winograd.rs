@@ -12,15 +12,17 @@
 //! input where a patch matrix is 9x. The weight gradient runs the same transforms backwards
 //! ([`conv2d_weight_grad`]). The result differs from the direct sum by rounding only (the
 //! transforms' coefficients are 0, +-1 and +-1/2); the tests hold it to the plain loops'
-//! f64 reference ([`super::kernels::conv2d_forward_reference`] and the weight gradient's)
+//! f64 reference ([`super::gemm::conv2d_forward_reference`] and the weight gradient's)
 //! within the same tolerance as the GEMM path. NaN inputs give NaN at the outputs the loops
 //! give NaN; an infinite input can give NaN (inf - inf in a transform) where they give inf.
 
 use std::mem::MaybeUninit;
 
-use super::kernels::{ConvGeometry, unwritten, with_col, written};
-use super::kernels::{Target, product_into};
-use crate::model::cpu_common::{dispatch_avx2, for_each_item, per_image};
+use super::ConvGeometry;
+use super::gemm::{Target, product_into};
+use crate::cpu::buffers::{unwritten, with_scratch, written};
+use crate::cpu::parallel::{for_each_item, per_image};
+use crate::cpu::simd::dispatch_avx2;
 
 /// Points of a transformed tile.
 const POINTS: usize = 16;
@@ -29,34 +31,10 @@ const POINTS: usize = 16;
 /// 256-channel stage, whose batch of 32 fills only 512 tiles).
 const GROUP_TILES: usize = 1024;
 
-/// Does Winograd's F(2x2, 3x3) compute this convolution? 3x3, stride 1, padding below 3, and
-/// where it measured faster than im2col + GEMM (2 cores, ms per call, alternating runs): at
-/// least 64 channels in and out with rows of at least 16 outputs (64 channels of 32 x 32 at
-/// B = 32: 14.3 -> 11.0; 128 of 16 x 16: 13.2 -> 11.1; 64 of 16 x 16 at B = 64: 7.4 -> 6.7),
-/// or at least 256 channels with rows of 8 (256 of 8 x 8 at B = 32: 12.5 -> 11.1). Shorter
-/// rows or fewer channels leave the transforms too little work to amortise: 64 channels of
-/// 8 x 8 at B = 64 2.1 -> 2.6, 256 of 4 x 4 3.7 -> 4.6, 128 of 8 x 8 no gain. The forward
-/// passes of the layers with rows of 16+ take F(4x4, 3x3) instead ([`super::winograd4`],
-/// checked first); their weight gradients stay here.
-pub fn applies(g: &ConvGeometry) -> bool {
-    let (channels, row) = (g.cin.min(g.cout), g.out_width());
-    let pays = (channels >= 64 && row >= 16) || (channels >= 256 && row >= 8);
-    computes(g) && pays
-}
-
 /// Can [`conv2d_forward`] and [`conv2d_weight_grad`] compute this convolution at all (3x3,
 /// stride 1, padding below 3; any channel count and size)?
 pub fn computes(g: &ConvGeometry) -> bool {
     g.kernel == 3 && g.stride == 1 && g.pad < 3 && g.is_valid()
-}
-
-/// Is the weight gradient of this convolution computed by Winograd's transform
-/// ([`conv2d_weight_grad`])? Where [`applies`] holds, with at least 128 channels or rows of
-/// at least 32 outputs. Measured, ms per call on 2 cores, alternating runs: at B = 32, 64
-/// channels of 32 x 32 14.9-15.0 -> 12.9-13.6, 128 of 16 x 16 12.1-12.5 -> 10.5-10.9, 256 of
-/// 8 x 8 13.5-13.8 -> 10.4-12.2; but 64 of 16 x 16 at B = 64 7.2-7.4 -> 8.1-8.2.
-pub fn applies_to_weight_gradient(g: &ConvGeometry) -> bool {
-    applies(g) && (g.cin.min(g.cout) >= 128 || g.out_width() >= 32)
 }
 
 /// `U[co][xi][ci]`: each 3 x 3 kernel transformed into its `P` points by `kernel` (`G w G^T`
@@ -151,7 +129,7 @@ pub(super) fn forward_by_tiles(
     let out_plane = g.out_height() * g.out_width();
     let mut y = unwritten(g.batch * g.cout * out_plane);
     let (v_len, m_len) = (g.cin * points * per_group * tiles, points * g.cout * per_group * tiles);
-    with_col(v_len + m_len, |scratch| {
+    with_scratch(v_len + m_len, |scratch| {
         let (v, m) = scratch.split_at_mut(v_len);
         for first in (0..g.batch).step_by(per_group) {
             let n = per_group.min(g.batch - first);
@@ -161,7 +139,7 @@ pub(super) fn forward_by_tiles(
             let v = &*v;
             let m = &mut m[..points * g.cout * cols];
             per_image(m, g.cout * cols, |xi, m_xi| {
-                super::kernels::matmul_strided(
+                super::gemm::matmul_strided(
                     g.cout,
                     cols,
                     g.cin,
@@ -193,7 +171,7 @@ pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     let (v_len, y_len) = (g.cin * POINTS * per_group * tiles, g.cout * POINTS * per_group * tiles);
     let pairs = g.cout * g.cin;
     let mut du: Option<Vec<f32>> = None;
-    with_col(v_len + y_len, |scratch| {
+    with_scratch(v_len + y_len, |scratch| {
         let (v, yt) = scratch.split_at_mut(v_len);
         for first in (0..g.batch).step_by(per_group) {
             let n = per_group.min(g.batch - first);
@@ -275,7 +253,7 @@ fn transform_gradient_image(dy: &[f32], g: &ConvGeometry, b: usize, blocks: &mut
     let (tiles_y, tiles_x) = (oh.div_ceil(2), ow.div_ceil(2));
     let (cout, out_plane) = (g.cout, oh * ow);
     let mut by_position = vec![0.0f32; out_plane * cout];
-    super::kernels::transpose_into(&dy[b * cout * out_plane..][..cout * out_plane], cout, out_plane, &mut by_position);
+    super::transpose::transpose_into(&dy[b * cout * out_plane..][..cout * out_plane], cout, out_plane, &mut by_position);
     let zeros = vec![0.0f32; cout];
     let whole = cout - cout % LANES;
     for ty in 0..tiles_y {
@@ -482,8 +460,8 @@ fn split_columns(row: Option<&[f32]>, shift: usize, even: &mut [f32], odd: &mut 
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::model::cpu_common::test_values as values;
-    use crate::model::cpu_conv::kernels::{conv2d_forward_reference, conv2d_weight_grad_reference};
+    use crate::cpu::conv::reference::{assert_close, conv2d_forward_reference, conv2d_weight_grad_reference};
+    use crate::cpu::testing::test_values as values;
 
     #[test]
     fn the_transforms_compute_a_3_tap_filter_on_a_4_wide_block() {
@@ -567,11 +545,11 @@ pub(super) mod tests {
             ConvGeometry { batch: 130, cin: c, cout: c, height: 1, width: 16, kernel: 3, stride: 1, pad: 1 },
             ConvGeometry { batch: 1, cin: c, cout: c, height: 3, width: 67, kernel: 3, stride: 1, pad: 1 },
             ConvGeometry { batch: 2, cin: 256, cout: 256, height: 3, width: 8, kernel: 3, stride: 1, pad: 1 },
-            // Few channels, where `applies` does not choose it but the functions compute it.
+            // Few channels, where the plan does not choose it but the functions compute it.
             ConvGeometry { batch: 3, cin: 3, cout: 5, height: 7, width: 9, kernel: 3, stride: 1, pad: 1 },
         ];
         for (i, g) in shapes.into_iter().enumerate() {
-            assert!(computes(&g) && (applies(&g) || g.cin < 64), "{g:?}");
+            assert!(computes(&g), "{g:?}");
             let mut x = values(g.batch * g.cin * g.height * g.width, 10 + i as u64);
             let w = values(g.cout * g.cin * 9, 20 + i as u64);
             let dy = values(g.batch * g.cout * g.out_height() * g.out_width(), 30 + i as u64);
@@ -580,20 +558,6 @@ pub(super) mod tests {
                 x[5] = f32::NAN;
             }
             assert_close(&conv2d_forward(&x, &w, &g), &conv2d_forward_reference(&x, &w, &g), &format!("{g:?} forward"));
-        }
-    }
-
-    /// Within the GEMM path's tolerance of the f64 loops; NaN where they give NaN (also the
-    /// direct kernel's tests).
-    pub(in crate::model::cpu_conv) fn assert_close(got: &[f32], want: &[f32], what: &str) {
-        assert_eq!(got.len(), want.len(), "{what}");
-        let scale = want.iter().filter(|v| v.is_finite()).fold(1.0f32, |m, v| m.max(v.abs()));
-        for (k, (a, b)) in got.iter().zip(want).enumerate() {
-            if b.is_nan() {
-                assert!(a.is_nan(), "{what} [{k}]: {a} vs NaN");
-                continue;
-            }
-            assert!((a - b).abs() <= 1e-5 * scale * 8.0, "{what} [{k}]: {a} vs {b} (scale {scale})");
         }
     }
 }

@@ -1,13 +1,13 @@
-//! Times the CPU batch norm kernels (`model::cpu_norm::kernels`, training mode) at one shape,
+//! Times the CPU batch norm kernels (`cpu::norm::kernels`, training mode) at one shape,
 //! without burn around them: the minimum of 9 calls after one untimed call, forward and
 //! backward. The numbers in the kernels' doc comments were measured with it, alternating two
 //! builds.
 //!
-//! usage: cargo run --release -p ring-wgpu-core --example normbench -- BATCH CHANNELS SIDE
+//! usage: cargo bench -p ring-wgpu-core --bench normbench -- BATCH CHANNELS SIDE
 //! e.g. `64 16 32` (the small encoder's first stage at B = 64). Set RAYON_NUM_THREADS to
 //! choose the cores.
 
-use ring_wgpu_core::model::cpu_norm::kernels::{NormGeometry, batch_norm_train, batch_norm_train_backward};
+use ring_wgpu_core::cpu::norm::kernels::{NormGeometry, batch_norm_train, batch_norm_train_backward};
 mod common;
 
 use common::best_ms;
@@ -19,7 +19,7 @@ fn main() -> Result<(), String> {
     if batch * channels * side == 0 {
         return Err(format!("every size must be positive\n{usage}"));
     }
-    ring_wgpu_core::malloc_tuning::keep_freed_memory();
+    ring_wgpu_core::cpu::malloc_tuning::keep_freed_memory();
     let g = NormGeometry { batch, channels, plane: side * side };
     let n = batch * channels * side * side;
     let x: Vec<f32> = (0..n).map(|i| (i % 13) as f32 * 0.1 - 0.5).collect();

@@ -5,7 +5,7 @@
 //! one input channel in registers across the batch). Used on the small encoder's 16 x 16
 //! and 8 x 8 stages (all three passes), ResNet-18's 4 x 4 stage (forward and input
 //! gradient) and both encoders' stride-2 3x3 layers (forward; the weight gradient of the
-//! small encoder's); see [`applies`] and [`applies_to_weight_gradient`].
+//! small encoder's), where [`super::plan`] chooses it.
 //! [`conv2d_forward`] computes any 3x3 padding-1 layer at stride 1 or 2 (and 1x1 at stride
 //! 2) with a multiple of 16 output channels; the stride-2 input gradient is
 //! [`super::strided_input_grad`]'s, whose phases run on this module's register blocks.
@@ -25,15 +25,17 @@
 //! position-major between chunks (each chunk's block continues the same FMA chains), and
 //! transposed into NCHW at the end.
 //!
-//! AVX-512 only (x86-64, checked at run time); elsewhere [`applies`] is false. Each output is
+//! AVX-512 only (x86-64, checked at run time); elsewhere the plan does not choose it. Each output is
 //! one chain of fused multiply-adds from zero, input channel by channel, tap by tap (the
 //! order of im2col's patch rows, in which the GEMM accumulates too); the tests hold it to the
 //! plain loops' f64 reference within the tolerance every path meets. NaN and infinite inputs
 //! propagate to the outputs whose sums they enter; an infinite weight meets the zero padding
 //! as `0 x inf = NaN` where the loops skip it.
 
-use super::kernels::{ConvGeometry, Slot, transpose_into, unwritten, with_col, written};
-use crate::model::cpu_common::{map_indices, per_image};
+use super::ConvGeometry;
+use super::transpose::transpose_into;
+use crate::cpu::buffers::{Slot, unwritten, with_scratch, written};
+use crate::cpu::parallel::{map_indices, per_image};
 
 /// Lanes of an AVX-512 vector.
 pub(super) const LANES: usize = 16;
@@ -52,43 +54,10 @@ const MIN_GROUPS: usize = 4;
 
 /// Does [`conv2d_forward`] (and [`conv2d_weight_grad`]) compute this convolution: 3x3 with
 /// padding 1 at stride 1 or 2, or 1x1 without padding at stride 2, output channels a
-/// multiple of 16, AVX-512 on this CPU?
+/// multiple of 16? (It runs only where the CPU has AVX-512.)
 pub fn computes(g: &ConvGeometry) -> bool {
     let shape = matches!((g.kernel, g.pad, g.stride), (3, 1, 1) | (3, 1, 2) | (1, 0, 2));
-    shape && g.is_valid() && g.cout.is_multiple_of(LANES) && super::direct::available()
-}
-
-/// Is the forward pass (and a stride-1 input gradient) of this convolution computed here?
-/// Where it [`computes`], with rows of under 32 outputs and at least 32 channels in and out
-/// (a multiple of 32 out), when neither Winograd scheme applies: the small encoder's 16 x 16
-/// and 8 x 8 stages, ResNet-18's 4 x 4 stage. Measured against im2col + GEMM (2 cores, ms
-/// per call, min over alternating runs): 32 channels of 16 x 16 at B = 64 2.0-2.08 ->
-/// 1.86-1.92, 64 of 8 x 8 1.67-2.1 -> 1.51-1.89, 512 of 4 x 4 at B = 32 12.2 -> 11.7 (the
-/// kernel at ~87% of that, near the cores' peak; packing the weights with element-by-element
-/// copies instead of transposed tiles made it slower than the GEMM, 14.0-15.4).
-pub fn applies(g: &ConvGeometry) -> bool {
-    if g.stride == 2 {
-        return computes(g) && applies_strided(g);
-    }
-    computes(g)
-        && g.out_width() < 32
-        && g.cin >= 32
-        && g.cout.is_multiple_of(2 * LANES)
-        && !super::winograd4::applies(g)
-        && !super::winograd::applies(g)
-}
-
-/// Is this stride-2 layer's forward pass computed here? 3x3 kernels with a multiple of 32
-/// output channels: the encoders' downsampling layers (each window's corner `2 oy`, `2 ox`
-/// in the padded planes; the taps at the same offsets as at stride 1). Measured against
-/// im2col + GEMM (2 cores, ms per call, min over 2-3 alternating runs of 9): the small
-/// encoder's 16 -> 32 of 32 x 32 at B = 64 1.14-1.27 -> 0.96-1.07, 32 -> 64 of 16 x 16
-/// 1.10-1.12 -> 0.83; ResNet-18's at B = 32: 64 -> 128 of 32 x 32 6.81-6.82 -> 5.86-6.2,
-/// 128 -> 256 of 16 x 16 6.26-6.79 -> 5.83-5.86, 256 -> 512 of 8 x 8 6.81-7.58 -> 6.53-6.69.
-/// Not the 1x1 shortcuts (16 -> 32 of 32 x 32: 0.18 -> 0.27, one tap per channel is too
-/// little work per broadcast).
-fn applies_strided(g: &ConvGeometry) -> bool {
-    g.kernel == 3 && g.cout.is_multiple_of(2 * LANES)
+    shape && g.is_valid() && g.cout.is_multiple_of(LANES)
 }
 
 /// Weight vectors per block for `cout` output channels: 4 (64 channels), else 2, else 1.
@@ -110,9 +79,9 @@ fn block_weights(w: &[f32], g: &ConvGeometry, v: usize) -> Vec<f32> {
 }
 
 /// `y = conv(x, w)` (B x Cin x H x W by Cout x Cin x k x k): B x Cout x OH x OW.
-/// Panics unless [`computes`] holds.
+/// Panics unless [`computes`] holds and the CPU has AVX-512.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    assert!(computes(g), "the small-image direct kernel does not compute {g:?} on this CPU");
+    assert!(computes(g) && crate::cpu::simd::avx512(), "the small-image direct kernel does not compute {g:?} on this CPU");
     let taps = g.kernel * g.kernel;
     assert!(x.len() == g.batch * g.cin * g.height * g.width && w.len() == g.cout * g.cin * taps);
     let v = vectors(g.cout);
@@ -126,7 +95,7 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
         let images = y_g.len() / (g.cout * out_plane);
         let positions = images * out_plane;
         let padded_len = images * g.cin * layout.plane;
-        with_col(padded_len + sums_len(positions, g.cout), |buffer| {
+        with_scratch(padded_len + sums_len(positions, g.cout), |buffer| {
             let (padded, sums) = buffer.split_at_mut(padded_len);
             for (i, dst) in padded.chunks_exact_mut(g.cin * layout.plane).enumerate() {
                 let src = &x[(gi * group + i) * g.cin * plane..][..g.cin * plane];
@@ -275,7 +244,7 @@ impl GroupSums<'_> {
                 let w = &w[ci0 * T * width..][..chunk * T * width];
                 for (i, bases) in blocks.iter().enumerate() {
                     let out = &mut sums[i * P * self.cout + block * width..];
-                    // SAFETY: AVX-512F is available (`computes`); every input read is at
+                    // SAFETY: AVX-512F is available (asserted on entry); every input read is at
                     // `bases[p] + (ci0 + ci) plane + offsets[tap] <= bases[p] + reach`, in
                     // bounds by the assert; `w` holds chunk T V 16 weights; `out` row p
                     // (`p cout + 0..V 16`) lies inside the block's P rows.
@@ -357,27 +326,17 @@ unsafe fn block_sums<const V: usize, const P: usize, const T: usize>(
 /// vectors and a broadcast: 21 of AVX-512's 32 registers).
 const GRAD_VECTORS: usize = 2;
 
-/// Is the weight gradient of this convolution computed here ([`conv2d_weight_grad`])? Where
-/// [`applies`] holds with at most 128 channels at stride 1, 64 at stride 2: the small
-/// encoder's 16 x 16 and 8 x 8 stages and its two downsampling layers. Measured against
-/// im2col + GEMM (2 cores, ms per call, min over alternating runs, B = 64): 32 channels of
-/// 16 x 16 1.94-2.15 -> 1.64-1.92, 64 of 8 x 8 1.81-2.14 -> 1.64-1.8, stride 2: 16 -> 32 of
-/// 32 x 32 1.3-1.66 -> 1.1-1.26, 32 -> 64 of 16 x 16 1.19-1.57 -> 1.03-1.13; but
-/// ResNet-18's 512 channels of 4 x 4 (B = 32) 14.5 -> 15.6 and its 64 -> 128 stride-2 layer
-/// 6.85-7.19 -> 6.95-7.53, so those stay on the GEMM.
-pub fn applies_to_weight_gradient(g: &ConvGeometry) -> bool {
-    let most = if g.stride == 1 { 128 } else { 64 };
-    applies(g) && g.cin.max(g.cout) <= most
-}
-
 /// `dL/dw` (Cout x Cin x k x k) from x and dy: `dw[co][ci][tap] = sum_b sum_n dy[b][co][n]
 /// x'[b][ci][base(n) + offset(tap)]` over the zero-padded planes x'. dy is transposed once
 /// per image to position-major, so 16 output channels are one vector; each task keeps
 /// `32 x k k` sums (2 vectors by the taps) for one input channel across the whole batch,
 /// image by image and position by position: one chain per weight, the same bits on any core
-/// count. Panics unless [`computes`] holds and Cout is a multiple of 32.
+/// count. Panics unless [`computes`] holds, Cout is a multiple of 32 and the CPU has AVX-512.
 pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    assert!(computes(g) && g.cout.is_multiple_of(GRAD_VECTORS * LANES), "the small-image kernel does not compute {g:?}'s weight gradient");
+    assert!(
+        computes(g) && g.cout.is_multiple_of(GRAD_VECTORS * LANES) && crate::cpu::simd::avx512(),
+        "the small-image kernel does not compute {g:?}'s weight gradient"
+    );
     match g.kernel {
         3 => weight_grad::<9>(x, dy, g),
         _ => weight_grad::<1>(x, dy, g),
@@ -413,7 +372,7 @@ fn weight_grad<const T: usize>(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f
         let mut out = [[0.0f32; GRAD_VECTORS * LANES]; T];
         let reach = (g.batch - 1) * g.cin * padded_plane + ci * padded_plane + bases[out_plane - 1] + offsets[T - 1];
         assert!(reach < padded.len() && (g.batch * out_plane - 1) * g.cout + block * width + width <= by_position.len());
-        // SAFETY: AVX-512F is available (`computes`); the reads stay within `reach` and the
+        // SAFETY: AVX-512F is available (asserted on entry); the reads stay within `reach` and the
         // last dy vector, in bounds by the assert.
         #[cfg(target_arch = "x86_64")]
         unsafe {
@@ -489,9 +448,8 @@ unsafe fn grad_block<const T: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cpu_common::test_values as values;
-    use crate::model::cpu_conv::kernels::{conv2d_forward_reference, conv2d_weight_grad_reference};
-    use crate::model::cpu_conv::winograd::tests::assert_close;
+    use crate::cpu::conv::reference::{assert_close, conv2d_forward_reference, conv2d_weight_grad_reference};
+    use crate::cpu::testing::test_values as values;
 
     fn check(g: ConvGeometry, seed: u64) {
         let x = values(g.batch * g.cin * g.height * g.width, seed);
@@ -505,7 +463,7 @@ mod tests {
 
     #[test]
     fn the_small_image_kernel_matches_the_loops() {
-        if !super::super::direct::available() {
+        if !crate::cpu::simd::avx512() {
             eprintln!("no AVX-512: the small-image kernel is not used on this CPU");
             return;
         }
@@ -535,7 +493,7 @@ mod tests {
 
     #[test]
     fn the_small_image_weight_gradient_matches_the_loops() {
-        if !super::super::direct::available() {
+        if !crate::cpu::simd::avx512() {
             return;
         }
         for (batch, cin, cout, height, width) in [
@@ -579,7 +537,7 @@ mod tests {
 
     #[test]
     fn nan_reaches_exactly_the_outputs_whose_windows_hold_it() {
-        if !super::super::direct::available() {
+        if !crate::cpu::simd::avx512() {
             return;
         }
         let g = ConvGeometry { batch: 4, cin: 3, cout: 32, height: 5, width: 4, kernel: 3, stride: 1, pad: 1 };
@@ -593,36 +551,5 @@ mod tests {
             assert_eq!(a.is_nan(), b.is_nan(), "output {i}");
         }
         assert_eq!(got.iter().filter(|v| v.is_nan()).count(), 32 * 6, "a 3 x 2 window of every channel");
-    }
-
-    #[test]
-    fn the_encoders_small_layers_take_this_kernel() {
-        let layer = |cin: usize, cout: usize, side: usize| ConvGeometry {
-            batch: 32,
-            cin,
-            cout,
-            height: side,
-            width: side,
-            kernel: 3,
-            stride: 1,
-            pad: 1,
-        };
-        if super::super::direct::available() {
-            assert!(applies(&layer(64, 64, 8)) && applies(&layer(32, 32, 16)) && applies(&layer(512, 512, 4)));
-            assert!(applies_to_weight_gradient(&layer(64, 64, 8)) && applies_to_weight_gradient(&layer(32, 32, 16)));
-        }
-        assert!(!applies_to_weight_gradient(&layer(512, 512, 4)));
-        // Not: rows of 32 (the row-vectorised kernel), the 16-channel stage, Winograd's layers.
-        assert!(!applies(&layer(16, 16, 32)) && !applies(&layer(16, 16, 16)) && !applies(&layer(256, 256, 8)));
-        assert!(!applies(&layer(64, 64, 32)) && !applies(&layer(128, 128, 16)));
-        // Stride 2: every 3x3 downsampling layer's forward pass, the small encoder's weight
-        // gradients; not the 1x1 shortcuts.
-        let down = |cin: usize, side: usize| ConvGeometry { stride: 2, ..layer(cin, 2 * cin, side) };
-        if super::super::direct::available() {
-            assert!([down(16, 32), down(32, 16), down(64, 32), down(128, 16), down(256, 8)].iter().all(applies));
-            assert!(applies_to_weight_gradient(&down(16, 32)) && applies_to_weight_gradient(&down(32, 16)));
-        }
-        assert!(!applies_to_weight_gradient(&down(64, 32)) && !applies_to_weight_gradient(&down(256, 8)));
-        assert!(!applies(&ConvGeometry { kernel: 1, pad: 0, ..down(16, 32) }));
     }
 }
