@@ -31,7 +31,7 @@ if [ "${WASM_OPT:-0}" = 1 ]; then
      --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue --enable-simd "$bg" -o "$bg.opt" >&2)
   mv "$bg.opt" "$bg"
 fi
-cp "$web_dir/npm/package.json" "$web_dir/npm/README.md" "$out.tmp/"
+cp "$web_dir/npm/package.json" "$web_dir/npm/README.md" "$web_dir/../LICENSE-MIT" "$web_dir/../LICENSE-APACHE" "$out.tmp/"
 rm -f "$out.tmp/.gitignore"
 rm -rf "$out" && mv "$out.tmp" "$out"
 raw=$(stat -c %s "$out/ring_wgpu_web_bg.wasm")

@@ -7,7 +7,7 @@ use thiserror::Error;
 use crate::data::DatasetError;
 use crate::gpu::GpuError;
 use crate::ring::RingError;
-use crate::train::{CheckpointError, ConfigError};
+use crate::train::ConfigError;
 
 /// Everything that can go wrong in `ring-wgpu-core`.
 #[derive(Debug, Error)]
@@ -56,3 +56,30 @@ macro_rules! input_error {
     };
 }
 pub(crate) use input_error;
+
+/// The checkpoint format this version writes (`train::checkpoint`); a checkpoint of
+/// another format is refused by number.
+pub(crate) const CHECKPOINT_FORMAT: u32 = 3;
+
+/// What is wrong with a checkpoint.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CheckpointError {
+    /// The bytes are not a checkpoint at all.
+    #[error("not a ring-wgpu checkpoint")]
+    NotACheckpoint,
+    /// Written by another version of the format.
+    #[error(
+        "the checkpoint is in format {0}, which this version of ring-wgpu (format {CHECKPOINT_FORMAT}) cannot continue; \
+         start a new run (in another output folder)"
+    )]
+    Format(u32),
+    /// Truncated or inconsistent.
+    #[error("the checkpoint is damaged ({0}); start a new run, or resume from an intact copy")]
+    Damaged(String),
+    /// Resuming with settings other than the run's.
+    #[error(
+        "the run was made with other settings: {}. Resume with the same settings, or start a new run",
+        .0.join(", ")
+    )]
+    SettingsChanged(Vec<String>),
+}

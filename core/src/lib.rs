@@ -3,7 +3,10 @@
 //!
 //! - [`train`]: the run's configuration, presets and the [`train::Trainer`] every front
 //!   end drives (events, stop handle, checkpoints as bytes).
-//! - [`methods`]: the [`methods::Method`] seam and MoCo / MoCoRing.
+//! - [`methods`]: the [`methods::Method`] seam and the eight methods (MoCo, IR, CMC and
+//!   SimCLR, each with and without Ring).
+//! - [`optim`]: SGD and the learning-rate schedules.
+//! - [`cpu`]: the CPU backend's own convolution and batch-norm kernels and their plan.
 //! - [`negatives`]: which candidates are each anchor's negatives (all, or the ring).
 //! - [`augment`]: augmentation on the GPU (crop, flip, colour jitter, grayscale, blur).
 //! - [`data`]: datasets (CIFAR-10/100, STL-10, image folders, synthetic) in memory.
@@ -50,6 +53,7 @@ pub mod mixing;
 pub mod model;
 pub mod negatives;
 pub mod objective;
+pub mod optim;
 pub mod ring;
 mod rng;
 pub mod train;

@@ -8,7 +8,6 @@ use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::error::{Result, input_error};
 use crate::ring::{Negatives, Pairing, RingSchedule, ring_select, similarities, uniform_below};
-use crate::train::{MethodKind, TrainConfig};
 
 /// How negatives are chosen among the candidates.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,17 +47,6 @@ fn pairing_mask(rows: usize, cols: usize, pairing: Pairing, device: &burn::tenso
 }
 
 impl NegativeSampler {
-    /// The sampler of the method a configuration names.
-    pub fn for_method(config: &TrainConfig) -> Result<Self> {
-        let ring = || config.ring_schedule();
-        Ok(match config.method {
-            MethodKind::Moco | MethodKind::Simclr => NegativeSampler::All,
-            MethodKind::Mocoring | MethodKind::SimclrRing => NegativeSampler::Ring(ring()?),
-            MethodKind::Ir | MethodKind::Cmc => NegativeSampler::Uniform { samples: config.samples - 1 },
-            MethodKind::Iring | MethodKind::Cmcring => NegativeSampler::RingSampled { schedule: ring()?, samples: config.samples - 1 },
-        })
-    }
-
     /// u in force at `epoch` (100 for samplers without a ring).
     pub fn upper_at(&self, epoch: f64) -> f64 {
         match self {

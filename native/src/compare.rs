@@ -13,7 +13,7 @@ use clap::builder::PossibleValuesParser;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args};
 use ring_wgpu_core::eval::LinearProbeConfig;
-use ring_wgpu_core::train::{Checkpoint, Datasets, MethodKind, PRESETS, TrainConfig, Trainer};
+use ring_wgpu_core::train::{Checkpoint, Datasets, MethodKind, Preset, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 
 use crate::plot::{PALETTE, Panel, Series};
@@ -43,7 +43,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Start from a named configuration; the file and the flags apply over it.
-    #[arg(long, value_parser = PossibleValuesParser::new(PRESETS))]
+    #[arg(long, value_parser = PossibleValuesParser::new(Preset::ALL.map(Preset::name)))]
     preset: Option<String>,
     /// Output folder [default: runs/compare].
     #[arg(long)]

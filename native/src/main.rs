@@ -76,7 +76,8 @@ impl GpuArgs {
 enum Command {
     /// List every adapter, the one chosen, and the limits that bind the Ring kernels.
     Info,
-    /// Train MoCoRing (or MoCo); with no arguments, a short run on the built-in synthetic dataset.
+    /// Train one of the eight methods (--method; MoCoRing by default); with no arguments, a short
+    /// run on the built-in synthetic dataset.
     Train(Box<train::TrainArgs>),
     /// Train several methods at one budget over several seeds; a Markdown table and kNN curves.
     Compare(Box<compare::CompareArgs>),

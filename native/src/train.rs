@@ -9,7 +9,7 @@ use std::sync::{Mutex, Once};
 use anyhow::{Context, Result, bail};
 use clap::builder::PossibleValuesParser;
 use clap::{ArgMatches, Args};
-use ring_wgpu_core::train::{Checkpoint, Datasets, EpochOutcome, EventSink, PRESETS, StopHandle, TrainConfig, Trainer};
+use ring_wgpu_core::train::{Checkpoint, Datasets, EpochOutcome, EventSink, Preset, StopHandle, TrainConfig, Trainer};
 
 use crate::config_file::{self, Resolved};
 use crate::run_lock::RunLock;
@@ -30,7 +30,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// Start from a named configuration (listed below); the file and the flags apply over it.
-    #[arg(long, value_parser = PossibleValuesParser::new(PRESETS))]
+    #[arg(long, value_parser = PossibleValuesParser::new(Preset::ALL.map(Preset::name)))]
     pub(crate) preset: Option<String>,
     /// Output folder (config.json, metrics.jsonl, metrics.csv, curves.png, checkpoint.bin)
     /// [default: runs/latest].
@@ -50,8 +50,8 @@ pub struct TrainArgs {
 /// The text after `train --help`: the presets.
 pub fn presets_help() -> String {
     let mut text = String::from("Presets (--preset NAME; defaults shown above are the quick preset's):\n");
-    for name in PRESETS {
-        text.push_str(&format!("  {name:<24} {}\n", ring_wgpu_core::train::presets::describe(name)));
+    for preset in Preset::ALL {
+        text.push_str(&format!("  {:<24} {}\n", preset.name(), preset.description()));
     }
     text
 }

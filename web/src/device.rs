@@ -53,9 +53,30 @@ pub async fn open(choice: &str) -> Result<(Device, String), JsError> {
 async fn describe(gpu: &Gpu) -> String {
     let mut summary = gpu.summary().clone();
     if summary.name.is_empty()
-        && let Some(label) = crate::selftest::browser_adapter_label().await
+        && let Some(label) = browser_adapter_label().await
     {
         summary.name = label;
     }
     format!("WebGPU: {summary}")
+}
+
+/// The browser's own words for its WebGPU adapter: the non-empty fields of `GPUAdapterInfo`
+/// (vendor, architecture, device, description), e.g. `google swiftshader`. None when the
+/// browser has no WebGPU or no adapter.
+pub(crate) async fn browser_adapter_label() -> Option<String> {
+    use js_sys::Reflect;
+    use wasm_bindgen::JsCast;
+    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok();
+    let navigator = get(&js_sys::global().into(), "navigator")?;
+    let gpu = get(&navigator, "gpu").filter(|g| g.is_object())?;
+    let request: js_sys::Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
+    let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
+    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok().filter(|a| a.is_object())?;
+    let info = get(&adapter, "info").filter(|i| i.is_object())?;
+    let parts: Vec<String> = ["vendor", "architecture", "device", "description"]
+        .iter()
+        .filter_map(|key| get(&info, key)?.as_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" "))
 }

@@ -49,7 +49,7 @@ pub async fn ring_self_test(rows: u32, cols: u32, lower: f64, upper: f64, seed: 
     let mut summary = gpu.summary().clone();
     if summary.name.is_empty() {
         // wgpu passes on only GPUAdapterInfo.description, which browsers usually leave empty.
-        if let Some(label) = browser_adapter_label().await {
+        if let Some(label) = crate::device::browser_adapter_label().await {
             summary.name = label;
         }
     }
@@ -61,25 +61,4 @@ pub async fn ring_self_test(rows: u32, cols: u32, lower: f64, upper: f64, seed: 
         rows_matching: got.iter().zip(&want).filter(|(a, b)| a.same_bits(b)).count() as u32,
         mask_mismatches: mask.iter().zip(&want_mask).filter(|(a, b)| a != b).count() as u32,
     })
-}
-
-/// The browser's own words for its WebGPU adapter: the non-empty fields of `GPUAdapterInfo`
-/// (vendor, architecture, device, description), e.g. `google swiftshader`. None when the
-/// browser has no WebGPU or no adapter.
-pub(crate) async fn browser_adapter_label() -> Option<String> {
-    use js_sys::Reflect;
-    use wasm_bindgen::JsCast;
-    let get = |target: &JsValue, key: &str| Reflect::get(target, &JsValue::from_str(key)).ok();
-    let navigator = get(&js_sys::global().into(), "navigator")?;
-    let gpu = get(&navigator, "gpu").filter(|g| g.is_object())?;
-    let request: js_sys::Function = get(&gpu, "requestAdapter")?.dyn_into().ok()?;
-    let promise: js_sys::Promise = request.call0(&gpu).ok()?.dyn_into().ok()?;
-    let adapter = wasm_bindgen_futures::JsFuture::from(promise).await.ok().filter(|a| a.is_object())?;
-    let info = get(&adapter, "info").filter(|i| i.is_object())?;
-    let parts: Vec<String> = ["vendor", "architecture", "device", "description"]
-        .iter()
-        .filter_map(|key| get(&info, key)?.as_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    (!parts.is_empty()).then(|| parts.join(" "))
 }

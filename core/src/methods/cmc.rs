@@ -19,13 +19,15 @@ use burn::optim::GradientsParams;
 use burn::tensor::{Device, Int, Tensor};
 
 use super::ir::{IrSettings, bank_rows, check_bank_rows, embedded_bank, load_bank, random_bank, step_seed, update_bank};
+use super::{BankInit, KnnFeatures, MethodKind};
 use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase, StepSimilarity};
-use crate::augment::{AugmentSpec, rgb_to_lab_on_device};
+use crate::augment::rgb_to_lab_on_device;
+use crate::error::CheckpointError;
 use crate::error::{Error, Result, input_error};
 use crate::model::{ContrastiveNet, l2_normalise, load_named, named_tensors};
 use crate::negatives::Chosen;
 use crate::objective::{Objective, contrastive_loss};
-use crate::train::{BankInit, CheckpointError, KnnFeatures, MethodKind, Sgd, TrainConfig};
+use crate::optim::Sgd;
 
 /// CMC / CMCRing settings: those of a memory-bank method (as IR's, with `kind` CMC or
 /// CMCRing, both encoders sharing backbone and head, one bank per view of `bank_size` rows)
@@ -38,14 +40,6 @@ pub struct CmcSettings {
     pub input_mean: [f32; 3],
     /// Channel standard deviations of the input views.
     pub input_std: [f32; 3],
-}
-
-impl CmcSettings {
-    /// The settings of a resolved configuration on `train_len` images.
-    pub fn from_config(config: &TrainConfig, train_len: usize) -> Result<Self> {
-        let spec = AugmentSpec::default();
-        Ok(CmcSettings { memory: IrSettings::from_config(config, train_len)?, input_mean: spec.mean, input_std: spec.std })
-    }
 }
 
 /// CMC's two encoders, one module (one optimiser, one gradient pass).

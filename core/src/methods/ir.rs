@@ -11,12 +11,14 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, IndexingUpdateOp, Int, Tensor, TensorData};
 
+use super::{BankInit, MethodKind};
 use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase, StepSimilarity};
+use crate::error::CheckpointError;
 use crate::error::{Error, Result, input_error};
 use crate::model::{ContrastiveNet, EncoderKind, Head, l2_normalise, load_named, named_tensors};
 use crate::negatives::NegativeSampler;
 use crate::objective::{Objective, contrastive_loss};
-use crate::train::{BankInit, CheckpointError, MethodKind, Sgd, SgdSettings, TrainConfig};
+use crate::optim::{Sgd, SgdSettings};
 
 /// IR / IRing settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,26 +47,6 @@ pub struct IrSettings {
     pub sgd: SgdSettings,
     /// Seed of the weights, the bank and the draws.
     pub seed: u64,
-}
-
-impl IrSettings {
-    /// The settings of a resolved configuration on `train_len` images.
-    pub fn from_config(config: &TrainConfig, train_len: usize) -> Result<Self> {
-        Ok(IrSettings {
-            kind: config.method,
-            encoder: config.model,
-            head: config.head,
-            projection_dim: config.projection_dim,
-            bank_size: train_len,
-            bank_momentum: config.bank_momentum,
-            bank_init: config.bank_init,
-            temperature: config.temperature,
-            objective: config.loss_objective(),
-            negatives: NegativeSampler::for_method(config)?,
-            sgd: SgdSettings { momentum: config.sgd_momentum, weight_decay: config.weight_decay },
-            seed: config.seed,
-        })
-    }
 }
 
 /// An IR run: the encoder, the memory bank and the optimiser.

@@ -10,14 +10,16 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 
+use super::MethodKind;
 use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase, StepSimilarity};
+use crate::error::CheckpointError;
 use crate::error::{Error, Result, input_error};
 use crate::mixing::HardNegativeMixing;
 use crate::model::{ContrastiveNet, EncoderKind, key_encoder, load_named, momentum_update, named_tensors};
 use crate::negatives::NegativeSampler;
 use crate::objective::{Objective, contrastive_loss_with_extra};
+use crate::optim::{Sgd, SgdSettings};
 use crate::ring::Pairing;
-use crate::train::{CheckpointError, MethodKind, Sgd, SgdSettings, TrainConfig};
 
 /// MoCo / MoCoRing settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,29 +46,6 @@ pub struct MocoSettings {
     pub sgd: SgdSettings,
     /// Seed of the initial weights and the initial (random) queue.
     pub seed: u64,
-}
-
-impl MocoSettings {
-    /// The settings of a resolved configuration ([`TrainConfig::resolved`]).
-    pub fn from_config(config: &TrainConfig) -> Result<Self> {
-        let Some(queue_size) = config.queue else {
-            input_error!("MoCo needs the queue size: resolve the configuration first (TrainConfig::resolved)")
-        };
-        let negatives = NegativeSampler::for_method(config)?;
-        Ok(MocoSettings {
-            kind: config.method,
-            encoder: config.model,
-            projection_dim: config.projection_dim,
-            queue_size,
-            momentum: config.key_momentum,
-            temperature: config.temperature,
-            objective: config.loss_objective(),
-            mixing: config.hard_negative_mixing(),
-            negatives,
-            sgd: SgdSettings { momentum: config.sgd_momentum, weight_decay: config.weight_decay },
-            seed: config.seed,
-        })
-    }
 }
 
 /// A MoCo / MoCoRing run's networks, queue and optimiser.

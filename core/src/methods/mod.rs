@@ -5,23 +5,24 @@
 
 mod cmc;
 mod ir;
+mod kinds;
 mod moco;
 mod monitor;
 mod simclr;
 
 use std::collections::HashMap;
 
-use burn::tensor::{Device, Tensor};
+use burn::tensor::Tensor;
 
 pub use cmc::{Cmc, CmcNets, CmcSettings, cmc_loss};
 pub use ir::{InstanceDiscrimination, IrSettings};
+pub use kinds::{BankInit, KnnFeatures, MethodKind};
 pub use moco::{Moco, MocoSettings};
 pub use monitor::{SIMILARITY_SUMS, SimilaritySummary, StepSimilarity, angle_degrees};
 pub use simclr::{SimClr, SimClrSettings};
 
 use crate::error::Result;
 use crate::model::{ContrastiveNet, HostTensor, NamedTensors};
-use crate::train::{KnnFeatures, MethodKind, TrainConfig};
 
 /// One step's input: the dataset indices of the batch's images (IR's memory bank is
 /// indexed by them) and their augmented views, `views[v]` holding view `v` of every
@@ -138,7 +139,7 @@ pub trait Method {
 
     /// Called once before a new run's first step with the unaugmented training images in
     /// dataset order (`images(range)` makes those of `range`, `len` in all): a memory-bank
-    /// method whose settings ask for [`crate::train::BankInit::Encoder`] fills its banks with
+    /// method whose settings ask for [`BankInit::Encoder`] fills its banks with
     /// the untrained network's embeddings of them (training-mode batch statistics over
     /// batches of `batch`, on a copy: the network itself is unchanged). Others do nothing.
     fn initialise_banks(
@@ -158,15 +159,4 @@ pub trait Method {
 
     /// Continues from a state saved by [`Method::state`] of the same configuration.
     fn load_state(&mut self, state: HostState) -> Result<()>;
-}
-
-/// A freshly initialised method for a resolved `config` (see [`TrainConfig::resolved`])
-/// training on `train_len` images.
-pub fn build(config: &TrainConfig, train_len: usize, device: &Device) -> Result<Box<dyn Method>> {
-    Ok(match config.method {
-        MethodKind::Moco | MethodKind::Mocoring => Box::new(Moco::new(MocoSettings::from_config(config)?, device)?),
-        MethodKind::Ir | MethodKind::Iring => Box::new(InstanceDiscrimination::new(IrSettings::from_config(config, train_len)?, device)?),
-        MethodKind::Cmc | MethodKind::Cmcring => Box::new(Cmc::new(CmcSettings::from_config(config, train_len)?, device)?),
-        MethodKind::Simclr | MethodKind::SimclrRing => Box::new(SimClr::new(SimClrSettings::from_config(config)?, device)?),
-    })
 }

@@ -10,13 +10,15 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor};
 
+use super::MethodKind;
 use super::{Batch, Encoder, HostState, Method, MethodState, StepContext, StepOutput, StepPhase, StepSimilarity};
+use crate::error::CheckpointError;
 use crate::error::{Error, Result, input_error};
 use crate::model::{ContrastiveNet, EncoderKind, Head, load_named, named_tensors};
 use crate::negatives::NegativeSampler;
 use crate::objective::{Objective, contrastive_loss};
+use crate::optim::{Sgd, SgdSettings};
 use crate::ring::Pairing;
-use crate::train::{CheckpointError, MethodKind, Sgd, SgdSettings, TrainConfig};
 
 /// SimCLR / SimCLR-Ring settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,23 +41,6 @@ pub struct SimClrSettings {
     pub sgd: SgdSettings,
     /// Seed of the initial weights.
     pub seed: u64,
-}
-
-impl SimClrSettings {
-    /// The settings of a configuration.
-    pub fn from_config(config: &TrainConfig) -> Result<Self> {
-        Ok(SimClrSettings {
-            kind: config.method,
-            encoder: config.model,
-            head: config.head,
-            projection_dim: config.projection_dim,
-            temperature: config.temperature,
-            objective: config.loss_objective(),
-            negatives: NegativeSampler::for_method(config)?,
-            sgd: SgdSettings { momentum: config.sgd_momentum, weight_decay: config.weight_decay },
-            seed: config.seed,
-        })
-    }
 }
 
 /// A SimCLR run: one encoder and its optimiser.

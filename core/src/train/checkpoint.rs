@@ -14,38 +14,16 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 
 use super::TrainConfig;
+pub use crate::error::CheckpointError;
 use crate::error::Result;
 use crate::gpu::read::read_f32;
 use crate::methods::{HostState, MethodState};
 use crate::model::HostTensor;
 
 const MAGIC: &[u8] = b"RING-WGPU CHECKPOINT";
-const FORMAT: u32 = 3;
+const FORMAT: u32 = crate::error::CHECKPOINT_FORMAT;
 /// The last format without a checksum, still read.
 const FORMAT_WITHOUT_CHECKSUM: u32 = 2;
-
-/// What is wrong with a checkpoint.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum CheckpointError {
-    /// The bytes are not a checkpoint at all.
-    #[error("not a ring-wgpu checkpoint")]
-    NotACheckpoint,
-    /// Written by another version of the format.
-    #[error(
-        "the checkpoint is in format {0}, which this version of ring-wgpu (format {FORMAT}) cannot continue; \
-         start a new run (in another output folder)"
-    )]
-    Format(u32),
-    /// Truncated or inconsistent.
-    #[error("the checkpoint is damaged ({0}); start a new run, or resume from an intact copy")]
-    Damaged(String),
-    /// Resuming with settings other than the run's.
-    #[error(
-        "the run was made with other settings: {}. Resume with the same settings, or start a new run",
-        .0.join(", ")
-    )]
-    SettingsChanged(Vec<String>),
-}
 
 /// How far a run got.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Training runs: the configuration ([`TrainConfig`], [`preset`]), the [`Trainer`] that
 //! owns a run and emits [`TrainEvent`]s to [`EventSink`]s, checkpoints as bytes, the
-//! learning-rate schedule, the optimiser, and evaluation features.
+//! conversion of a configuration into each method's settings, and evaluation features. The
+//! optimiser and schedules live below, in [`crate::optim`].
 
 pub mod checkpoint;
 mod config;
@@ -8,11 +9,11 @@ mod data;
 mod events;
 mod features;
 mod memory;
+mod method_settings;
 pub mod presets;
-mod schedule;
-mod sgd;
 mod trainer;
 
+pub use crate::optim::{LrPolicy, LrSchedule, LrUpdate, Sgd, SgdSettings};
 pub use checkpoint::{Checkpoint, CheckpointError, Progress};
 pub use config::{
     Anneal, BankInit, ConfigError, DatasetKind, KnnFeatures, MAX_BATCH, MAX_EPOCHS, MAX_KNN_K, MAX_MIXES, MAX_PROJECTION_DIM, MAX_QUEUE,
@@ -23,9 +24,8 @@ pub use events::{EpochMetrics, EventSink, FitOutcome, SinkFn, StepMetrics, StopH
 pub use features::extract_features;
 pub(crate) use features::unaugmented;
 pub use memory::{MemoryEstimate, MemoryPart};
-pub use presets::{PRESETS, preset};
-pub use schedule::{LrPolicy, LrSchedule, LrUpdate};
-pub use sgd::{Sgd, SgdSettings};
+pub use method_settings::build_method;
+pub use presets::{Preset, preset};
 pub use trainer::{EpochOutcome, StepsMetrics, Trainer};
 
 pub use crate::rng::permutation;

@@ -1,30 +1,116 @@
-//! Named starting points for a run ([`preset`]); flags, files and fields set after it win.
+//! Named starting points for a run ([`Preset`]); flags, files and fields set after it win.
 //!
 //! - `quick`: the default, a short MoCoRing run on the built-in synthetic set.
-//! - `paper-cifar10-mocoring` / `paper-cifar10-moco`: the authors' published CIFAR-10
-//!   configuration (mhw32/contrastive-ring-public, `config/pretrain/mocov2/moco_ring.json`
-//!   and `moco.json`, with `scripts/run.py`'s MoCoLRScheduler), on our 32-pixel input path.
+//! - `paper-cifar10-mocoring` / `paper-cifar10-moco` / `paper-cifar10-iring` /
+//!   `paper-cifar10-ir`: the authors' published CIFAR-10 configurations
+//!   (mhw32/contrastive-ring-public, `config/pretrain/mocov2/moco_ring.json`, `moco.json`,
+//!   `config/pretrain/nce/nce_ring.json`, `nce.json`, with `scripts/run.py`'s
+//!   MoCoLRScheduler), on our 32-pixel input path.
+
+use serde::{Deserialize, Serialize};
 
 use super::config::{Anneal, BankInit, ConfigError, DatasetKind, KnnFeatures, LrSchedule, LrUpdate, MethodKind, TrainConfig};
 use crate::model::{EncoderKind, Head};
 
-/// Every preset name, in the order `--help` lists them.
-pub const PRESETS: &[&str] = &["quick", "paper-cifar10-mocoring", "paper-cifar10-moco", "paper-cifar10-iring", "paper-cifar10-ir"];
+/// A named configuration to start a run from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Preset {
+    /// A short MoCoRing run on the built-in synthetic set (the default).
+    #[serde(rename = "quick")]
+    #[cfg_attr(feature = "clap", value(name = "quick"))]
+    Quick,
+    /// The authors' CIFAR-10 MoCoRing.
+    #[serde(rename = "paper-cifar10-mocoring")]
+    #[cfg_attr(feature = "clap", value(name = "paper-cifar10-mocoring"))]
+    PaperCifar10Mocoring,
+    /// The authors' CIFAR-10 MoCo v2 baseline.
+    #[serde(rename = "paper-cifar10-moco")]
+    #[cfg_attr(feature = "clap", value(name = "paper-cifar10-moco"))]
+    PaperCifar10Moco,
+    /// The authors' CIFAR-10 IRing.
+    #[serde(rename = "paper-cifar10-iring")]
+    #[cfg_attr(feature = "clap", value(name = "paper-cifar10-iring"))]
+    PaperCifar10Iring,
+    /// The authors' CIFAR-10 instance discrimination.
+    #[serde(rename = "paper-cifar10-ir")]
+    #[cfg_attr(feature = "clap", value(name = "paper-cifar10-ir"))]
+    PaperCifar10Ir,
+}
 
-/// One line describing each preset (for help texts).
-pub fn describe(name: &str) -> &'static str {
-    match name {
-        "quick" => "MoCoRing, small ResNet, built-in synthetic data, 15 epochs (the default; ~2 min on 2 CPU cores)",
-        "paper-cifar10-mocoring" => {
-            "the authors' CIFAR-10 MoCoRing: ResNet-18, batch 256, 200 epochs, queue 65536, ring l = u/10, u = 10, no annealing"
+impl Preset {
+    /// Every preset, in the order `--help` lists them.
+    pub const ALL: [Preset; 5] =
+        [Preset::Quick, Preset::PaperCifar10Mocoring, Preset::PaperCifar10Moco, Preset::PaperCifar10Iring, Preset::PaperCifar10Ir];
+
+    /// The name in configuration files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Quick => "quick",
+            Preset::PaperCifar10Mocoring => "paper-cifar10-mocoring",
+            Preset::PaperCifar10Moco => "paper-cifar10-moco",
+            Preset::PaperCifar10Iring => "paper-cifar10-iring",
+            Preset::PaperCifar10Ir => "paper-cifar10-ir",
         }
-        "paper-cifar10-moco" => "the authors' CIFAR-10 MoCo v2 baseline: ResNet-18, batch 256, 200 epochs, queue 4096",
-        "paper-cifar10-iring" => {
-            "the authors' CIFAR-10 IRing: ResNet-18, MLP head, memory bank, k = 4096 draws from the ring l = u/10, u = 10"
-        }
-        "paper-cifar10-ir" => "the authors' CIFAR-10 instance discrimination: ResNet-18, MLP head, memory bank, k = 4096 uniform draws",
-        _ => "",
     }
+
+    /// One line describing it (for help texts).
+    pub fn description(self) -> &'static str {
+        match self {
+            Preset::Quick => {
+                "MoCoRing, small ResNet, built-in synthetic data, 15 epochs (the default; about 20 s of training on 2 CPU cores)"
+            }
+            Preset::PaperCifar10Mocoring => {
+                "the authors' CIFAR-10 MoCoRing: ResNet-18, batch 256, 200 epochs, queue 65536, ring l = u/10, u = 10, no annealing"
+            }
+            Preset::PaperCifar10Moco => "the authors' CIFAR-10 MoCo v2 baseline: ResNet-18, batch 256, 200 epochs, queue 4096",
+            Preset::PaperCifar10Iring => {
+                "the authors' CIFAR-10 IRing: ResNet-18, MLP head, memory bank, k = 4096 draws from the ring l = u/10, u = 10"
+            }
+            Preset::PaperCifar10Ir => {
+                "the authors' CIFAR-10 instance discrimination: ResNet-18, MLP head, memory bank, k = 4096 uniform draws"
+            }
+        }
+    }
+
+    /// Its configuration.
+    pub fn config(self) -> TrainConfig {
+        match self {
+            Preset::Quick => TrainConfig::default(),
+            Preset::PaperCifar10Mocoring => paper_cifar10(MethodKind::Mocoring, 65_536),
+            Preset::PaperCifar10Moco => paper_cifar10(MethodKind::Moco, 4096),
+            // config/pretrain/nce/nce_ring.json and nce.json: k = 4096, t = 0.07, m = 0, the
+            // rest as MoCo's. Their JSON's `projection_head: false` is read nowhere in their
+            // code: `CustomResNet` (src/models/resnet2.py) always builds the two-layer MLP head
+            // and the system trains on its output, so the head is the MLP here too.
+            Preset::PaperCifar10Iring | Preset::PaperCifar10Ir => TrainConfig {
+                head: Head::Mlp,
+                samples: 4096,
+                bank_momentum: 0.0,
+                // MemoryBank._create: uniform in +-1/sqrt(D/3), normalised.
+                bank_init: BankInit::Random,
+                queue: None,
+                ..paper_cifar10(if self == Preset::PaperCifar10Iring { MethodKind::Iring } else { MethodKind::Ir }, 4096)
+            },
+        }
+    }
+}
+
+impl std::str::FromStr for Preset {
+    type Err = ConfigError;
+
+    /// A preset by its [`Preset::name`]; an unknown name lists the known ones.
+    fn from_str(name: &str) -> Result<Self, ConfigError> {
+        Preset::ALL
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| ConfigError::UnknownPreset { name: name.into(), known: Preset::ALL.map(Preset::name).join(", ") })
+    }
+}
+
+/// The configuration of the preset named `name` (see [`Preset`]).
+pub fn preset(name: &str) -> Result<TrainConfig, ConfigError> {
+    Ok(name.parse::<Preset>()?.config())
 }
 
 /// The authors' shared CIFAR-10 settings (both methods).
@@ -63,38 +149,17 @@ fn paper_cifar10(method: MethodKind, queue: usize) -> TrainConfig {
     }
 }
 
-/// The configuration named `name` (see [`PRESETS`]).
-pub fn preset(name: &str) -> Result<TrainConfig, ConfigError> {
-    match name {
-        "quick" => Ok(TrainConfig::default()),
-        "paper-cifar10-mocoring" => Ok(paper_cifar10(MethodKind::Mocoring, 65_536)),
-        "paper-cifar10-moco" => Ok(paper_cifar10(MethodKind::Moco, 4096)),
-        // config/pretrain/nce/nce_ring.json and nce.json: k = 4096, t = 0.07, m = 0, the rest
-        // as MoCo's. Their JSON's `projection_head: false` is read nowhere in their code:
-        // `CustomResNet` (src/models/resnet2.py) always builds the two-layer MLP head and the
-        // system trains on its output, so the head is the MLP here too.
-        "paper-cifar10-iring" | "paper-cifar10-ir" => Ok(TrainConfig {
-            head: Head::Mlp,
-            samples: 4096,
-            bank_momentum: 0.0,
-            // MemoryBank._create: uniform in +-1/sqrt(D/3), normalised.
-            bank_init: BankInit::Random,
-            queue: None,
-            ..paper_cifar10(if name.ends_with("iring") { MethodKind::Iring } else { MethodKind::Ir }, 4096)
-        }),
-        _ => Err(ConfigError::UnknownPreset { name: name.into() }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_preset_is_valid_and_described() {
-        for name in PRESETS {
-            preset(name).unwrap().validate().unwrap();
-            assert!(!describe(name).is_empty());
+        for p in Preset::ALL {
+            p.config().validate().unwrap();
+            assert!(!p.description().is_empty());
+            assert_eq!(p.name().parse::<Preset>().unwrap(), p);
+            assert_eq!(serde_json::to_value(p).unwrap(), serde_json::json!(p.name()));
         }
         assert!(preset("paper").unwrap_err().to_string().contains("paper-cifar10-mocoring"));
     }

@@ -16,7 +16,7 @@ use crate::data::Split;
 use crate::error::{Error, Result};
 use crate::eval::{KnnConfig, RingView, knn_top1, ring_view};
 use crate::gpu::read::{read_f32, read_scalar};
-use crate::methods::{self, Batch, Method, SIMILARITY_SUMS, SimilaritySummary, StepContext, StepPhase, angle_degrees};
+use crate::methods::{Batch, Method, SIMILARITY_SUMS, SimilaritySummary, StepContext, StepPhase, angle_degrees};
 use crate::ring::RingSpec;
 use crate::rng::permutation;
 
@@ -90,7 +90,7 @@ impl Trainer {
     pub fn new(config: TrainConfig, datasets: Datasets, device: &Device) -> Result<Self> {
         datasets.check()?;
         let config = config.resolved(datasets.train.len())?;
-        let method = methods::build(&config, train_len(&config, &datasets), device)?;
+        let method = super::build_method(&config, train_len(&config, &datasets), device)?;
         let mut trainer = Self::assemble(config, datasets, device, method)?;
         let (images, spec) = (&trainer.train_images, &trainer.augment);
         let batches = |range: std::ops::Range<usize>| super::unaugmented(images, range, spec);
@@ -119,7 +119,7 @@ impl Trainer {
         };
         let mut state = checkpoint.state;
         let monitor = MonitorState::take(&mut state.tensors);
-        let mut method = methods::build(&config, train_len(&config, &datasets), device)?;
+        let mut method = super::build_method(&config, train_len(&config, &datasets), device)?;
         method.load_state(state)?;
         let mut trainer = Self::assemble(config, datasets, device, method)?;
         let progress = checkpoint.progress;

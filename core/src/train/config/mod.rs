@@ -3,7 +3,7 @@
 //!
 //! The CLI's flags and TOML files, the browser's config objects and checkpoints all
 //! (de)serialise this one struct; keys are its field names (`snake_case`). Defaults are
-//! the `quick` preset (see [`super::presets`]).
+//! the `quick` preset (see [`super::Preset`]).
 
 use std::path::PathBuf;
 
@@ -12,146 +12,18 @@ use serde::{Deserialize, Serialize};
 use crate::model::{EncoderKind, Head};
 use crate::ring::{AnnealPolicy, InnerCut, RingSchedule, RingSpec};
 
-pub use super::schedule::{LrSchedule, LrUpdate};
+mod kinds;
+mod resume;
+mod validate;
 
-/// The contrastive method (each with and without Ring).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "kebab-case")]
-pub enum MethodKind {
-    /// MoCo with Ring negatives: only queue entries inside each anchor's ring.
-    Mocoring,
-    /// Plain MoCo: every queue entry is a negative.
-    Moco,
-    /// IRing: instance discrimination drawing its negatives from each anchor's ring of the memory bank.
-    Iring,
-    /// Instance discrimination (memory bank, negatives drawn uniformly from the whole bank).
-    Ir,
-    /// CMCRing: CMC drawing each view's negatives from the anchor's ring of the other view's bank.
-    Cmcring,
-    /// CMC (Lab split, L and ab encoders, two memory banks, cross-view negatives drawn uniformly).
-    Cmc,
-    /// SimCLR-Ring: in-batch negatives inside each anchor's ring of the other 2B - 2 views.
-    SimclrRing,
-    /// SimCLR: every other view of the batch is a negative (NT-Xent).
-    Simclr,
-}
-
-impl MethodKind {
-    /// Every method, in `--help` order.
-    pub const ALL: [MethodKind; 8] = [
-        MethodKind::Mocoring,
-        MethodKind::Moco,
-        MethodKind::Iring,
-        MethodKind::Ir,
-        MethodKind::Cmcring,
-        MethodKind::Cmc,
-        MethodKind::SimclrRing,
-        MethodKind::Simclr,
-    ];
-
-    /// Does the method choose its negatives with a ring?
-    pub fn uses_ring(self) -> bool {
-        matches!(self, MethodKind::Mocoring | MethodKind::Iring | MethodKind::Cmcring | MethodKind::SimclrRing)
-    }
-
-    /// The same family with or without Ring.
-    pub fn with_ring(self, ring: bool) -> MethodKind {
-        use MethodKind::*;
-        match (self, ring) {
-            (Moco | Mocoring, true) => Mocoring,
-            (Moco | Mocoring, false) => Moco,
-            (Ir | Iring, true) => Iring,
-            (Ir | Iring, false) => Ir,
-            (Cmc | Cmcring, true) => Cmcring,
-            (Cmc | Cmcring, false) => Cmc,
-            (Simclr | SimclrRing, true) => SimclrRing,
-            (Simclr | SimclrRing, false) => Simclr,
-        }
-    }
-
-    /// The name used in configurations and on the command line (`mocoring`, `simclr-ring`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            MethodKind::Mocoring => "mocoring",
-            MethodKind::Moco => "moco",
-            MethodKind::Iring => "iring",
-            MethodKind::Ir => "ir",
-            MethodKind::Cmcring => "cmcring",
-            MethodKind::Cmc => "cmc",
-            MethodKind::SimclrRing => "simclr-ring",
-            MethodKind::Simclr => "simclr",
-        }
-    }
-}
-
-/// Where the images come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
-pub enum DatasetKind {
-    /// Built-in procedural textures in 10 classes (no download).
-    Synthetic,
-    /// CIFAR-10 binary version in data_dir.
-    Cifar10,
-    /// CIFAR-100 binary version (fine labels) in data_dir.
-    Cifar100,
-    /// STL-10 binary version in data_dir (train split; test for the monitor).
-    Stl10,
-    /// Image folders data_dir/train/<class>/* and data_dir/test/<class>/*.
-    Folder,
-}
-
-/// How u moves from 100 (plain NCE) to its target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
-pub enum Anneal {
-    /// u at its target from the start (the authors' published configuration).
-    None,
-    /// u linear from 100 to the target (the paper).
-    Linear,
-    /// u in 4 equal drops.
-    Step,
-    /// u geometric from 100 to the target.
-    Exponential,
-}
-
-/// What a memory bank holds before the first step (IR, IRing, CMC, CMCRing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
-pub enum BankInit {
-    /// Random unit vectors (IR's and CMC's code).
-    Random,
-    /// The untrained network's embeddings of the unaugmented training images.
-    Encoder,
-}
-
-/// The loss over the chosen negatives (see [`crate::objective`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
-pub enum ObjectiveKind {
-    /// InfoNCE (the paper's loss).
-    Nce,
-    /// Debiased contrastive loss (Chuang et al. 2020), with tau_plus.
-    Dcl,
-    /// Hard-negative reweighting (Robinson et al. 2021), with tau_plus and hcl_beta.
-    Hcl,
-}
-
-/// Which features the kNN monitor compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
-#[serde(rename_all = "lowercase")]
-pub enum KnnFeatures {
-    /// Pooled backbone features (the representation a linear probe sees).
-    Backbone,
-    /// The projection head's L2-normalised output (the MoCo CIFAR demo; the authors' monitor).
-    Projection,
-}
-
+pub use crate::methods::{BankInit, KnnFeatures, MethodKind};
+pub use crate::optim::{LrSchedule, LrUpdate};
+pub use kinds::{Anneal, DatasetKind, ObjectiveKind};
+pub use resume::RESUMABLE_CHANGES;
+pub use validate::{
+    MAX_BATCH, MAX_EPOCHS, MAX_KNN_K, MAX_MIXES, MAX_PROJECTION_DIM, MAX_QUEUE, MAX_QUEUE_BYTES, MAX_SAMPLES, MAX_SYNTHETIC_PER_CLASS,
+};
+use validate::{check, invalid};
 /// One training run, as the CLI's flags / TOML keys, the browser's config object and a
 /// checkpoint's header describe it. Build one with [`TrainConfig::default`] (the `quick`
 /// preset) or [`super::preset`], change fields, then [`TrainConfig::validate`].
@@ -339,7 +211,6 @@ impl Default for TrainConfig {
         }
     }
 }
-
 /// A configuration value that cannot be used, or a configuration that cannot be read.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
@@ -354,184 +225,19 @@ pub enum ConfigError {
         message: String,
     },
     /// A name that is not a preset.
-    #[error("unknown preset `{name}`: use one of {}", super::presets::PRESETS.join(", "))]
+    #[error("unknown preset `{name}`: use one of {known}")]
     UnknownPreset {
         /// The name given.
         name: String,
+        /// The presets' names.
+        known: String,
     },
     /// A configuration document (TOML file, JS object, JSON) that does not describe a run:
     /// unknown keys, wrong types.
     #[error("{0}")]
     Parse(String),
 }
-
-fn invalid(key: &str, value: impl std::fmt::Display, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { key: key.into(), value: value.to_string(), message: message.into() }
-}
-
-/// Checks `value` with `ok`, else an [`ConfigError::Invalid`] for `key`.
-fn check<T: std::fmt::Display + Copy>(key: &str, value: T, ok: bool, message: &str) -> Result<(), ConfigError> {
-    if ok { Ok(()) } else { Err(invalid(key, value, message)) }
-}
-
-fn positive(key: &str, value: f64, hint: &str) -> Result<(), ConfigError> {
-    check(key, value, value.is_finite() && value > 0.0, &format!("must be a positive number ({hint})"))
-}
-
-/// The keys that may differ between a run and its resumption: how long it trains, where
-/// its data lives, and how the monitor measures it. Everything else must stay.
-pub const RESUMABLE_CHANGES: &[&str] = &["epochs", "data_dir", "knn_every", "knn_k", "knn_temperature", "knn_features"];
-
-/// Largest `synthetic_per_class`: 20,000 x 10 classes x 32 x 32 x 3 bytes = 614 MB of images.
-pub const MAX_SYNTHETIC_PER_CLASS: usize = 20_000;
-/// Largest `projection_dim`.
-pub const MAX_PROJECTION_DIM: usize = 8192;
-/// Largest `epochs`.
-pub const MAX_EPOCHS: usize = 100_000;
-/// Largest `batch`.
-pub const MAX_BATCH: usize = 65_536;
-/// Largest MoCo `queue` (2^24 keys).
-pub const MAX_QUEUE: usize = 1 << 24;
-/// Largest queue in bytes (`queue` x `projection_dim` x 4): 4 GiB.
-pub const MAX_QUEUE_BYTES: u64 = 4 << 30;
-/// Largest `samples` (memory-bank draws per anchor; 2^20).
-pub const MAX_SAMPLES: usize = 1 << 20;
-/// Largest `mochi_mixes` and `mochi_query_mixes`.
-pub const MAX_MIXES: usize = 65_536;
-/// Largest `knn_k`.
-pub const MAX_KNN_K: usize = 100_000;
-
 impl TrainConfig {
-    /// Checks every value (before any work starts); the error names the first bad key.
-    /// Every count has an upper bound (the `MAX_*` constants) so that no size computed from
-    /// a configuration overflows or asks for more memory than a machine has.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        check(
-            "synthetic_per_class",
-            self.synthetic_per_class,
-            (1..=MAX_SYNTHETIC_PER_CLASS).contains(&self.synthetic_per_class),
-            &format!("must be in 1..={MAX_SYNTHETIC_PER_CLASS} (CIFAR-10 has 5,000 per class)"),
-        )?;
-        if let Some(n) = self.train_subset {
-            check("train_subset", n, n >= 2, "must be at least 2 images (or unset for the whole split)")?;
-        }
-        check("image_size", self.image_size, (8..=512).contains(&self.image_size), "must be in 8..=512 pixels")?;
-        check(
-            "projection_dim",
-            self.projection_dim,
-            (1..=MAX_PROJECTION_DIM).contains(&self.projection_dim),
-            &format!("must be in 1..={MAX_PROJECTION_DIM} (MoCo uses 128)"),
-        )?;
-        check("epochs", self.epochs, (1..=MAX_EPOCHS).contains(&self.epochs), &format!("must be in 1..={MAX_EPOCHS}"))?;
-        check("batch", self.batch, (1..=MAX_BATCH).contains(&self.batch), &format!("must be in 1..={MAX_BATCH}"))?;
-        if let Some(queue) = self.queue {
-            check(
-                "queue",
-                queue,
-                queue >= self.batch,
-                &format!("must hold at least one batch ({}); raise queue or lower batch", self.batch),
-            )?;
-            check("queue", queue, queue <= MAX_QUEUE, &format!("must be at most {MAX_QUEUE} keys (the paper uses 65,536)"))?;
-            let bytes = queue as u64 * self.projection_dim as u64 * 4;
-            check(
-                "queue",
-                queue,
-                bytes <= MAX_QUEUE_BYTES,
-                &format!(
-                    "with projection_dim {} the queue would take {:.1} GiB (queue x projection_dim x 4 bytes), more than the {} GiB allowed; lower queue or projection_dim",
-                    self.projection_dim,
-                    bytes as f64 / (1u64 << 30) as f64,
-                    MAX_QUEUE_BYTES >> 30
-                ),
-            )?;
-        }
-        check(
-            "samples",
-            self.samples,
-            (2..=MAX_SAMPLES).contains(&self.samples),
-            &format!("must be in 2..={MAX_SAMPLES} (the anchor's own entry and at least one negative; IR uses 4096)"),
-        )?;
-        check(
-            "bank_momentum",
-            self.bank_momentum,
-            (0.0..1.0).contains(&self.bank_momentum),
-            "must be in [0, 1) (the authors' code: 0; original IR: 0.5)",
-        )?;
-        positive("temperature", self.temperature, "MoCo uses 0.07")?;
-        check("tau_plus", self.tau_plus, (0.0..1.0).contains(&self.tau_plus), "must be in [0, 1) (the class prior; 0.1 for 10 classes)")?;
-        if self.mochi_hardest > 0 {
-            let moco = matches!(self.method, MethodKind::Moco | MethodKind::Mocoring);
-            check(
-                "mochi_hardest",
-                self.mochi_hardest,
-                moco,
-                "hard-negative mixing mixes MoCo queue entries: use method moco or mocoring, or 0",
-            )?;
-            check(
-                "mochi_mixes",
-                self.mochi_mixes,
-                self.mochi_mixes <= MAX_MIXES,
-                &format!("must be at most {MAX_MIXES} (MoCHi uses 256)"),
-            )?;
-            check(
-                "mochi_query_mixes",
-                self.mochi_query_mixes,
-                self.mochi_query_mixes <= MAX_MIXES,
-                &format!("must be at most {MAX_MIXES} (MoCHi uses 128)"),
-            )?;
-            check(
-                "mochi_mixes",
-                self.mochi_mixes,
-                self.mochi_mixes + self.mochi_query_mixes > 0,
-                "mochi_mixes and mochi_query_mixes are both 0: nothing to mix",
-            )?;
-        }
-        check("hcl_beta", self.hcl_beta, self.hcl_beta.is_finite() && self.hcl_beta >= 0.0, "must be a number >= 0 (0 is dcl)")?;
-        check(
-            "key_momentum",
-            self.key_momentum,
-            (0.0..=1.0).contains(&self.key_momentum),
-            "must be in [0, 1] (MoCo uses 0.999; 0.99 for short runs)",
-        )?;
-        self.ring_schedule()?;
-        positive("lr", self.lr, "MoCo uses 0.03 at batch 256")?;
-        check("sgd_momentum", self.sgd_momentum, (0.0..1.0).contains(&self.sgd_momentum), "must be in [0, 1) (usually 0.9)")?;
-        check(
-            "weight_decay",
-            self.weight_decay,
-            self.weight_decay.is_finite() && self.weight_decay >= 0.0,
-            "must be 0 or a positive number (usually 1e-4)",
-        )?;
-        let milestones = format!("{:?}", self.lr_milestones);
-        if self.lr_milestones.iter().any(|f| !(f.is_finite() && *f > 0.0 && *f < 1.0))
-            || self.lr_milestones.windows(2).any(|w| w[0] >= w[1])
-        {
-            return Err(invalid("lr_milestones", milestones, "must be increasing fractions of the run in (0, 1), e.g. 0.68,0.83"));
-        }
-        check(
-            "warmup_epochs",
-            self.warmup_epochs,
-            self.warmup_epochs.is_finite() && self.warmup_epochs >= 0.0 && self.warmup_epochs < self.epochs as f64,
-            "must be 0 or more, and fewer than the epochs",
-        )?;
-        check("seed", self.seed, self.seed <= i64::MAX as u64, "must be below 2^63 (configuration files hold 64-bit signed integers)")?;
-        check("blur", self.blur, (0.0..=1.0).contains(&self.blur), "is a probability: must be in [0, 1] (MoCo v2 uses 0.5)")?;
-        check("knn_every", self.knn_every, self.knn_every >= 1, "must be at least 1 epoch")?;
-        check(
-            "knn_k",
-            self.knn_k,
-            (1..=MAX_KNN_K).contains(&self.knn_k),
-            &format!("must be in 1..={MAX_KNN_K} neighbours (200 is usual; 1 gives nearest-neighbour accuracy)"),
-        )?;
-        check(
-            "knn_temperature",
-            self.knn_temperature,
-            self.knn_temperature.is_finite() && (1e-3..=100.0).contains(&self.knn_temperature),
-            "must be in [0.001, 100] (usually 0.1; below 0.001 every weight but the nearest underflows to 0)",
-        )?;
-        Ok(())
-    }
-
     /// MoCHi's settings, when `mochi_hardest` > 0.
     pub fn hard_negative_mixing(&self) -> Option<crate::mixing::HardNegativeMixing> {
         (self.mochi_hardest > 0).then_some(crate::mixing::HardNegativeMixing {
@@ -593,7 +299,6 @@ impl TrainConfig {
         };
         RingSchedule::new(target, policy).map_err(|e| invalid("anneal_epochs", epochs, e.to_string()))
     }
-
     /// The configuration a run on `train_len` training images actually uses: defaults
     /// that depend on the data (queue size) or the run length (annealing length) made
     /// explicit, so that what a run records is what it used. Validates first.
@@ -618,49 +323,10 @@ impl TrainConfig {
         }
         Ok(config)
     }
-
-    /// `self` as the configuration of a resumed run saved as `saved`: the defaults that
-    /// resolution fills in (queue size, annealing length), where unset here, keep the
-    /// values the run used, so that a longer run does not change them.
-    pub fn continuing(&self, saved: &TrainConfig) -> TrainConfig {
-        TrainConfig { queue: self.queue.or(saved.queue), anneal_epochs: self.anneal_epochs.or(saved.anneal_epochs), ..self.clone() }
-    }
-
-    /// The keys whose values differ between `self` (a run's saved configuration) and
-    /// `now`, as `key (saved X, now Y)`, leaving out [`RESUMABLE_CHANGES`].
-    pub fn changes_from(&self, now: &TrainConfig) -> Vec<String> {
-        let (saved, now) = (to_map(self), to_map(now));
-        let mut changes: Vec<String> = saved
-            .iter()
-            .filter(|(key, value)| !RESUMABLE_CHANGES.contains(&key.as_str()) && now.get(*key) != Some(value))
-            .map(|(key, value)| {
-                let now = now.get(key).map_or_else(|| "unset".to_string(), show);
-                format!("{key} (saved {}, now {now})", show(value))
-            })
-            .collect();
-        changes.sort();
-        changes
-    }
-
     /// Reads a configuration from a JSON value (a browser's config object, a checkpoint
     /// header): missing keys take their defaults, unknown keys are refused.
     pub fn from_json(value: serde_json::Value) -> Result<TrainConfig, ConfigError> {
         serde_json::from_value(value).map_err(|e| ConfigError::Parse(e.to_string()))
-    }
-}
-
-fn to_map(config: &TrainConfig) -> serde_json::Map<String, serde_json::Value> {
-    match serde_json::to_value(config) {
-        Ok(serde_json::Value::Object(map)) => map,
-        _ => unreachable!("a TrainConfig serialises to a JSON object"),
-    }
-}
-
-fn show(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Null => "unset".into(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
