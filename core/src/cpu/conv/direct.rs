@@ -227,16 +227,18 @@ unsafe fn gradient_block<const C: usize>(dy: *const f32, positions: usize, x: *c
     let mut acc = [[_mm512_setzero_ps(); 9]; C];
     for (c, acc_c) in acc.iter_mut().enumerate() {
         for (tap, a) in acc_c.iter_mut().enumerate() {
-            // SAFETY (this and the loads and stores below): in bounds by the caller's contract.
+            // SAFETY: (this and the loads and stores below): in bounds by the caller's contract.
             *a = unsafe { _mm512_loadu_ps(lanes.add((c * 9 + tap) * LANES)) };
         }
     }
     for n in (0..positions).step_by(LANES) {
         let mut v = [_mm512_setzero_ps(); 9];
         for (v, &offset) in v.iter_mut().zip(offsets) {
+            // SAFETY: in bounds by the caller's contract, as for the block above.
             *v = unsafe { _mm512_loadu_ps(x.add(n + offset)) };
         }
         for (c, acc_c) in acc.iter_mut().enumerate() {
+            // SAFETY: in bounds by the caller's contract, as for the block above.
             let d = unsafe { _mm512_loadu_ps(dy.add(c * positions + n)) };
             for (a, v) in acc_c.iter_mut().zip(&v) {
                 *a = _mm512_fmadd_ps(d, *v, *a);
@@ -245,6 +247,7 @@ unsafe fn gradient_block<const C: usize>(dy: *const f32, positions: usize, x: *c
     }
     for (c, acc_c) in acc.iter().enumerate() {
         for (tap, a) in acc_c.iter().enumerate() {
+            // SAFETY: in bounds by the caller's contract, as for the block above.
             unsafe { _mm512_storeu_ps(lanes.add((c * 9 + tap) * LANES), *a) };
         }
     }
@@ -292,15 +295,17 @@ unsafe fn block<const C: usize>(x: *const f32, plane: usize, cin: usize, offsets
     use std::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_ps(); NX]; C];
     for ci in 0..cin {
-        // SAFETY (this and the loads below): in bounds by the caller's contract.
+        // SAFETY: (this and the loads below): in bounds by the caller's contract.
         let (xc, wc) = unsafe { (x.add(ci * plane), w.add(ci * 9 * C)) };
         for (tap, &offset) in offsets.iter().enumerate() {
             // (A loop, not a closure: closures do not inherit the target features.)
             let mut v = [_mm512_setzero_ps(); NX];
             for (j, v) in v.iter_mut().enumerate() {
+                // SAFETY: in bounds by the caller's contract, as for the block above.
                 *v = unsafe { _mm512_loadu_ps(xc.add(offset + 16 * j)) };
             }
             for (c, acc_c) in acc.iter_mut().enumerate() {
+                // SAFETY: in bounds by the caller's contract, as for the block above.
                 let b = unsafe { _mm512_set1_ps(*wc.add(tap * C + c)) };
                 for (a, v) in acc_c.iter_mut().zip(&v) {
                     *a = _mm512_fmadd_ps(b, *v, *a);

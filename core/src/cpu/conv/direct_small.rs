@@ -299,14 +299,16 @@ unsafe fn block_sums<const V: usize, const P: usize, const T: usize>(
         }
     }
     for ci in 0..cin {
-        // SAFETY (this and the loads below): in bounds by the caller's contract.
+        // SAFETY: (this and the loads below): in bounds by the caller's contract.
         let (xc, wc) = unsafe { (x.add(ci * plane), w.add(ci * T * V * LANES)) };
         for (tap, &offset) in offsets.iter().enumerate() {
             let mut wv = [_mm512_setzero_ps(); V];
             for (v, wv) in wv.iter_mut().enumerate() {
+                // SAFETY: in bounds by the caller's contract, as for the block above.
                 *wv = unsafe { _mm512_loadu_ps(wc.add((tap * V + v) * LANES)) };
             }
             for (acc_p, &b) in acc.iter_mut().zip(bases) {
+                // SAFETY: in bounds by the caller's contract, as for the block above.
                 let xb = unsafe { _mm512_set1_ps(*xc.add(b + offset)) };
                 for (a, wv) in acc_p.iter_mut().zip(&wv) {
                     *a = _mm512_fmadd_ps(*wv, xb, *a);
@@ -422,14 +424,16 @@ unsafe fn grad_block<const T: usize>(
     use std::arch::x86_64::*;
     let mut acc = [[_mm512_setzero_ps(); GRAD_VECTORS]; T];
     for b in 0..images {
-        // SAFETY (this and the loads below): in bounds by the caller's contract.
+        // SAFETY: (this and the loads below): in bounds by the caller's contract.
         let (dyb, xb) = unsafe { (dy.add(b * dy_image), x.add(b * x_image)) };
         for (n, &base) in bases.iter().enumerate() {
             let mut d = [_mm512_setzero_ps(); GRAD_VECTORS];
             for (v, d) in d.iter_mut().enumerate() {
+                // SAFETY: in bounds by the caller's contract, as for the block above.
                 *d = unsafe { _mm512_loadu_ps(dyb.add(n * row + v * LANES)) };
             }
             for (acc_t, &offset) in acc.iter_mut().zip(offsets) {
+                // SAFETY: in bounds by the caller's contract, as for the block above.
                 let xv = unsafe { _mm512_set1_ps(*xb.add(base + offset)) };
                 for (a, d) in acc_t.iter_mut().zip(&d) {
                     *a = _mm512_fmadd_ps(*d, xv, *a);

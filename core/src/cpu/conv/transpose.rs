@@ -71,7 +71,7 @@ unsafe fn transpose_tiles_avx(src: *const f32, cols: usize, c0: usize, dst: *mut
     use std::arch::x86_64::*;
     for r0 in (0..tile_rows).step_by(8) {
         for j0 in (0..tile_width).step_by(8) {
-            // SAFETY (loads and stores): in bounds by the caller's contract.
+            // SAFETY: (loads and stores): in bounds by the caller's contract.
             let row = |i: usize| unsafe { _mm256_loadu_ps(src.add((r0 + i) * cols + c0 + j0)) };
             let (a, b, c, d, e, f, g, h) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7));
             let (ab_lo, ab_hi) = (_mm256_unpacklo_ps(a, b), _mm256_unpackhi_ps(a, b));
@@ -97,6 +97,7 @@ unsafe fn transpose_tiles_avx(src: *const f32, cols: usize, c0: usize, dst: *mut
                 _mm256_permute2f128_ps::<0x31>(q3, q7),
             ];
             for (k, column) in columns.into_iter().enumerate() {
+                // SAFETY: in bounds by the caller's contract, as for the block above.
                 unsafe { _mm256_storeu_ps(dst.add((j0 + k) * rows + r0), column) };
             }
         }
