@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # ring-wgpu's CPU backend against PyTorch eager on the same cores, side by side in one run:
-# the training step (`ring-wgpu bench train --devices cpu` vs ../shared/tools/peer/torch_moco_bench.py)
+# the training step (`ring-wgpu bench train --devices cpu` vs scripts/torch_moco_step.py, the same
+# model and step in PyTorch; PEER=path/to/another_peer.py runs an outside one with the same
+# flags and JSON lines instead, e.g. ../shared/tools/peer/torch_moco_bench.py)
 # for the small ResNet at B = 64 and ResNet-18 at B = 32, then each operation of the small
 # encoder (`ring-wgpu bench ops` vs scripts/torch_ops_bench.py, with and without oneDNN).
 #
@@ -11,7 +13,7 @@ cd "$(dirname "$0")/.."
 PY=${TORCH_PYTHON:-python3}
 THREADS=${THREADS:-2}
 OUT=${1:-runs/bench-cpu-vs-torch}
-PEER=${PEER:-../shared/tools/peer/torch_moco_bench.py}
+PEER=${PEER:-scripts/torch_moco_step.py}
 mkdir -p "$OUT"
 "$PY" -c "import torch" || { echo "error: $PY cannot import torch; set TORCH_PYTHON to a Python with torch installed" >&2; exit 1; }
 cargo build --release --locked -p ring-wgpu
@@ -25,8 +27,8 @@ SAME_MALLOC="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=26
 for spec in "small 64" "resnet18 32"; do
   set -- $spec
   "$BIN" bench train --devices cpu --models "$1" --batch "$2" --queue 4096 --steps "${STEPS:-20}" --format json --json "$OUT/ring-$1.json" > /dev/null
-  "$PY" "$PEER" --model "$1" --batch "$2" --queue 4096 --threads "$THREADS" > "$OUT/torch-$1.jsonl"
-  GLIBC_TUNABLES=$SAME_MALLOC "$PY" "$PEER" --model "$1" --batch "$2" --queue 4096 --threads "$THREADS" > "$OUT/torch-malloc-$1.jsonl"
+  "$PY" "$PEER" --model "$1" --batch "$2" --queue 4096 --threads "$THREADS" --warmup 3 --steps 8 > "$OUT/torch-$1.jsonl"
+  GLIBC_TUNABLES=$SAME_MALLOC "$PY" "$PEER" --model "$1" --batch "$2" --queue 4096 --threads "$THREADS" --warmup 3 --steps 8 > "$OUT/torch-malloc-$1.jsonl"
 done
 "$BIN" bench ops --model small --batch 64 --json "$OUT/ops-ring.json" > /dev/null
 "$PY" scripts/torch_ops_bench.py --model small --batch 64 --threads "$THREADS" --json "$OUT/ops-torch.json" > /dev/null
