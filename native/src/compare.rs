@@ -16,7 +16,7 @@ use ring_wgpu_core::eval::LinearProbeConfig;
 use ring_wgpu_core::train::{Checkpoint, Datasets, MethodKind, Preset, TrainConfig, Trainer};
 use serde::{Deserialize, Serialize};
 
-use crate::plot::{PALETTE, Panel, Series};
+use crate::plot::SeedCurve;
 use crate::run_lock::RunLock;
 use crate::{GpuArgs, checkpoint, config_file, eval, plot, train};
 
@@ -380,26 +380,30 @@ fn csv(results: &[RunResult]) -> String {
     s
 }
 
-/// Every method's kNN curve (mean over seeds at each monitored epoch), one colour each.
+/// Every method's kNN curve (mean over seeds at each monitored epoch, with the seeds'
+/// range), one colour each.
 fn curves(results: &[RunResult], methods: &[MethodKind], classes: usize, path: &Path) -> Result<()> {
-    let series = methods
+    let series: Vec<SeedCurve> = methods
         .iter()
-        .enumerate()
-        .map(|(i, &m)| {
+        .map(|&m| {
             let mut at: std::collections::BTreeMap<usize, Vec<f64>> = Default::default();
             for r in results.iter().filter(|r| r.method == m) {
                 for &(e, k) in &r.knn_curve {
                     at.entry(e).or_default().push(k * 100.0);
                 }
             }
-            Series {
-                points: at.into_iter().map(|(e, v)| (e as f64, mean_std(&v).0)).collect(),
-                colour: PALETTE[i % PALETTE.len()],
-                label: Some(m.name().to_string()),
-            }
+            let range = |v: &[f64]| v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &k| (lo.min(k), hi.max(k)));
+            let points = at
+                .into_iter()
+                .map(|(e, v)| {
+                    let (lo, hi) = range(&v);
+                    (e as f64, mean_std(&v).0, lo, hi)
+                })
+                .collect();
+            SeedCurve { label: m.name().to_string(), points }
         })
         .collect();
-    plot::save(path, &[Panel { title: "KNN TOP-1 %  (- - CHANCE)".into(), series, reference: Some(100.0 / classes.max(1) as f64) }])
+    plot::compare_curves(&series, classes, path)
 }
 
 #[cfg(test)]

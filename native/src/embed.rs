@@ -55,49 +55,6 @@ pub fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) -> Resu
     Ok(())
 }
 
-/// Ten distinguishable colours (Tableau 10), then greys.
-const PALETTE: [[u8; 3]; 10] = [
-    [31, 119, 180],
-    [255, 127, 14],
-    [44, 160, 44],
-    [214, 39, 40],
-    [148, 103, 189],
-    [140, 86, 75],
-    [227, 119, 194],
-    [127, 127, 127],
-    [188, 189, 34],
-    [23, 190, 207],
-];
-
-fn scatter(path: &Path, points: &[f32], labels: &[u32], size: u32) -> Result<()> {
-    let mut img = image::RgbImage::from_pixel(size, size, image::Rgb([255, 255, 255]));
-    let (xs, ys): (Vec<f32>, Vec<f32>) = points.chunks_exact(2).map(|p| (p[0], p[1])).unzip();
-    let range = |v: &[f32]| {
-        let lo = v.iter().copied().fold(f32::INFINITY, f32::min);
-        let hi = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        (lo, (hi - lo).max(1e-12))
-    };
-    let ((x0, xw), (y0, yw)) = (range(&xs), range(&ys));
-    let margin = size as f32 * 0.05;
-    let span = size as f32 - 2.0 * margin;
-    for ((x, y), &label) in xs.iter().zip(&ys).zip(labels) {
-        let px = margin + (x - x0) / xw * span;
-        let py = size as f32 - margin - (y - y0) / yw * span;
-        let colour = PALETTE.get(label as usize).copied().unwrap_or([60, 60, 60]);
-        for dy in -2i32..=2 {
-            for dx in -2i32..=2 {
-                if dx * dx + dy * dy <= 5 {
-                    let (qx, qy) = (px as i32 + dx, py as i32 + dy);
-                    if (0..size as i32).contains(&qx) && (0..size as i32).contains(&qy) {
-                        img.put_pixel(qx as u32, qy as u32, image::Rgb(colour));
-                    }
-                }
-            }
-        }
-    }
-    img.save(path).with_context(|| format!("writing {}", path.display()))
-}
-
 pub fn run(gpu_args: &GpuArgs, args: &EmbedArgs) -> Result<()> {
     let run = run_dir::open(&args.out, gpu_args)?;
     let trainer = &run.trainer;
@@ -115,14 +72,42 @@ pub fn run(gpu_args: &GpuArgs, args: &EmbedArgs) -> Result<()> {
     let labels_path = args.out.join(format!("{name}_labels.npy"));
     write_npy(&labels_path, "<u4", &[n], &data.labels.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())?;
     let png = args.out.join(format!("{name}_pca.png"));
-    scatter(&png, &projected, &data.labels, args.size)?;
+    let explained = explained_variance(&features, f, &projected);
+    crate::plot::pca_scatter(&projected, &data.labels, &data.classes, explained, args.size, &png)?;
     println!("{n} x {f} features: {}, {}, {}", features_path.display(), labels_path.display(), png.display());
     Ok(())
+}
+
+/// Each projected component's share of the features' total variance (the sum of the
+/// per-feature variances): the variance of the `projected` (N x 2) column over the total.
+fn explained_variance(features: &[f32], f: usize, projected: &[f32]) -> [f64; 2] {
+    let variance = |values: &mut dyn Iterator<Item = f64>| {
+        let (mut sum, mut squares, mut count) = (0.0, 0.0, 0.0);
+        for v in values {
+            sum += v;
+            squares += v * v;
+            count += 1.0;
+        }
+        if count == 0.0 { 0.0 } else { (squares / count - (sum / count).powi(2)).max(0.0) }
+    };
+    let total: f64 = (0..f).map(|c| variance(&mut features.iter().skip(c).step_by(f).map(|&v| v as f64))).sum();
+    let share = |c: usize| variance(&mut projected.iter().skip(c).step_by(2).map(|&v| v as f64)) / total.max(f64::MIN_POSITIVE);
+    [share(0), share(1)]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn explained_variance_is_each_components_share() {
+        // Features (x, y, 0): variances 4 and 1 (total 5); projected onto (x, y): 0.8 and 0.2.
+        let rows: Vec<[f32; 3]> = vec![[2.0, 1.0, 0.0], [-2.0, -1.0, 0.0], [2.0, -1.0, 0.0], [-2.0, 1.0, 0.0]];
+        let features: Vec<f32> = rows.iter().flatten().copied().collect();
+        let projected: Vec<f32> = rows.iter().flat_map(|r| [r[0], r[1]]).collect();
+        let [a, b] = explained_variance(&features, 3, &projected);
+        assert!((a - 0.8).abs() < 1e-12 && (b - 0.2).abs() < 1e-12, "{a} {b}");
+    }
 
     #[test]
     fn npy_header_is_aligned_and_parsable() {

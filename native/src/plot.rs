@@ -1,287 +1,413 @@
-//! PNG line plots of a run's metrics (loss and kNN top-1 by epoch), drawn with the
-//! `image` crate and a built-in 5 x 7 pixel font: no font files, no system libraries.
+//! The CLI's PNG plots, drawn with plotters into an RGB buffer and written through a
+//! temporary file (a reader never sees half an image): a run's training curves
+//! (`curves.png`), a comparison's kNN curves (`compare.png`) and an embedding's PCA scatter
+//! (`<split>_pca.png`). Text uses the DejaVu Sans font compiled into the binary, so no
+//! system font or library is needed.
 
+use std::ops::Range;
 use std::path::Path;
+use std::sync::Once;
 
-use anyhow::{Context, Result};
-use image::{Rgb, RgbImage};
+use anyhow::{Context, Result, anyhow};
+use image::RgbImage;
+use plotters::coord::Shift;
+use plotters::prelude::*;
 
-const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
-const INK: Rgb<u8> = Rgb([40, 40, 40]);
-const GRID: Rgb<u8> = Rgb([225, 225, 225]);
-const BLUE: Rgb<u8> = Rgb([31, 119, 180]);
-const ORANGE: Rgb<u8> = Rgb([255, 127, 14]);
-const GREY: Rgb<u8> = Rgb([150, 150, 150]);
-
-/// 5 x 7 glyphs, one byte per row (low 5 bits, most significant on the left).
-fn glyph(c: char) -> [u8; 7] {
-    match c.to_ascii_uppercase() {
-        '0' => [14, 17, 19, 21, 25, 17, 14],
-        '1' => [4, 12, 4, 4, 4, 4, 14],
-        '2' => [14, 17, 1, 2, 4, 8, 31],
-        '3' => [31, 2, 4, 2, 1, 17, 14],
-        '4' => [2, 6, 10, 18, 31, 2, 2],
-        '5' => [31, 16, 30, 1, 1, 17, 14],
-        '6' => [6, 8, 16, 30, 17, 17, 14],
-        '7' => [31, 1, 2, 4, 8, 8, 8],
-        '8' => [14, 17, 17, 14, 17, 17, 14],
-        '9' => [14, 17, 17, 15, 1, 2, 12],
-        '.' => [0, 0, 0, 0, 0, 12, 12],
-        '-' => [0, 0, 0, 31, 0, 0, 0],
-        '%' => [24, 25, 2, 4, 8, 19, 3],
-        '(' => [2, 4, 8, 8, 8, 4, 2],
-        ')' => [8, 4, 2, 2, 2, 4, 8],
-        '/' => [0, 1, 2, 4, 8, 16, 0],
-        '=' => [0, 0, 31, 0, 31, 0, 0],
-        'A' => [14, 17, 17, 31, 17, 17, 17],
-        'B' => [30, 17, 17, 30, 17, 17, 30],
-        'C' => [14, 17, 16, 16, 16, 17, 14],
-        'D' => [28, 18, 17, 17, 17, 18, 28],
-        'E' => [31, 16, 16, 30, 16, 16, 31],
-        'F' => [31, 16, 16, 30, 16, 16, 16],
-        'G' => [14, 17, 16, 23, 17, 17, 15],
-        'H' => [17, 17, 17, 31, 17, 17, 17],
-        'I' => [14, 4, 4, 4, 4, 4, 14],
-        'K' => [17, 18, 20, 24, 20, 18, 17],
-        'L' => [16, 16, 16, 16, 16, 16, 31],
-        'M' => [17, 27, 21, 21, 17, 17, 17],
-        'N' => [17, 17, 25, 21, 19, 17, 17],
-        'O' => [14, 17, 17, 17, 17, 17, 14],
-        'P' => [30, 17, 17, 30, 16, 16, 16],
-        'R' => [30, 17, 17, 30, 20, 18, 17],
-        'S' => [15, 16, 16, 14, 1, 1, 30],
-        'T' => [31, 4, 4, 4, 4, 4, 4],
-        'U' => [17, 17, 17, 17, 17, 17, 14],
-        'V' => [17, 17, 17, 17, 17, 10, 4],
-        'W' => [17, 17, 17, 21, 21, 21, 10],
-        'Y' => [17, 17, 10, 4, 4, 4, 4],
-        _ => [0; 7],
-    }
-}
-
-/// Draws `text` with its top-left corner at (x, y), `scale` pixels per font pixel.
-fn text(img: &mut RgbImage, x: i32, y: i32, s: &str, scale: i32, colour: Rgb<u8>) {
-    for (i, c) in s.chars().enumerate() {
-        for (row, bits) in glyph(c).iter().enumerate() {
-            for col in 0..5 {
-                if bits >> (4 - col) & 1 == 1 {
-                    for dy in 0..scale {
-                        for dx in 0..scale {
-                            put(img, x + (i as i32 * 6 + col) * scale + dx, y + row as i32 * scale + dy, colour);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn text_width(s: &str, scale: i32) -> i32 {
-    s.chars().count() as i32 * 6 * scale
-}
-
-fn put(img: &mut RgbImage, x: i32, y: i32, colour: Rgb<u8>) {
-    if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
-        img.put_pixel(x as u32, y as u32, colour);
-    }
-}
-
-/// A thick line from (x0, y0) to (x1, y1).
-fn line(img: &mut RgbImage, (x0, y0): (f32, f32), (x1, y1): (f32, f32), width: i32, colour: Rgb<u8>) {
-    let steps = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as i32).max(1);
-    for i in 0..=steps {
-        let t = i as f32 / steps as f32;
-        let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
-        for dy in -(width / 2)..=(width / 2) {
-            for dx in -(width / 2)..=(width / 2) {
-                put(img, x.round() as i32 + dx, y.round() as i32 + dy, colour);
-            }
-        }
-    }
-}
-
-/// One series: (x, y) points in order, drawn as a line with dots.
-pub struct Series {
-    /// Points (epoch, value).
-    pub points: Vec<(f64, f64)>,
-    /// Line colour.
-    pub colour: Rgb<u8>,
-    /// Name in the panel's legend (none: no legend entry).
-    pub label: Option<String>,
-}
-
-/// Distinct line colours for series drawn together (matplotlib's tab10 order).
-pub const PALETTE: [Rgb<u8>; 8] = [
-    BLUE,
-    ORANGE,
-    Rgb([44, 160, 44]),
-    Rgb([214, 39, 40]),
-    Rgb([148, 103, 189]),
-    Rgb([140, 86, 75]),
-    Rgb([227, 119, 194]),
-    Rgb([23, 190, 207]),
+/// Distinct colours for series or classes drawn together (Tableau 10), then repeated.
+pub const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
 ];
 
-/// One panel: a title and its series on shared axes, with an optional dashed
-/// horizontal reference line (e.g. chance accuracy).
-pub struct Panel {
-    /// Title above the panel (the built-in font has A-Z, digits and `.-%()/=`).
-    pub title: String,
-    /// The series.
-    pub series: Vec<Series>,
-    /// A dashed reference level.
-    pub reference: Option<f64>,
+/// The chance level's dashed line.
+const CHANCE: RGBColor = RGBColor(120, 120, 120);
+/// Text and axes.
+const INK: RGBColor = RGBColor(40, 40, 40);
+const FONT: &str = "sans-serif";
+
+/// One method's kNN curve in a comparison: the mean over seeds at each monitored epoch, and
+/// the lowest and highest seed there (drawn as a band when they differ).
+pub struct SeedCurve {
+    /// The method's name (the legend entry).
+    pub label: String,
+    /// (epoch, mean, lowest, highest), kNN top-1 in percent.
+    pub points: Vec<(f64, f64, f64, f64)>,
 }
 
-fn nice_range(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
-    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-    if !lo.is_finite() {
-        return None;
-    }
-    let pad = ((hi - lo) * 0.08).max(hi.abs().max(1.0) * 1e-3);
-    Some((lo - pad, hi + pad))
+fn register_font() {
+    static REGISTER: Once = Once::new();
+    REGISTER.call_once(|| {
+        // The bytes are a valid TrueType font shipped by the `dejavu` crate (a test draws
+        // text with it); were they not, text would be missing, not the plot.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+    });
 }
 
-fn label(v: f64) -> String {
-    if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
+/// Renders `(width, height)` pixels with `draw` and writes the PNG to `path`.
+fn render(path: &Path, (width, height): (u32, u32), draw: impl FnOnce(&DrawingArea<BitMapBackend<'_>, Shift>) -> Result<()>) -> Result<()> {
+    register_font();
+    let mut buffer = vec![255u8; width as usize * height as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buffer, (width, height)).into_drawing_area();
+        draw(&root)?;
+        root.present().map_err(|e| anyhow!("drawing {}: {e}", path.display()))?;
     }
-}
-
-fn draw_panel(img: &mut RgbImage, panel: &Panel, x: i32, y: i32, w: i32, h: i32) {
-    let scale = 2;
-    text(img, x + (w - text_width(&panel.title, scale)) / 2, y, &panel.title, scale, INK);
-    // Plot area inside the panel, leaving room for tick labels.
-    let (left, top, right, bottom) = (x + 70, y + 30, x + w - 15, y + h - 40);
-    let all_x = panel.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
-    let all_y = panel.series.iter().flat_map(|s| s.points.iter().map(|p| p.1)).chain(panel.reference);
-    let (Some((x0, x1)), Some((y0, y1))) = (nice_range(all_x), nice_range(all_y)) else {
-        text(img, left + 10, (top + bottom) / 2, "NO DATA YET", scale, GREY);
-        return;
-    };
-    let px = |v: f64| left as f32 + ((v - x0) / (x1 - x0)) as f32 * (right - left) as f32;
-    let py = |v: f64| bottom as f32 - ((v - y0) / (y1 - y0)) as f32 * (bottom - top) as f32;
-    for i in 0..=4 {
-        let v = y0 + (y1 - y0) * i as f64 / 4.0;
-        line(img, (left as f32, py(v)), (right as f32, py(v)), 1, GRID);
-        let l = label(v);
-        text(img, left - 8 - text_width(&l, 1) * 2, py(v) as i32 - 7, &l, scale, INK);
-    }
-    let (e0, e1) = (x0.ceil() as i64, x1.floor() as i64);
-    let every = ((e1 - e0) / 8).max(1);
-    for e in (e0..=e1).filter(|e| (e - e0) % every == 0) {
-        let l = e.to_string();
-        text(img, px(e as f64) as i32 - text_width(&l, scale) / 2, bottom + 8, &l, scale, INK);
-        line(img, (px(e as f64), bottom as f32), (px(e as f64), bottom as f32 + 4.0), 1, INK);
-    }
-    text(img, (left + right - text_width("EPOCH", scale)) / 2, bottom + 24, "EPOCH", scale, INK);
-    line(img, (left as f32, top as f32), (left as f32, bottom as f32), 1, INK);
-    line(img, (left as f32, bottom as f32), (right as f32, bottom as f32), 1, INK);
-    if let Some(r) = panel.reference {
-        let mut xx = left as f32;
-        while xx < right as f32 {
-            line(img, (xx, py(r)), ((xx + 6.0).min(right as f32), py(r)), 1, GREY);
-            xx += 12.0;
-        }
-    }
-    for series in &panel.series {
-        let points: Vec<(f32, f32)> = series.points.iter().filter(|p| p.1.is_finite()).map(|p| (px(p.0), py(p.1))).collect();
-        for pair in points.windows(2) {
-            line(img, pair[0], pair[1], 3, series.colour);
-        }
-        for &(cx, cy) in &points {
-            for dy in -4i32..=4 {
-                for dx in -4i32..=4 {
-                    if dx * dx + dy * dy <= 16 {
-                        put(img, cx as i32 + dx, cy as i32 + dy, series.colour);
-                    }
-                }
-            }
-        }
-    }
-    // Legend, top left inside the plot area: a colour swatch and the series' label.
-    for (row, (label, colour)) in panel.series.iter().filter_map(|s| s.label.as_deref().map(|l| (l, s.colour))).enumerate() {
-        let (lx, ly) = (left + 10, top + 6 + row as i32 * 14);
-        for dy in 0..8 {
-            line(img, (lx as f32, (ly + dy) as f32), ((lx + 14) as f32, (ly + dy) as f32), 1, colour);
-        }
-        text(img, lx + 20, ly, &label.to_uppercase(), 1, INK);
-    }
-}
-
-/// Draws `panels` side by side into a PNG at `path` (written through a temporary file,
-/// so a reader never sees half an image).
-pub fn save(path: &Path, panels: &[Panel]) -> Result<()> {
-    let (w, h) = (520, 380);
-    let mut img = RgbImage::from_pixel(w * panels.len().max(1) as u32, h, WHITE);
-    for (i, panel) in panels.iter().enumerate() {
-        draw_panel(&mut img, panel, i as i32 * w as i32, 10, w as i32, h as i32 - 10);
-    }
+    let image = RgbImage::from_raw(width, height, buffer).expect("the buffer holds width x height RGB pixels");
     let tmp = path.with_extension("png.tmp");
-    img.save_with_format(&tmp, image::ImageFormat::Png).with_context(|| format!("writing {}", tmp.display()))?;
+    image.save_with_format(&tmp, image::ImageFormat::Png).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
-/// The training curves of a run from its `metrics.jsonl`: loss by epoch, and kNN top-1
-/// (percent) by epoch against chance (`100 / classes`). Written to `curves.png`.
+fn plot_error<E: std::fmt::Display>(e: E) -> anyhow::Error {
+    anyhow!("drawing a plot: {e}")
+}
+
+/// `lo..hi` of `values` with 5% room on each side (a unit range around a single value).
+fn padded(values: impl Iterator<Item = f64>) -> Range<f64> {
+    let (lo, hi) = values.filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+    if !lo.is_finite() {
+        return 0.0..1.0;
+    }
+    let room = if hi > lo { (hi - lo) * 0.05 } else { lo.abs().max(1.0) * 0.5 };
+    lo - room..hi + room
+}
+
+/// `0..last epoch` (at least 1).
+fn epochs(points: impl Iterator<Item = f64>) -> Range<f64> {
+    0.0..points.filter(|v| v.is_finite()).fold(1.0f64, f64::max)
+}
+
+/// One metric by epoch in `area`: a line with dots, and a dashed reference level if given.
+fn metric_panel(
+    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+    title: &str,
+    y_label: &str,
+    points: &[(f64, f64)],
+    colour: RGBColor,
+    reference: Option<(f64, &str)>,
+) -> Result<()> {
+    let ys = points.iter().map(|p| p.1).chain(reference.map(|r| r.0));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 18).into_font().color(&INK))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(epochs(points.iter().map(|p| p.0)), padded(ys))
+        .map_err(plot_error)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_label)
+        .label_style((FONT, 13).into_font().color(&INK))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(plot_error)?;
+    chart
+        .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)).point_size(3))
+        .map_err(plot_error)?
+        .label(y_label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+    if let Some((level, name)) = reference {
+        let x = chart.x_range();
+        chart
+            .draw_series(DashedLineSeries::new(vec![(x.start, level), (x.end, level)], 6, 4, CHANCE.stroke_width(1)))
+            .map_err(plot_error)?
+            .label(name)
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], CHANCE.stroke_width(1)));
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 13).into_font().color(&INK))
+            .background_style(WHITE.mix(0.85))
+            .border_style(INK.mix(0.4))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(plot_error)?;
+    }
+    Ok(())
+}
+
+/// The training curves of a run from its `metrics.jsonl`: the loss, kNN top-1 against
+/// chance (`100 / classes`), and u with the learning rate, each by epoch. Written to `out`
+/// (`curves.png`).
 pub fn training_curves(metrics_jsonl: &Path, classes: usize, out: &Path) -> Result<()> {
     let text = std::fs::read_to_string(metrics_jsonl).with_context(|| format!("reading {}", metrics_jsonl.display()))?;
-    let (mut loss, mut knn) = (Vec::new(), Vec::new());
+    let (mut loss, mut knn, mut upper, mut lr) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{} is not JSON lines", metrics_jsonl.display()))?;
-        let epoch = v["epoch"].as_f64().unwrap_or(f64::NAN);
-        if let Some(l) = v["loss"].as_f64() {
-            loss.push((epoch, l));
-        }
-        if let Some(k) = v["knn_top1"].as_f64() {
-            knn.push((epoch, k * 100.0));
+        let Some(epoch) = v["epoch"].as_f64() else { continue };
+        let push = |key: &str, scale: f64, into: &mut Vec<(f64, f64)>| {
+            if let Some(value) = v[key].as_f64() {
+                into.push((epoch, value * scale));
+            }
+        };
+        push("loss", 1.0, &mut loss);
+        push("knn_top1", 100.0, &mut knn);
+        // Epoch 0 (the untrained network) has no step, so no u or learning rate.
+        if epoch > 0.0 {
+            push("upper", 1.0, &mut upper);
+            push("lr", 1.0, &mut lr);
         }
     }
-    save(
-        out,
-        &[
-            Panel { title: "TRAINING LOSS".into(), series: vec![Series { points: loss, colour: BLUE, label: None }], reference: None },
-            Panel {
-                title: "KNN TOP-1 %  (- - CHANCE)".into(),
-                series: vec![Series { points: knn, colour: ORANGE, label: None }],
-                reference: Some(100.0 / classes.max(1) as f64),
-            },
-        ],
-    )
+    let chance = 100.0 / classes.max(1) as f64;
+    render(out, (1500, 400), |root| {
+        let panels = root.split_evenly((1, 3));
+        metric_panel(&panels[0], "training loss", "loss", &loss, PALETTE[0], None)?;
+        metric_panel(&panels[1], "kNN top-1 (test split)", "kNN top-1 %", &knn, PALETTE[1], Some((chance, "chance")))?;
+        schedule_panel(&panels[2], &upper, &lr)
+    })
+}
+
+/// u (%) on the left axis and the learning rate on the right, by epoch.
+fn schedule_panel(area: &DrawingArea<BitMapBackend<'_>, Shift>, upper: &[(f64, f64)], lr: &[(f64, f64)]) -> Result<()> {
+    let x = epochs(upper.iter().chain(lr).map(|p| p.0));
+    let mut chart = ChartBuilder::on(area)
+        .caption("ring u and learning rate", (FONT, 18).into_font().color(&INK))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .right_y_label_area_size(64)
+        .build_cartesian_2d(x.clone(), 0.0..105.0)
+        .map_err(plot_error)?
+        .set_secondary_coord(x, 0.0..padded(lr.iter().map(|p| p.1)).end.max(1e-9));
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("u %")
+        .label_style((FONT, 13).into_font().color(&INK))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(plot_error)?;
+    chart.configure_secondary_axes().y_desc("learning rate").label_style((FONT, 13).into_font().color(&INK)).draw().map_err(plot_error)?;
+    let (u_colour, lr_colour) = (PALETTE[2], PALETTE[4]);
+    chart
+        .draw_series(LineSeries::new(upper.iter().copied(), u_colour.stroke_width(2)))
+        .map_err(plot_error)?
+        .label("u % (left)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], u_colour.stroke_width(2)));
+    chart
+        .draw_secondary_series(LineSeries::new(lr.iter().copied(), lr_colour.stroke_width(2)))
+        .map_err(plot_error)?
+        .label("learning rate (right)")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], lr_colour.stroke_width(2)));
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 13).into_font().color(&INK))
+        .background_style(WHITE.mix(0.85))
+        .border_style(INK.mix(0.4))
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(plot_error)
+}
+
+/// A comparison's kNN curves: one line per method (the mean over seeds), its seeds' range
+/// as a band, chance (`100 / classes`) dashed, a legend. Written to `out` (`compare.png`).
+pub fn compare_curves(curves: &[SeedCurve], classes: usize, out: &Path) -> Result<()> {
+    let chance = 100.0 / classes.max(1) as f64;
+    let points = || curves.iter().flat_map(|c| c.points.iter());
+    render(out, (900, 560), |root| {
+        let mut chart = ChartBuilder::on(root)
+            .caption("kNN top-1 by epoch (mean over seeds; band: lowest to highest seed)", (FONT, 18).into_font().color(&INK))
+            .margin(14)
+            .x_label_area_size(40)
+            .y_label_area_size(60)
+            .build_cartesian_2d(epochs(points().map(|p| p.0)), padded(points().flat_map(|p| [p.2, p.3]).chain([chance])))
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .y_desc("kNN top-1 %")
+            .label_style((FONT, 14).into_font().color(&INK))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_error)?;
+        for (i, curve) in curves.iter().enumerate() {
+            let colour = PALETTE[i % PALETTE.len()];
+            if curve.points.iter().any(|p| p.3 > p.2) {
+                let band: Vec<(f64, f64)> =
+                    curve.points.iter().map(|p| (p.0, p.3)).chain(curve.points.iter().rev().map(|p| (p.0, p.2))).collect();
+                chart.draw_series(std::iter::once(Polygon::new(band, colour.mix(0.18).filled()))).map_err(plot_error)?;
+            }
+            chart
+                .draw_series(LineSeries::new(curve.points.iter().map(|p| (p.0, p.1)), colour.stroke_width(2)).point_size(3))
+                .map_err(plot_error)?
+                .label(curve.label.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+        }
+        let x = chart.x_range();
+        chart
+            .draw_series(DashedLineSeries::new(vec![(x.start, chance), (x.end, chance)], 6, 4, CHANCE.stroke_width(1)))
+            .map_err(plot_error)?
+            .label("chance")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], CHANCE.stroke_width(1)));
+        chart
+            .configure_series_labels()
+            .label_font((FONT, 14).into_font().color(&INK))
+            .background_style(WHITE.mix(0.85))
+            .border_style(INK.mix(0.4))
+            .position(SeriesLabelPosition::LowerRight)
+            .draw()
+            .map_err(plot_error)
+    })
+}
+
+/// A 2-D PCA scatter: `points` (x, y pairs) coloured by `labels`, a legend of
+/// `class_names`, axes naming each component's share of the total variance (`explained`,
+/// fractions). `size` x `size` pixels, written to `out`.
+pub fn pca_scatter(points: &[f32], labels: &[u32], class_names: &[String], explained: [f64; 2], size: u32, out: &Path) -> Result<()> {
+    let xy: Vec<(f64, f64)> = points.chunks_exact(2).map(|p| (p[0] as f64, p[1] as f64)).collect();
+    render(out, (size, size), |root| {
+        let text = ((size as f64 / 60.0).clamp(9.0, 16.0)) as u32;
+        let mut chart = ChartBuilder::on(root)
+            .caption("features of the test split, first two principal components", (FONT, text + 3).into_font().color(&INK))
+            .margin(size / 60 + 4)
+            .x_label_area_size(text * 3)
+            .y_label_area_size(text * 4)
+            .build_cartesian_2d(padded(xy.iter().map(|p| p.0)), padded(xy.iter().map(|p| p.1)))
+            .map_err(plot_error)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("PC 1 ({:.1}% of the variance)", explained[0] * 100.0))
+            .y_desc(format!("PC 2 ({:.1}% of the variance)", explained[1] * 100.0))
+            .label_style((FONT, text).into_font().color(&INK))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(plot_error)?;
+        let classes = labels.iter().map(|&l| l as usize + 1).max().unwrap_or(0).max(class_names.len());
+        for class in 0..classes {
+            let colour = PALETTE[class % PALETTE.len()];
+            let members = xy.iter().zip(labels).filter(|(_, l)| **l as usize == class).map(|(p, _)| *p);
+            let name = class_names.get(class).cloned().unwrap_or_else(|| format!("class {class}"));
+            chart
+                .draw_series(members.map(|p| Circle::new(p, 2, colour.mix(0.7).filled())))
+                .map_err(plot_error)?
+                .label(name)
+                .legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .label_font((FONT, text).into_font().color(&INK))
+            .background_style(WHITE.mix(0.85))
+            .border_style(INK.mix(0.4))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(plot_error)
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn curves_are_drawn_from_metrics() {
-        let dir = std::env::temp_dir().join(format!("ring-wgpu-plot-{}", std::process::id()));
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("ring-wgpu-plot-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Pixels of exactly `colour`, or (for translucent fills) within 12 of it per channel.
+    fn count(img: &RgbImage, colour: RGBColor, tolerance: u8) -> usize {
+        img.pixels().filter(|p| p.0.iter().zip([colour.0, colour.1, colour.2]).all(|(a, b)| a.abs_diff(b) <= tolerance)).count()
+    }
+
+    /// Dark, text-coloured pixels inside the rectangle `x0..x1` x `y0..y1` (axis labels,
+    /// legends).
+    fn ink_in(img: &RgbImage, (x0, x1): (u32, u32), (y0, y1): (u32, u32)) -> usize {
+        (y0..y1).flat_map(|y| (x0..x1).map(move |x| (x, y))).filter(|&(x, y)| img.get_pixel(x, y).0.iter().all(|&c| c < 110)).count()
+    }
+
+    #[test]
+    fn training_curves_show_loss_knn_against_chance_and_the_schedule() {
+        let dir = temp_dir("curves");
         let metrics = dir.join("metrics.jsonl");
         std::fs::write(
             &metrics,
-            "{\"epoch\":0,\"loss\":null,\"knn_top1\":0.3}\n{\"epoch\":1,\"loss\":4.4,\"knn_top1\":0.35}\n{\"epoch\":2,\"loss\":3.9,\"knn_top1\":null}\n{\"epoch\":3,\"loss\":3.1,\"knn_top1\":0.5}\n",
+            "{\"epoch\":0,\"loss\":null,\"upper\":null,\"lr\":null,\"knn_top1\":0.3}\n\
+             {\"epoch\":1,\"loss\":4.4,\"upper\":80.0,\"lr\":0.03,\"knn_top1\":0.35}\n\
+             {\"epoch\":2,\"loss\":3.9,\"upper\":40.0,\"lr\":0.02,\"knn_top1\":null}\n\
+             {\"epoch\":3,\"loss\":3.1,\"upper\":10.0,\"lr\":0.001,\"knn_top1\":0.5}\n",
         )
         .unwrap();
         let png = dir.join("curves.png");
         training_curves(&metrics, 10, &png).unwrap();
         let img = image::open(&png).unwrap().to_rgb8();
-        assert_eq!((img.width(), img.height()), (1040, 380));
-        let count = |c: Rgb<u8>| img.pixels().filter(|&&p| p == c).count();
-        assert!(count(BLUE) > 200 && count(ORANGE) > 200, "both curves drawn");
+        assert_eq!((img.width(), img.height()), (1500, 400));
+        for (colour, what) in
+            [(PALETTE[0], "loss"), (PALETTE[1], "kNN"), (PALETTE[2], "u"), (PALETTE[4], "learning rate"), (CHANCE, "chance")]
+        {
+            assert!(count(&img, colour, 0) > 40, "the {what} curve is drawn");
+        }
+        // Text (titles, tick labels, axis names) in every panel.
+        for panel in 0..3 {
+            assert!(ink_in(&img, (panel * 500, panel * 500 + 500), (0, 40)) > 100, "panel {panel}'s title");
+        }
         assert!(!dir.join("curves.png.tmp").exists());
         std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]
-    fn every_label_character_has_a_glyph() {
-        for c in "TRAINING LOSS KNN TOP-1 % CHANCE EPOCH 0123456789.-()/=".chars().filter(|c| *c != ' ') {
-            assert_ne!(glyph(c), [0; 7], "{c}");
+    fn compare_curves_have_a_line_and_a_band_per_method() {
+        let dir = temp_dir("compare");
+        let png = dir.join("compare.png");
+        let curves = vec![
+            SeedCurve {
+                label: "mocoring".into(),
+                points: vec![(0.0, 30.0, 28.0, 32.0), (5.0, 60.0, 55.0, 64.0), (10.0, 70.0, 66.0, 75.0)],
+            },
+            SeedCurve { label: "moco".into(), points: vec![(0.0, 30.0, 30.0, 30.0), (5.0, 50.0, 50.0, 50.0), (10.0, 65.0, 65.0, 65.0)] },
+        ];
+        compare_curves(&curves, 10, &png).unwrap();
+        let img = image::open(&png).unwrap().to_rgb8();
+        assert_eq!((img.width(), img.height()), (900, 560));
+        assert!(count(&img, PALETTE[0], 0) > 100 && count(&img, PALETTE[1], 0) > 100, "both lines");
+        let blended = RGBColor(
+            (255.0 * 0.82 + PALETTE[0].0 as f64 * 0.18) as u8,
+            (255.0 * 0.82 + PALETTE[0].1 as f64 * 0.18) as u8,
+            (255.0 * 0.82 + PALETTE[0].2 as f64 * 0.18) as u8,
+        );
+        assert!(count(&img, blended, 3) > 500, "the first method's seeds make a band");
+        assert!(count(&img, CHANCE, 0) > 40, "chance is drawn");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn the_pca_scatter_has_every_class_a_legend_and_axes() {
+        let dir = temp_dir("pca");
+        let png = dir.join("test_pca.png");
+        let names: Vec<String> = (0..12).map(|c| format!("class name {c}")).collect();
+        let (mut points, mut labels) = (Vec::new(), Vec::new());
+        for i in 0..600u32 {
+            let class = i % 12;
+            let angle = class as f32 / 12.0 * std::f32::consts::TAU;
+            points.extend([angle.cos() * 5.0 + (i as f32 * 0.37).sin(), angle.sin() * 5.0 + (i as f32 * 0.71).cos()]);
+            labels.push(class);
         }
+        pca_scatter(&points, &labels, &names, [0.41, 0.22], 640, &png).unwrap();
+        let img = image::open(&png).unwrap().to_rgb8();
+        assert_eq!((img.width(), img.height()), (640, 640));
+        for (class, &colour) in PALETTE.iter().enumerate() {
+            assert!(count(&img, colour, 40) > 20, "class {class} drawn");
+        }
+        // The axis names along the bottom and the left edge.
+        assert!(ink_in(&img, (0, 640), (600, 640)) > 100, "x axis name and ticks");
+        assert!(ink_in(&img, (0, 40), (0, 640)) > 100, "y axis name");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn empty_metrics_still_draw() {
+        let dir = temp_dir("empty");
+        let metrics = dir.join("metrics.jsonl");
+        std::fs::write(&metrics, "").unwrap();
+        training_curves(&metrics, 10, &dir.join("curves.png")).unwrap();
+        compare_curves(&[], 10, &dir.join("compare.png")).unwrap();
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

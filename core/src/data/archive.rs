@@ -11,12 +11,19 @@ fn corrupt(name: &str, reason: impl Into<String>) -> DatasetError {
     DatasetError::Corrupt { path: name.into(), reason: reason.into() }
 }
 
-/// Decompresses gzip bytes (`name` labels errors).
-pub fn gunzip(bytes: &[u8], name: &str) -> Result<Vec<u8>, DatasetError> {
+/// Decompresses gzip bytes (`name` labels errors), refusing output past `max` bytes (a
+/// small archive can expand without bound).
+pub fn gunzip(bytes: &[u8], name: &str, max: u64) -> Result<Vec<u8>, DatasetError> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out).map_err(|e| corrupt(name, format!("not a gzip file ({e})")))?;
+    flate2::read::GzDecoder::new(bytes).take(max + 1).read_to_end(&mut out).map_err(|e| corrupt(name, format!("not a gzip file ({e})")))?;
+    if out.len() as u64 > max {
+        return Err(corrupt(name, format!("expands to more than {} MiB, larger than the archive can be", max.div_ceil(1 << 20))));
+    }
     Ok(out)
 }
+
+/// The largest uncompressed CIFAR-10 binary archive accepted (the real one is 177 MB).
+const MAX_CIFAR10_TAR_BYTES: u64 = 256 << 20;
 
 /// The regular files of a tar archive (ustar / GNU), as (path, contents).
 pub fn untar(bytes: &[u8], name: &str) -> Result<Vec<(String, Vec<u8>)>, DatasetError> {
@@ -67,7 +74,7 @@ pub fn untar(bytes: &[u8], name: &str) -> Result<Vec<(String, Vec<u8>)>, Dataset
 /// (`cifar-10-binary.tar.gz`, or its uncompressed `.tar`).
 pub fn cifar10_from_archive(bytes: &[u8]) -> Result<(ImageDataset, ImageDataset), DatasetError> {
     let name = "cifar-10-binary.tar.gz";
-    let tar = if bytes.starts_with(&[0x1f, 0x8b]) { gunzip(bytes, name)? } else { bytes.to_vec() };
+    let tar = if bytes.starts_with(&[0x1f, 0x8b]) { gunzip(bytes, name, MAX_CIFAR10_TAR_BYTES)? } else { bytes.to_vec() };
     let files = untar(&tar, name)?;
     let find =
         |file: &str| -> Result<&[u8], DatasetError> {

@@ -63,14 +63,7 @@ pub fn parse_cifar_records(
 const MAX_CIFAR_FILE_BYTES: u64 = 200 << 20;
 
 fn read(path: &Path) -> Result<Vec<u8>, DatasetError> {
-    let length = std::fs::metadata(path).map_err(|e| DatasetError::io(path, e))?.len();
-    if length > MAX_CIFAR_FILE_BYTES {
-        return Err(DatasetError::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!("{length} bytes, more than any CIFAR file ({} MiB at most)", MAX_CIFAR_FILE_BYTES >> 20),
-        });
-    }
-    std::fs::read(path).map_err(|e| DatasetError::io(path, e))
+    super::read_at_most(path, MAX_CIFAR_FILE_BYTES, "CIFAR file")
 }
 
 /// `dir` itself if it holds `marker`, else `dir/subdir` if that does.

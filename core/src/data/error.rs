@@ -51,6 +51,16 @@ pub enum DatasetError {
         /// The root.
         path: PathBuf,
     },
+    /// A file larger than any file of its kind (checked before it is read whole).
+    #[error("{path}: more than {max_mib} MiB, larger than any {what}; is this the right file?")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// What it should be.
+        what: String,
+        /// The bound, in MiB.
+        max_mib: u64,
+    },
     /// A parameter out of range.
     #[error("{0}")]
     Invalid(String),

@@ -106,14 +106,7 @@ pub fn load_image_folder(root: &Path, size: Option<usize>) -> Result<ImageDatase
             return Err(DatasetError::EmptyClass { path: class_dir.clone() });
         }
         for file in files {
-            let length = std::fs::metadata(&file).map_err(|e| DatasetError::io(&file, e))?.len();
-            if length > MAX_IMAGE_FILE_BYTES {
-                return Err(DatasetError::NotAnImage {
-                    path: file.clone(),
-                    reason: format!("{length} bytes, more than the {} MiB an image file may have", MAX_IMAGE_FILE_BYTES >> 20),
-                });
-            }
-            let bytes = std::fs::read(&file).map_err(|e| DatasetError::io(&file, e))?;
+            let bytes = super::read_at_most(&file, MAX_IMAGE_FILE_BYTES, "image in an image folder")?;
             decoder.add(&file, &bytes)?;
             labels.push(label as u32);
         }

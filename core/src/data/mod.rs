@@ -13,6 +13,23 @@ mod stl10;
 mod synthetic;
 
 pub use archive::{cifar10_from_archive, gunzip, untar};
+
+use std::io::Read;
+use std::path::Path;
+
+/// The bytes of the file at `path`, refused as [`DatasetError::TooLarge`] (naming `what` it
+/// should be) when it holds more than `max` bytes: at most `max + 1` bytes are ever read, so a
+/// file that grows or lies about its length cannot make the reader allocate more.
+pub fn read_at_most(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, DatasetError> {
+    let file = std::fs::File::open(path).map_err(|e| DatasetError::io(path, e))?;
+    let hint = file.metadata().map(|m| m.len().min(max)).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(hint as usize);
+    file.take(max + 1).read_to_end(&mut bytes).map_err(|e| DatasetError::io(path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(DatasetError::TooLarge { path: path.to_path_buf(), what: what.into(), max_mib: max.div_ceil(1 << 20) });
+    }
+    Ok(bytes)
+}
 pub use cifar::{CifarLabels, load_cifar10, load_cifar100, parse_cifar_records};
 pub use error::DatasetError;
 pub use folder::{image_folder_from_files, load_image_folder};
@@ -161,5 +178,34 @@ impl ImageDataset {
             }
         }
         counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_bounded_before_they_are_whole() {
+        let dir = std::env::temp_dir().join(format!("ring-wgpu-read-at-most-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("file.bin");
+        std::fs::write(&path, vec![7u8; 1000]).unwrap();
+        assert_eq!(read_at_most(&path, 1000, "test file").unwrap().len(), 1000);
+        let e = read_at_most(&path, 999, "test file").unwrap_err();
+        assert!(matches!(e, DatasetError::TooLarge { .. }) && e.to_string().contains("larger than any test file"), "{e}");
+        assert!(matches!(read_at_most(&dir.join("absent"), 10, "x"), Err(DatasetError::Missing { .. })));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn gunzip_stops_at_its_bound() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(&vec![0u8; 1 << 20]).unwrap();
+        let bytes = gz.finish().unwrap();
+        assert_eq!(gunzip(&bytes, "zeros.gz", 1 << 20).unwrap().len(), 1 << 20);
+        let e = gunzip(&bytes, "zeros.gz", (1 << 20) - 1).unwrap_err();
+        assert!(e.to_string().contains("expands to more than"), "{e}");
     }
 }

@@ -31,8 +31,15 @@ pub fn parse_stl10_images(bytes: &[u8], path: &Path) -> Result<Vec<u8>, DatasetE
     Ok(pixels)
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, DatasetError> {
-    std::fs::read(path).map_err(|e| DatasetError::io(path, e))
+/// The largest STL-10 file read (`unlabeled_X.bin` is 2.76 GB: 100,000 images of 96 x 96 x 3;
+/// `train_X.bin` 138 MB, `test_X.bin` 277 MB).
+const MAX_STL10_FILE_BYTES: u64 = 2_800 << 20;
+
+/// The largest label or class-name file read (`test_y.bin` is 8,000 bytes).
+const MAX_STL10_SMALL_FILE_BYTES: u64 = 1 << 20;
+
+fn read(path: &Path, max: u64) -> Result<Vec<u8>, DatasetError> {
+    super::read_at_most(path, max, "STL-10 file of its kind")
 }
 
 /// Loads STL-10 (binary version) from `dir` (or `dir/stl10_binary`).
@@ -54,11 +61,15 @@ pub fn load_stl10(dir: &Path, split: Split) -> Result<ImageDataset, DatasetError
             ),
         })?;
     let x_path = root.join(&x_name);
-    let pixels = parse_stl10_images(&read(&x_path)?, &x_path)?;
+    let pixels = parse_stl10_images(&read(&x_path, MAX_STL10_FILE_BYTES)?, &x_path)?;
     let n = pixels.len() / (3 * PLANE);
     let names_path = root.join("class_names.txt");
-    let classes: Vec<String> =
-        String::from_utf8_lossy(&read(&names_path)?).lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+    let classes: Vec<String> = String::from_utf8_lossy(&read(&names_path, MAX_STL10_SMALL_FILE_BYTES)?)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
     if classes.len() != 10 {
         return Err(DatasetError::Corrupt { path: names_path, reason: format!("{} class names, expected 10", classes.len()) });
     }
@@ -66,7 +77,7 @@ pub fn load_stl10(dir: &Path, split: Split) -> Result<ImageDataset, DatasetError
         vec![UNLABELED; n]
     } else {
         let y_path = root.join(format!("{stem}_y.bin"));
-        let y = read(&y_path)?;
+        let y = read(&y_path, MAX_STL10_SMALL_FILE_BYTES)?;
         if y.len() != n {
             return Err(DatasetError::Corrupt { path: y_path, reason: format!("{} labels for {n} images in {x_name}", y.len()) });
         }

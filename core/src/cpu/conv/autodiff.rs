@@ -13,11 +13,14 @@ use burn::tensor::{DType, Tensor, TensorData};
 use super::ConvGeometry;
 use crate::cpu::flex::{AutodiffFlex, flex_values};
 
-static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+thread_local! {
+    static CALLS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
-/// How many convolutions (forward passes) our kernels have computed in this process.
+/// How many convolutions (forward passes) our kernels have computed on this thread (burn runs an operation on
+/// the thread that calls it, so a test counts only its own, whatever runs beside it).
 pub fn calls() -> usize {
-    CALLS.load(std::sync::atomic::Ordering::Relaxed)
+    CALLS.with(|c| c.get())
 }
 
 /// Is our CPU convolution in force (the default; `RING_WGPU_CPU_CONV=burn` turns it off)?
@@ -56,7 +59,7 @@ fn tensor(values: Vec<f32>, shape: [usize; 4]) -> FlexTensor {
 }
 
 fn forward(x: &FlexTensor, w: &FlexTensor, g: &ConvGeometry) -> FlexTensor {
-    CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    CALLS.with(|c| c.set(c.get() + 1));
     let y = super::conv2d_forward(&flex_values(x), &flex_values(w), g);
     tensor(y, [g.batch, g.cout, g.out_height(), g.out_width()])
 }

@@ -3,9 +3,7 @@
 //! (and SimCLR's kNN beats the untrained network's); IR's memory bank stays normalised and changes
 //! only at the batch's images; IRing's kernels run on the GPU.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ring_wgpu_core::burn::tensor::Device;
 use ring_wgpu_core::methods::{InstanceDiscrimination, IrSettings, Method};
 use ring_wgpu_core::train::{Anneal, Datasets, EpochMetrics, MethodKind, SinkFn, TrainConfig, TrainEvent, Trainer};

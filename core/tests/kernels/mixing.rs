@@ -3,9 +3,7 @@
 //! negatives against the f64 reference (and its gradient against finite differences), and
 //! MoCo with MoCHi training.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ring_wgpu_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use ring_wgpu_core::mixing::{HardNegativeMixing, mix, mix_reference};
 use ring_wgpu_core::objective::{Objective, contrastive_loss_with_extra, contrastive_loss_with_extra_reference};

@@ -4,9 +4,7 @@
 //! stay normalised; CMCRing with the whole bank reproduces CMC exactly; a short CPU run's
 //! loss falls; a stopped run resumes exactly; CMCRing runs on the GPU.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ring_wgpu_core::augment::{AugmentSpec, DeviceImages, lab_reference, rgb_to_lab_on_device, sample_views};
 use ring_wgpu_core::burn::tensor::{Device, Int, Tensor, TensorData};
 use ring_wgpu_core::methods::{Batch, Cmc, CmcSettings, Method, StepContext, cmc_loss};

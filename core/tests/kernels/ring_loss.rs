@@ -1,9 +1,7 @@
 //! The Ring NCE loss on the GPU (burn autodiff) against the f64 reference, whose own
 //! gradient is checked against finite differences in the unit tests.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ring_wgpu_core::burn::tensor::{Int, Tensor, TensorData};
 use ring_wgpu_core::ring::{
     Negatives, NegativesRef, Pairing, compact_reference, mask_reference, ring_nce_loss, ring_nce_loss_reference, ring_select,

@@ -4,9 +4,7 @@
 //! statistics after two steps; evaluation mode stays burn's. The kernels themselves are
 //! checked against plain loops in `cpu::norm::kernels`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ring_wgpu_core::burn::module::{Module, Param};
 use ring_wgpu_core::burn::nn::{BatchNorm, BatchNormConfig};
 use ring_wgpu_core::burn::tensor::{Device, Distribution, Tensor};

@@ -4,9 +4,7 @@
 //! 1x1, one input channel, sizes no tile divides). The kernels themselves are checked
 //! against plain loops in `cpu::conv::reference`. On the GPU `conv2d` is burn's own.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ring_wgpu_core::burn::tensor::module::conv2d as burn_conv2d;
 use ring_wgpu_core::burn::tensor::ops::ConvOptions;
 use ring_wgpu_core::burn::tensor::{Device, Distribution, Tensor};

@@ -1,9 +1,7 @@
 //! MoCo / MoCoRing: the key encoder's momentum update and batch statistics, and short
 //! runs whose loss falls, on the CPU backend and the GPU (lavapipe in CI).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ring_wgpu_core::burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use ring_wgpu_core::burn::tensor::{Device, Tensor};
 use ring_wgpu_core::methods::{Moco, MocoSettings};

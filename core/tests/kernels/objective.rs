@@ -4,9 +4,7 @@
 //! multiplicities and empty rows, and sampled indices. DCL with tau+ = 0 is NCE; a short
 //! MoCoRing run with HCL trains.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ring_wgpu_core::burn::tensor::Device;
 use ring_wgpu_core::objective::{Objective, contrastive_loss, contrastive_loss_reference};
 use ring_wgpu_core::ring::{Negatives, ring_nce_loss};

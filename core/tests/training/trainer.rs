@@ -3,9 +3,7 @@
 //! configurations are refused before any work. On the CPU backend (fast, exact) and once
 //! on the GPU.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ring_wgpu_core::Error;
 use ring_wgpu_core::burn::tensor::Device;
 use ring_wgpu_core::train::{Checkpoint, CheckpointError, Datasets, EpochMetrics, FitOutcome, SinkFn, TrainConfig, TrainEvent, Trainer};

@@ -1,8 +1,6 @@
 //! Evaluation on the GPU: weighted kNN against its reference, and the linear probe.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ring_wgpu_core::burn::tensor::{Int, Tensor, TensorData};
 use ring_wgpu_core::eval::{KnnConfig, LinearProbeConfig, knn_predict, knn_reference, linear_probe};
 

@@ -3,9 +3,7 @@
 //! order (similarity descending, column ascending, -0 == +0, NaN last) and the same
 //! counter-based random generator.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use proptest::prelude::*;
 use ring_wgpu_core::burn::tensor::Device;
 use ring_wgpu_core::ring::{Pairing, RowRing, compact_reference, mask_reference, ring_select, sample_reference, select_reference};

@@ -1,8 +1,6 @@
 //! augment.wgsl against augment_reference on the GPU (lavapipe in CI).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use ring_wgpu_core::augment::{AugmentSpec, DeviceImages, ViewParams, augment_reference, blur_reference, sample_views};
 use ring_wgpu_core::burn::tensor::Tensor;
 use ring_wgpu_core::data::{ImageDataset, synthetic};
