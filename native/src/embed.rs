@@ -73,7 +73,7 @@ pub fn run(gpu_args: &GpuArgs, args: &EmbedArgs) -> Result<()> {
     write_npy(&labels_path, "<u4", &[n], &data.labels.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<_>>())?;
     let png = args.out.join(format!("{name}_pca.png"));
     let explained = explained_variance(&features, f, &projected);
-    crate::plot::pca_scatter(&projected, &data.labels, &data.classes, explained, args.size, &png)?;
+    crate::plot::pca_scatter(name, &projected, &data.labels, &data.classes, explained, args.size, &png)?;
     println!("{n} x {f} features: {}, {}, {}", features_path.display(), labels_path.display(), png.display());
     Ok(())
 }

@@ -105,6 +105,7 @@ fn metric_panel(
     chart
         .configure_mesh()
         .x_desc("epoch")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc(y_label)
         .label_style((FONT, 13).into_font().color(&INK))
         .light_line_style(WHITE.mix(0.0))
@@ -180,6 +181,7 @@ fn schedule_panel(area: &DrawingArea<BitMapBackend<'_>, Shift>, upper: &[(f64, f
     chart
         .configure_mesh()
         .x_desc("epoch")
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc("u %")
         .label_style((FONT, 13).into_font().color(&INK))
         .light_line_style(WHITE.mix(0.0))
@@ -223,6 +225,7 @@ pub fn compare_curves(curves: &[SeedCurve], classes: usize, out: &Path) -> Resul
         chart
             .configure_mesh()
             .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("kNN top-1 %")
             .label_style((FONT, 14).into_font().color(&INK))
             .light_line_style(WHITE.mix(0.0))
@@ -258,15 +261,23 @@ pub fn compare_curves(curves: &[SeedCurve], classes: usize, out: &Path) -> Resul
     })
 }
 
-/// A 2-D PCA scatter: `points` (x, y pairs) coloured by `labels`, a legend of
+/// A 2-D PCA scatter of the `split` split: `points` (x, y pairs) coloured by `labels`, a legend of
 /// `class_names`, axes naming each component's share of the total variance (`explained`,
 /// fractions). `size` x `size` pixels, written to `out`.
-pub fn pca_scatter(points: &[f32], labels: &[u32], class_names: &[String], explained: [f64; 2], size: u32, out: &Path) -> Result<()> {
+pub fn pca_scatter(
+    split: &str,
+    points: &[f32],
+    labels: &[u32],
+    class_names: &[String],
+    explained: [f64; 2],
+    size: u32,
+    out: &Path,
+) -> Result<()> {
     let xy: Vec<(f64, f64)> = points.chunks_exact(2).map(|p| (p[0] as f64, p[1] as f64)).collect();
     render(out, (size, size), |root| {
         let text = ((size as f64 / 60.0).clamp(9.0, 16.0)) as u32;
         let mut chart = ChartBuilder::on(root)
-            .caption("features of the test split, first two principal components", (FONT, text + 3).into_font().color(&INK))
+            .caption(format!("features of the {split} split, first two principal components"), (FONT, text + 3).into_font().color(&INK))
             .margin(size / 60 + 4)
             .x_label_area_size(text * 3)
             .y_label_area_size(text * 4)
@@ -389,7 +400,7 @@ mod tests {
             points.extend([angle.cos() * 5.0 + (i as f32 * 0.37).sin(), angle.sin() * 5.0 + (i as f32 * 0.71).cos()]);
             labels.push(class);
         }
-        pca_scatter(&points, &labels, &names, [0.41, 0.22], 640, &png).unwrap();
+        pca_scatter("test", &points, &labels, &names, [0.41, 0.22], 640, &png).unwrap();
         let img = image::open(&png).unwrap().to_rgb8();
         assert_eq!((img.width(), img.height()), (640, 640));
         for (class, &colour) in PALETTE.iter().enumerate() {
