@@ -57,9 +57,7 @@ impl Preset {
     /// One line describing it (for help texts).
     pub fn description(self) -> &'static str {
         match self {
-            Preset::Quick => {
-                "MoCoRing, small ResNet, built-in synthetic data, 15 epochs (the default; 20-40 s of training on 2 CPU cores)"
-            }
+            Preset::Quick => "MoCoRing, small ResNet, built-in synthetic data, 15 epochs (the default; 20-40 s of training on 2 CPU cores)",
             Preset::PaperCifar10Mocoring => {
                 "the authors' CIFAR-10 MoCoRing: ResNet-18, batch 256, 200 epochs, queue 65536, ring l = u/10, u = 10, no annealing"
             }
