@@ -20,7 +20,7 @@ cargo build --release --locked -p ring-wgpu
 BIN=${CARGO_TARGET_DIR:-target}/release/ring-wgpu
 export RAYON_NUM_THREADS=$THREADS
 
-# ring-wgpu sets glibc's malloc thresholds itself (core/src/cpu/malloc_tuning.rs); PyTorch is
+# ring-wgpu sets glibc's malloc thresholds itself (core/cpu-kernels/src/malloc_tuning.rs); PyTorch is
 # run twice: as users run it (glibc's defaults) and under the same settings, through
 # GLIBC_TUNABLES, so the table shows what the allocator setting alone is worth to it.
 SAME_MALLOC="glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456"

@@ -6,7 +6,8 @@
 //! - [`methods`]: the [`methods::Method`] seam and the eight methods (MoCo, IR, CMC and
 //!   SimCLR, each with and without Ring).
 //! - [`optim`]: SGD and the learning-rate schedules.
-//! - [`cpu`]: the CPU backend's own convolution and batch-norm kernels and their plan.
+//! - [`cpu`]: the CPU backend's own convolution and batch-norm operations; the kernels and
+//!   their plan are the crate `ring-wgpu-cpu-kernels`, the only place with `unsafe` loops.
 //! - [`negatives`]: which candidates are each anchor's negatives (all, or the ring).
 //! - [`augment`]: augmentation on the GPU (crop, flip, colour jitter, grayscale, blur).
 //! - [`data`]: datasets (CIFAR-10/100, STL-10, image folders, synthetic) in memory.
@@ -41,6 +42,10 @@
 //! Compiles for native targets and for `wasm32-unknown-unknown`; nothing here blocks on
 //! a GPU read-back (reads are `async`), and nothing touches the filesystem except the
 //! dataset loaders of [`data`] (native only in practice).
+
+// unsafe lives in ring-wgpu-cpu-kernels; core allows it only where it is marked (the wgpu
+// device setting burn uses, in gpu::context).
+#![deny(unsafe_code)]
 
 pub mod augment;
 pub mod cpu;

@@ -1,16 +1,14 @@
 //! The CPU backend's own operations: the encoders' convolutions ([`conv`]) and training
-//! batch norms ([`norm`]) on burn's CPU backend (Flex), with the primitives they and the
-//! host-side augmentation and ring code share (work over the cores, vector-instruction
-//! dispatch, buffers written before they are read), and the process's malloc settings
+//! batch norms ([`norm`]) on burn's CPU backend (Flex). The kernels themselves, on host
+//! slices and free of burn, are the crate `ring-wgpu-cpu-kernels`, re-exported here with the
+//! primitives they and the host-side augmentation and ring code share: work over the cores
+//! ([`parallel`]), vector-instruction dispatch ([`simd`]) and the process's malloc settings
 //! ([`malloc_tuning`]). Each kernel has a plain-loop f64 reference beside it.
 
-pub(crate) mod buffers;
 pub mod conv;
 pub(crate) mod flex;
-#[cfg(not(target_arch = "wasm32"))]
-pub mod malloc_tuning;
 pub mod norm;
-pub(crate) mod parallel;
-pub mod simd;
-#[cfg(test)]
-pub(crate) mod testing;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use ring_wgpu_cpu_kernels::malloc_tuning;
+pub use ring_wgpu_cpu_kernels::{parallel, simd};

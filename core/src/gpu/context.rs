@@ -162,15 +162,17 @@ impl Gpu {
         let summary = AdapterSummary::from_info(&adapter.get_info());
         // What burn's own wgpu runtime asks for: every adapter feature but mappable
         // primary buffers, and the adapter's full limits (burn's reductions need them).
+        // SAFETY: the same setting burn's runtime uses for the devices it creates itself
+        // (it lets cubecl pass shaders through); our kernels are plain WGSL.
+        #[allow(unsafe_code)]
+        let experimental_features = unsafe { wgpu::ExperimentalFeatures::enabled() };
         let descriptor = wgpu::DeviceDescriptor {
             label: Some("ring-wgpu"),
             required_features: adapter.features().difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
             required_limits: adapter.limits(),
             memory_hints: wgpu::MemoryHints::MemoryUsage,
             trace: wgpu::Trace::Off,
-            // SAFETY: the same setting burn's runtime uses for the devices it creates itself
-            // (it lets cubecl pass shaders through); our kernels are plain WGSL.
-            experimental_features: unsafe { wgpu::ExperimentalFeatures::enabled() },
+            experimental_features,
         };
         let (device, queue) = adapter
             .request_device(&descriptor)

@@ -20,7 +20,7 @@
 //! copied into zero-padded planes (`(H + 2 p) x (W + 2 p)`), so every position reads its
 //! taps at fixed offsets from its window's corner (`s oy`, `s ox` at stride s) and no bounds
 //! are checked; positions run across the images of a group (several 4 x 4 images fill a
-//! block). The input channels are taken [`CI_CHUNK`] at a time
+//! block). The input channels are taken `CI_CHUNK` at a time
 //! (a block's weights then stay in L2: 512 channels' would not), the sums kept
 //! position-major between chunks (each chunk's block continues the same FMA chains), and
 //! transposed into NCHW at the end.
@@ -34,8 +34,8 @@
 
 use super::ConvGeometry;
 use super::transpose::transpose_into;
-use crate::cpu::buffers::{Slot, unwritten, with_scratch, written};
-use crate::cpu::parallel::{map_indices, per_image};
+use crate::buffers::{Slot, unwritten, with_scratch, written};
+use crate::parallel::{map_indices, per_image};
 
 /// Lanes of an AVX-512 vector.
 pub(super) const LANES: usize = 16;
@@ -81,7 +81,7 @@ fn block_weights(w: &[f32], g: &ConvGeometry, v: usize) -> Vec<f32> {
 /// `y = conv(x, w)` (B x Cin x H x W by Cout x Cin x k x k): B x Cout x OH x OW.
 /// Panics unless [`computes`] holds and the CPU has AVX-512.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    assert!(computes(g) && crate::cpu::simd::avx512(), "the small-image direct kernel does not compute {g:?} on this CPU");
+    assert!(computes(g) && crate::simd::avx512(), "the small-image direct kernel does not compute {g:?} on this CPU");
     let taps = g.kernel * g.kernel;
     assert!(x.len() == g.batch * g.cin * g.height * g.width && w.len() == g.cout * g.cin * taps);
     let v = vectors(g.cout);
@@ -336,7 +336,7 @@ const GRAD_VECTORS: usize = 2;
 /// count. Panics unless [`computes`] holds, Cout is a multiple of 32 and the CPU has AVX-512.
 pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
     assert!(
-        computes(g) && g.cout.is_multiple_of(GRAD_VECTORS * LANES) && crate::cpu::simd::avx512(),
+        computes(g) && g.cout.is_multiple_of(GRAD_VECTORS * LANES) && crate::simd::avx512(),
         "the small-image kernel does not compute {g:?}'s weight gradient"
     );
     match g.kernel {
@@ -452,8 +452,8 @@ unsafe fn grad_block<const T: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::conv::reference::{assert_close, conv2d_forward_reference, conv2d_weight_grad_reference};
-    use crate::cpu::testing::test_values as values;
+    use crate::conv::reference::{assert_close, conv2d_forward_reference, conv2d_weight_grad_reference};
+    use crate::testing::test_values as values;
 
     fn check(g: ConvGeometry, seed: u64) {
         let x = values(g.batch * g.cin * g.height * g.width, seed);
@@ -467,7 +467,7 @@ mod tests {
 
     #[test]
     fn the_small_image_kernel_matches_the_loops() {
-        if !crate::cpu::simd::avx512() {
+        if !crate::simd::avx512() {
             eprintln!("no AVX-512: the small-image kernel is not used on this CPU");
             return;
         }
@@ -497,7 +497,7 @@ mod tests {
 
     #[test]
     fn the_small_image_weight_gradient_matches_the_loops() {
-        if !crate::cpu::simd::avx512() {
+        if !crate::simd::avx512() {
             return;
         }
         for (batch, cin, cout, height, width) in [
@@ -541,7 +541,7 @@ mod tests {
 
     #[test]
     fn nan_reaches_exactly_the_outputs_whose_windows_hold_it() {
-        if !crate::cpu::simd::avx512() {
+        if !crate::simd::avx512() {
             return;
         }
         let g = ConvGeometry { batch: 4, cin: 3, cout: 32, height: 5, width: 4, kernel: 3, stride: 1, pad: 1 };

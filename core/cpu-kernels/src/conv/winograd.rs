@@ -12,7 +12,7 @@
 //! input where a patch matrix is 9x. The weight gradient runs the same transforms backwards
 //! ([`conv2d_weight_grad`]). The result differs from the direct sum by rounding only (the
 //! transforms' coefficients are 0, +-1 and +-1/2); the tests hold it to the plain loops'
-//! f64 reference ([`super::gemm::conv2d_forward_reference`] and the weight gradient's)
+//! f64 reference ([`super::reference::conv2d_forward_reference`] and the weight gradient's)
 //! within the same tolerance as the GEMM path. NaN inputs give NaN at the outputs the loops
 //! give NaN; an infinite input can give NaN (inf - inf in a transform) where they give inf.
 
@@ -20,9 +20,9 @@ use std::mem::MaybeUninit;
 
 use super::ConvGeometry;
 use super::gemm::{Target, product_into};
-use crate::cpu::buffers::{unwritten, with_scratch, written};
-use crate::cpu::parallel::{for_each_item, per_image};
-use crate::cpu::simd::dispatch_avx2;
+use crate::buffers::{unwritten, with_scratch, written};
+use crate::parallel::{for_each_item, per_image};
+use crate::simd::dispatch_avx2;
 
 /// Points of a transformed tile.
 const POINTS: usize = 16;
@@ -460,8 +460,8 @@ fn split_columns(row: Option<&[f32]>, shift: usize, even: &mut [f32], odd: &mut 
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::cpu::conv::reference::{assert_close, conv2d_forward_reference, conv2d_weight_grad_reference};
-    use crate::cpu::testing::test_values as values;
+    use crate::conv::reference::{assert_close, conv2d_forward_reference, conv2d_weight_grad_reference};
+    use crate::testing::test_values as values;
 
     #[test]
     fn the_transforms_compute_a_3_tap_filter_on_a_4_wide_block() {

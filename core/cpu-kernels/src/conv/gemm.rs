@@ -16,9 +16,9 @@ use std::mem::MaybeUninit;
 
 use super::ConvGeometry;
 use super::transpose::{to_row_major, transpose_into};
-use crate::cpu::buffers::{unwritten, with_scratch, written};
-use crate::cpu::parallel::{map_indices, per_image};
-use crate::cpu::simd::dispatch_avx2;
+use crate::buffers::{unwritten, with_scratch, written};
+use crate::parallel::{map_indices, per_image};
+use crate::simd::dispatch_avx2;
 
 /// Range of output positions `o` whose input index `o * stride + offset` lies in `[0, size)`.
 fn valid_range(offset: isize, stride: usize, size: usize, outputs: usize) -> (usize, usize) {
@@ -509,7 +509,7 @@ impl Target<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::testing::test_values as values;
+    use crate::testing::test_values as values;
 
     #[test]
     fn same_width_patches_follow_the_definition() {

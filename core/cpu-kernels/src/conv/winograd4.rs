@@ -21,7 +21,7 @@
 use std::mem::MaybeUninit;
 
 use super::ConvGeometry;
-use crate::cpu::simd::dispatch_avx2;
+use crate::simd::dispatch_avx2;
 
 /// Side of an input tile (4 outputs + 2).
 const ALPHA: usize = 6;
@@ -301,8 +301,8 @@ fn transform_output_plane(m: &[f32], g: &ConvGeometry, n: usize, index: usize, o
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::conv::reference::{assert_close, conv2d_forward_reference};
-    use crate::cpu::testing::test_values as values;
+    use crate::conv::reference::{assert_close, conv2d_forward_reference};
+    use crate::testing::test_values as values;
 
     #[test]
     fn the_transforms_compute_a_3_tap_filter_on_a_6_wide_block() {

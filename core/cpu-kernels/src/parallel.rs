@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 /// Runs `f(i, chunk)` over the `chunk`-sized pieces of `out` (one per image), in parallel
 /// on native targets.
-pub(crate) fn per_image<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
+pub fn per_image<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, &mut [T]) + Sync + Send) {
     #[cfg(not(target_arch = "wasm32"))]
     out.par_chunks_mut(chunk).enumerate().for_each(|(b, dst)| f(b, dst));
     #[cfg(target_arch = "wasm32")]
@@ -15,7 +15,7 @@ pub(crate) fn per_image<T: Send>(out: &mut [T], chunk: usize, f: impl Fn(usize, 
 }
 
 /// Runs `f(i, item)` for each item, in parallel on native targets.
-pub(crate) fn for_each_item<T: Send>(items: Vec<T>, f: impl Fn(usize, T) + Sync + Send) {
+pub fn for_each_item<T: Send>(items: Vec<T>, f: impl Fn(usize, T) + Sync + Send) {
     #[cfg(not(target_arch = "wasm32"))]
     items.into_par_iter().enumerate().for_each(|(i, item)| f(i, item));
     #[cfg(target_arch = "wasm32")]
@@ -23,7 +23,7 @@ pub(crate) fn for_each_item<T: Send>(items: Vec<T>, f: impl Fn(usize, T) + Sync 
 }
 
 /// `[f(0), f(1), ..., f(n - 1)]`, computed in parallel on native targets, in index order.
-pub(crate) fn map_indices<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+pub fn map_indices<T: Send>(n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
     #[cfg(not(target_arch = "wasm32"))]
     return (0..n).into_par_iter().map(f).collect();
     #[cfg(target_arch = "wasm32")]

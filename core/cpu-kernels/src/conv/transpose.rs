@@ -3,8 +3,8 @@
 //! GEMM results, the direct kernels' weight packing and dy, the Winograd weight gradient's dy
 //! and the column-major weight gradients go through here.
 
-use crate::cpu::buffers::{Slot, unwritten, written};
-use crate::cpu::parallel::per_image;
+use crate::buffers::{Slot, unwritten, written};
+use crate::parallel::per_image;
 
 /// A column-major `rows x cols` matrix in row-major order (`cols x rows`), blocks of 16 of
 /// its columns in parallel.
@@ -107,7 +107,7 @@ unsafe fn transpose_tiles_avx(src: *const f32, cols: usize, c0: usize, dst: *mut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::testing::test_values as values;
+    use crate::testing::test_values as values;
 
     #[test]
     fn transposed_bands_are_exact_on_every_edge() {

@@ -3,11 +3,11 @@
 //! backward. The numbers in the kernels' doc comments were measured with it, alternating two
 //! builds.
 //!
-//! usage: cargo bench -p ring-wgpu-core --bench normbench -- BATCH CHANNELS SIDE
+//! usage: cargo bench -p ring-wgpu-cpu-kernels --bench normbench -- BATCH CHANNELS SIDE
 //! e.g. `64 16 32` (the small encoder's first stage at B = 64). Set RAYON_NUM_THREADS to
 //! choose the cores.
 
-use ring_wgpu_core::cpu::norm::kernels::{NormGeometry, batch_norm_train, batch_norm_train_backward};
+use ring_wgpu_cpu_kernels::norm::{NormGeometry, batch_norm_train, batch_norm_train_backward};
 mod common;
 
 use common::best_ms;
@@ -19,7 +19,7 @@ fn main() -> Result<(), String> {
     if batch * channels * side == 0 {
         return Err(format!("every size must be positive\n{usage}"));
     }
-    ring_wgpu_core::cpu::malloc_tuning::keep_freed_memory();
+    ring_wgpu_cpu_kernels::malloc_tuning::keep_freed_memory();
     let g = NormGeometry { batch, channels, plane: side * side };
     let n = batch * channels * side * side;
     let x: Vec<f32> = (0..n).map(|i| (i % 13) as f32 * 0.1 - 0.5).collect();

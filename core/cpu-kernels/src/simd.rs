@@ -1,6 +1,6 @@
 //! Which vector instructions a kernel may use: AVX-512 detected at run time for the direct
 //! convolution kernels, and [`dispatch_avx2`] for loops compiled a second time for AVX2.
-//! The crate itself is built for baseline x86-64 (SSE2).
+//! This crate is built for baseline x86-64 (SSE2).
 
 /// Does this CPU run the AVX-512 kernels (x86-64 with AVX-512F)?
 pub fn avx512() -> bool {
@@ -18,6 +18,7 @@ pub fn avx512() -> bool {
 /// compiled a second time into a `target_feature` function, 8 floats per vector. Rust does
 /// not contract `a * b + c` into fused multiply-adds on its own, so both builds give the same
 /// bits (tests in `cpu::conv` check it).
+#[macro_export]
 macro_rules! dispatch_avx2 {
     ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) => $body:path) => {
         $(#[$doc])*
@@ -37,4 +38,4 @@ macro_rules! dispatch_avx2 {
         }
     };
 }
-pub(crate) use dispatch_avx2;
+pub use crate::dispatch_avx2;

@@ -5,8 +5,8 @@
 //! Each channel of an image is copied once into a zero-padded plane whose rows are `W + 1`
 //! long: the one zero column at a row's end is also the left padding of the next row, so an
 //! output at flat position `n = oy (W + 1) + ox` reads tap `(ky, kx)` at `n + ky (W + 1) +
-//! kx`, one contiguous run for every tap. A register block of [`CO`] output channels by
-//! [`SPAN`] consecutive positions (12 AVX-512 accumulators) then sums `Cin x 9` broadcast
+//! kx`, one contiguous run for every tap. A register block of `CO` output channels by
+//! `SPAN` consecutive positions (12 AVX-512 accumulators) then sums `Cin x 9` broadcast
 //! weights times unaligned loads of the planes; the column `ox = W` of each row is computed
 //! and dropped. Where im2col + GEMM copies each input 9 times into a patch matrix, which the
 //! GEMM then copies again into panels, this reads the padded planes in place.
@@ -25,8 +25,8 @@
 
 use super::ConvGeometry;
 use super::gemm::image_runs;
-use crate::cpu::buffers::{unwritten, with_scratch, written};
-use crate::cpu::parallel::{map_indices, per_image};
+use crate::buffers::{unwritten, with_scratch, written};
+use crate::parallel::{map_indices, per_image};
 
 /// Output channels per register block.
 const CO: usize = 6;
@@ -97,7 +97,7 @@ fn block_weights(w: &[f32], g: &ConvGeometry) -> Vec<f32> {
 /// `y = conv(x, w)` (B x Cin x H x W by Cout x Cin x 3 x 3, stride 1, padding 1): B x Cout x H x W.
 /// Panics unless [`computes`] holds and the CPU has AVX-512.
 pub fn conv2d_forward(x: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    assert!(computes(g) && crate::cpu::simd::avx512(), "the direct kernel does not compute {g:?} on this CPU");
+    assert!(computes(g) && crate::simd::avx512(), "the direct kernel does not compute {g:?} on this CPU");
     assert!(x.len() == g.batch * g.cin * g.height * g.width && w.len() == g.cout * g.cin * 9);
     let l = Layout::of(g);
     let weights = block_weights(w, g);
@@ -135,11 +135,11 @@ const LANES: usize = 16;
 /// `dL/dw` (Cout x Cin x 3 x 3) from x and dy (stride 1, padding 1): `dw[co][ci][tap] =
 /// sum_b sum_n dy'[co][n] x'[ci][n + offset(tap)]` over each image's padded planes, where dy'
 /// is dy on the same `W + 1` wide grid (zero in the dropped column and past the last row).
-/// Each register block keeps 16-lane sums for [`GRAD_CO`] output channels, one input channel
+/// Each register block keeps 16-lane sums for `GRAD_CO` output channels, one input channel
 /// and the 9 taps across a run of images; the lanes are added up once at the end, the runs
 /// in order. Panics unless [`computes`] holds and the CPU has AVX-512.
 pub fn conv2d_weight_grad(x: &[f32], dy: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    assert!(computes(g) && crate::cpu::simd::avx512(), "the direct kernel does not compute {g:?} on this CPU");
+    assert!(computes(g) && crate::simd::avx512(), "the direct kernel does not compute {g:?} on this CPU");
     let plane = g.height * g.width;
     assert!(x.len() == g.batch * g.cin * plane && dy.len() == g.batch * g.cout * plane);
     let l = Layout::of(g);
@@ -324,12 +324,12 @@ unsafe fn block<const C: usize>(x: *const f32, plane: usize, cin: usize, offsets
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::conv::reference::{assert_close, conv2d_forward_reference, conv2d_weight_grad_reference};
-    use crate::cpu::testing::test_values as values;
+    use crate::conv::reference::{assert_close, conv2d_forward_reference, conv2d_weight_grad_reference};
+    use crate::testing::test_values as values;
 
     #[test]
     fn the_direct_kernel_matches_the_loops() {
-        if !crate::cpu::simd::avx512() {
+        if !crate::simd::avx512() {
             eprintln!("no AVX-512: the direct kernel is not used on this CPU");
             return;
         }
@@ -357,7 +357,7 @@ mod tests {
 
     #[test]
     fn the_direct_weight_gradient_matches_the_loops() {
-        if !crate::cpu::simd::avx512() {
+        if !crate::simd::avx512() {
             return;
         }
         // Odd sizes, an odd output channel count (a block of 1 left over), runs of images
@@ -387,7 +387,7 @@ mod tests {
 
     #[test]
     fn non_finite_inputs_reach_exactly_the_outputs_they_enter() {
-        if !crate::cpu::simd::avx512() {
+        if !crate::simd::avx512() {
             return;
         }
         let g = ConvGeometry { batch: 2, cin: 3, cout: 5, height: 6, width: 7, kernel: 3, stride: 1, pad: 1 };

@@ -18,8 +18,8 @@
 use super::ConvGeometry;
 use super::direct_small::{GroupSums, LANES, group_size, pad_planes, sums_len, vectors};
 use super::transpose::transpose_into;
-use crate::cpu::buffers::{unwritten, with_scratch, written};
-use crate::cpu::parallel::per_image;
+use crate::buffers::{unwritten, with_scratch, written};
+use crate::parallel::per_image;
 
 /// Does [`conv2d_input_grad`] compute this convolution's input gradient: stride 2, 3x3 with
 /// padding 1 or 1x1 without, input channels a multiple of 16? (It runs only where the CPU
@@ -75,7 +75,7 @@ fn axis_padding(size: usize, out: usize, g: &ConvGeometry) -> (usize, usize) {
 /// `dL/dx` (B x Cin x H x W) from dy (B x Cout x OH x OW) and w (Cout x Cin x k x k).
 /// Panics unless [`computes`] holds and the CPU has AVX-512.
 pub fn conv2d_input_grad(dy: &[f32], w: &[f32], g: &ConvGeometry) -> Vec<f32> {
-    assert!(computes(g) && crate::cpu::simd::avx512(), "the strided input gradient does not compute {g:?} on this CPU");
+    assert!(computes(g) && crate::simd::avx512(), "the strided input gradient does not compute {g:?} on this CPU");
     let (oh, ow) = (g.out_height(), g.out_width());
     let (plane, out_plane, taps) = (g.height * g.width, oh * ow, g.kernel * g.kernel);
     assert!(dy.len() == g.batch * g.cout * out_plane && w.len() == g.cout * g.cin * taps);
@@ -170,8 +170,8 @@ fn offset(y: isize, x: isize, row: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpu::conv::reference::{assert_close, conv2d_input_grad_reference};
-    use crate::cpu::testing::test_values as values;
+    use crate::conv::reference::{assert_close, conv2d_input_grad_reference};
+    use crate::testing::test_values as values;
 
     #[test]
     fn phases_cover_every_tap_once() {
@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn the_strided_input_gradient_matches_the_loops() {
-        if !crate::cpu::simd::avx512() {
+        if !crate::simd::avx512() {
             eprintln!("no AVX-512: the strided input gradient is not used on this CPU");
             return;
         }
@@ -221,7 +221,7 @@ mod tests {
 
     #[test]
     fn nan_in_dy_reaches_exactly_the_inputs_its_taps_touch() {
-        if !crate::cpu::simd::avx512() {
+        if !crate::simd::avx512() {
             return;
         }
         let g = ConvGeometry { batch: 2, cin: 16, cout: 3, height: 8, width: 8, kernel: 3, stride: 2, pad: 1 };

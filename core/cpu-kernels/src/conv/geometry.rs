@@ -33,22 +33,22 @@ impl ConvGeometry {
     }
 
     /// Rows of an image's patch matrix (Cin k k).
-    pub(crate) fn col_rows(&self) -> usize {
+    pub fn col_rows(&self) -> usize {
         self.cin * self.kernel * self.kernel
     }
 
     /// Columns of an image's patch matrix (OH OW).
-    pub(crate) fn col_cols(&self) -> usize {
+    pub fn col_cols(&self) -> usize {
         self.out_height() * self.out_width()
     }
 
     /// Values of one input image (Cin H W).
-    pub(crate) fn input_len(&self) -> usize {
+    pub fn input_len(&self) -> usize {
         self.cin * self.height * self.width
     }
 
     /// Values of one output image (Cout OH OW).
-    pub(crate) fn output_len(&self) -> usize {
+    pub fn output_len(&self) -> usize {
         self.cout * self.col_cols()
     }
 

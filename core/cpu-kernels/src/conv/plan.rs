@@ -3,7 +3,7 @@
 //! Each algorithm says what it can compute ([`super::winograd::computes`] and the others:
 //! shapes only, nothing about speed); the rules here say where it pays, from per-call
 //! measurements on 2 cores (ms per call, min over alternating runs, `cargo bench -p
-//! ring-wgpu-core --bench convbench`), and are tried in order: the first that holds wins,
+//! ring-wgpu-cpu-kernels --bench convbench`), and are tried in order: the first that holds wins,
 //! and im2col + GEMM ([`super::gemm`]), which computes every geometry, is the last resort.
 //! The kernels marked AVX-512 run only where the CPU has it ([`CpuFeatures`]); the plan is a
 //! pure function of the geometry and those features, so a test can list it for every layer
@@ -22,7 +22,7 @@ pub struct CpuFeatures {
 impl CpuFeatures {
     /// This CPU's features, detected at run time.
     pub fn detected() -> Self {
-        CpuFeatures { avx512: crate::cpu::simd::avx512() }
+        CpuFeatures { avx512: crate::simd::avx512() }
     }
 }
 

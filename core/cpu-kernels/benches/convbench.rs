@@ -2,13 +2,13 @@
 //! around them: the minimum of 9 calls after one untimed call, per direction. The numbers in
 //! the kernels' doc comments were measured with it, alternating two builds.
 //!
-//! usage: cargo bench -p ring-wgpu-core --bench convbench -- \
+//! usage: cargo bench -p ring-wgpu-cpu-kernels --bench convbench -- \
 //!            BATCH CIN COUT SIDE KERNEL STRIDE PAD [DIRECTIONS]
 //! e.g. `32 512 512 4 3 1 1` (ResNet-18's last stage at B = 32); DIRECTIONS is a bit mask:
 //! 1 forward, 2 input gradient, 4 weight gradient (default 7). Set RAYON_NUM_THREADS to
 //! choose the cores.
 
-use ring_wgpu_core::cpu::conv::{ConvGeometry, conv2d_forward, conv2d_input_grad, conv2d_weight_grad};
+use ring_wgpu_cpu_kernels::conv::{ConvGeometry, conv2d_forward, conv2d_input_grad, conv2d_weight_grad};
 mod common;
 
 use common::best_ms;
@@ -23,7 +23,7 @@ fn main() -> Result<(), String> {
     if !g.is_valid() {
         return Err(format!("not a convolution these kernels compute: {g:?}"));
     }
-    ring_wgpu_core::cpu::malloc_tuning::keep_freed_memory();
+    ring_wgpu_cpu_kernels::malloc_tuning::keep_freed_memory();
     let directions = a.get(7).copied().unwrap_or(7);
     let values = |n: usize, m: usize| (0..n).map(|i| (i % m) as f32 * 0.1 - 0.5).collect::<Vec<f32>>();
     let x = values(g.batch * g.cin * g.height * g.width, 13);

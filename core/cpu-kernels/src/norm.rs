@@ -3,8 +3,8 @@
 //! over the data (per-channel sums, then one element-wise pass), channels and images in
 //! parallel; and the plain loops they are tested against (`*_reference`).
 
-use crate::cpu::buffers::{unwritten, written};
-use crate::cpu::parallel::{map_indices, per_image};
+use crate::buffers::{unwritten, written};
+use crate::parallel::{map_indices, per_image};
 
 /// Shape of one batch norm: `batch` x `channels` x `plane` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,7 +231,7 @@ mod tests {
 
     /// Test values in [-2, 2) + offset.
     fn values(n: usize, seed: u64, offset: f32) -> Vec<f32> {
-        crate::cpu::testing::test_values(n, seed).into_iter().map(|v| v * 2.0 + offset).collect()
+        crate::testing::test_values(n, seed).into_iter().map(|v| v * 2.0 + offset).collect()
     }
 
     fn close(got: &[f32], want: &[f32], tolerance: f32, what: &str) {
