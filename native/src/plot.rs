@@ -66,6 +66,27 @@ fn render(path: &Path, (width, height): (u32, u32), draw: impl FnOnce(&DrawingAr
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Draws a chart's legend (`chart.configure_series_labels()`) in the plots' one style:
+/// `size`-point text on a translucent white box at `position`.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    mut labels: plotters::chart::SeriesLabelStyle<'a, '_, DB, CT>,
+    size: u32,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    labels
+        .label_font((FONT, size).into_font().color(&INK))
+        .background_style(WHITE.mix(0.85))
+        .border_style(INK.mix(0.4))
+        .position(position)
+        .draw()
+        .map_err(plot_error)
+}
+
+/// A legend key for a line series: a short stroke in `style`.
+fn line_key(style: ShapeStyle) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style)
+}
+
 fn plot_error<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("drawing a plot: {e}")
 }
@@ -115,22 +136,15 @@ fn metric_panel(
         .draw_series(LineSeries::new(points.iter().copied(), colour.stroke_width(2)).point_size(3))
         .map_err(plot_error)?
         .label(y_label)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+        .legend(line_key(colour.stroke_width(2)));
     if let Some((level, name)) = reference {
         let x = chart.x_range();
         chart
             .draw_series(DashedLineSeries::new(vec![(x.start, level), (x.end, level)], 6, 4, CHANCE.stroke_width(1)))
             .map_err(plot_error)?
             .label(name)
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], CHANCE.stroke_width(1)));
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 13).into_font().color(&INK))
-            .background_style(WHITE.mix(0.85))
-            .border_style(INK.mix(0.4))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(plot_error)?;
+            .legend(line_key(CHANCE.stroke_width(1)));
+        draw_legend(chart.configure_series_labels(), 13, SeriesLabelPosition::LowerRight)?;
     }
     Ok(())
 }
@@ -193,20 +207,13 @@ fn schedule_panel(area: &DrawingArea<BitMapBackend<'_>, Shift>, upper: &[(f64, f
         .draw_series(LineSeries::new(upper.iter().copied(), u_colour.stroke_width(2)))
         .map_err(plot_error)?
         .label("u % (left)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], u_colour.stroke_width(2)));
+        .legend(line_key(u_colour.stroke_width(2)));
     chart
         .draw_secondary_series(LineSeries::new(lr.iter().copied(), lr_colour.stroke_width(2)))
         .map_err(plot_error)?
         .label("learning rate (right)")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], lr_colour.stroke_width(2)));
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 13).into_font().color(&INK))
-        .background_style(WHITE.mix(0.85))
-        .border_style(INK.mix(0.4))
-        .position(SeriesLabelPosition::UpperRight)
-        .draw()
-        .map_err(plot_error)
+        .legend(line_key(lr_colour.stroke_width(2)));
+    draw_legend(chart.configure_series_labels(), 13, SeriesLabelPosition::UpperRight)
 }
 
 /// A comparison's kNN curves: one line per method (the mean over seeds), its seeds' range
@@ -242,22 +249,15 @@ pub fn compare_curves(curves: &[SeedCurve], classes: usize, out: &Path) -> Resul
                 .draw_series(LineSeries::new(curve.points.iter().map(|p| (p.0, p.1)), colour.stroke_width(2)).point_size(3))
                 .map_err(plot_error)?
                 .label(curve.label.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+                .legend(line_key(colour.stroke_width(2)));
         }
         let x = chart.x_range();
         chart
             .draw_series(DashedLineSeries::new(vec![(x.start, chance), (x.end, chance)], 6, 4, CHANCE.stroke_width(1)))
             .map_err(plot_error)?
             .label("chance")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], CHANCE.stroke_width(1)));
-        chart
-            .configure_series_labels()
-            .label_font((FONT, 14).into_font().color(&INK))
-            .background_style(WHITE.mix(0.85))
-            .border_style(INK.mix(0.4))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
-            .map_err(plot_error)
+            .legend(line_key(CHANCE.stroke_width(1)));
+        draw_legend(chart.configure_series_labels(), 14, SeriesLabelPosition::LowerRight)
     })
 }
 
@@ -302,14 +302,7 @@ pub fn pca_scatter(
                 .label(name)
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .label_font((FONT, text).into_font().color(&INK))
-            .background_style(WHITE.mix(0.85))
-            .border_style(INK.mix(0.4))
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()
-            .map_err(plot_error)
+        draw_legend(chart.configure_series_labels(), text, SeriesLabelPosition::UpperRight)
     })
 }
 
