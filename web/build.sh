@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the npm package web/pkg: cargo (release, wasm32), wasm-bindgen at the Cargo.lock
 # version (its --remove-name-section is the size optimisation applied by default), then
-# package.json, README and TypeScript types. Reports the .wasm size, raw and gzipped.
+# package.json, README and TypeScript types, then Brotli and gzip copies of the module and
+# its glue (web/precompress.mjs; web/serve.sh sends them). Reports raw, gzip and Brotli sizes.
 # Installs what is missing (wasm32 toolchain, wasm-bindgen-cli, npm packages).
 #
 #   web/build.sh               # build web/pkg
@@ -9,6 +10,7 @@
 #                              # 108 breaks the module): measured here 29.8 -> 22.1 MB raw but
 #                              # 4.56 -> 4.65 MB gzipped, in 11 minutes; the module loads and
 #                              # trains identically. Off by default.
+#   PRECOMPRESS=0 web/build.sh # without the .br / .gz copies (Brotli q11 takes ~1 min)
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$root"
@@ -36,4 +38,8 @@ rm -f "$out.tmp/.gitignore"
 rm -rf "$out" && mv "$out.tmp" "$out"
 raw=$(stat -c %s "$out/ring_wgpu_web_bg.wasm")
 gz=$(gzip -9 -c "$out/ring_wgpu_web_bg.wasm" | wc -c)
+if [ "${PRECOMPRESS:-1}" != 0 ]; then
+  log "precompress (Brotli, gzip)"
+  node "$web_dir/precompress.mjs" "$out" >&2
+fi
 echo "web/pkg: ring_wgpu_web_bg.wasm $(( raw / 1024 )) KiB raw ($(( raw_before / 1024 )) KiB from wasm-bindgen), $(( gz / 1024 )) KiB gzipped"

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Builds the package (unless web/pkg exists and SKIP_BUILD=1) and serves the demo page on
-# http://127.0.0.1:${PORT:-8000}/www/ (static files from web/; Ctrl-C stops).
+# http://127.0.0.1:${PORT:-8000}/www/ (static files from web/ through web/server.mjs, which
+# sends the precompressed module, Brotli or gzip, to browsers that accept it; Ctrl-C stops).
 set -euo pipefail
 web_dir=$(cd "$(dirname "$0")" && pwd)
+command -v node >/dev/null || { echo "web/serve.sh needs Node.js 18 or newer (node) to serve the page" >&2; exit 1; }
 if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -f "$web_dir/pkg/ring_wgpu_web.js" ]; then
   bash "$web_dir/build.sh"
 fi
-port=${PORT:-8000}
-echo "demo: http://127.0.0.1:$port/www/  (WebGPU: Chrome/Edge; headless Chromium needs --enable-unsafe-webgpu)"
-exec python3 -m http.server "$port" --bind 127.0.0.1 --directory "$web_dir"
+if [ ! -f "$web_dir/pkg/ring_wgpu_web_bg.wasm.br" ] || [ "$web_dir/pkg/ring_wgpu_web_bg.wasm" -nt "$web_dir/pkg/ring_wgpu_web_bg.wasm.br" ]; then
+  node "$web_dir/precompress.mjs" "$web_dir/pkg"
+fi
+exec node "$web_dir/server.mjs" --port "${PORT:-8000}" --root "$web_dir"

@@ -55,6 +55,12 @@ try {
   await waitFor('module load', () => window.ringDemo && window.ringDemo.ready, 120_000);
   report.load_ms = Date.now() - loadStart;
   check('the page loads and finds WebGPU', await demo(() => window.ringDemo.webgpu), `module ready in ${report.load_ms} ms`);
+  const loading = await demo(() => ({ progress: window.ringDemo.loadProgress, barHidden: document.getElementById('load-progress').hidden }));
+  check('a progress bar follows the module download, then goes', loading.progress && loading.progress.received > 1e6 && loading.progress.total >= loading.progress.received && loading.barHidden,
+    JSON.stringify(loading));
+  const intro = await demo(() => ({ open: document.getElementById('intro').open, text: document.getElementById('intro').textContent, diagram: !!document.querySelector('#intro svg') }));
+  check('an introduction explains contrastive learning, the ring, l, u, annealing and the methods',
+    intro.open && intro.diagram && ['Contrastive learning', 'Ring', 'l%', 'u%', 'Annealing', 'queue', 'MoCo', 'IR', 'CMC', 'SimCLR'].every((w) => intro.text.includes(w)), `${intro.text.length} characters`);
 
   // Bad input: l >= u is refused with a message, and the page keeps working.
   await setSettings({ lower: '10', upper: '5' });
@@ -65,8 +71,10 @@ try {
   await dismissError();
 
   // A corrupt dataset file: an Error with a message, not a trap.
-  await setSettings({ lower: '1', upper: '10', dataset: 'cifar10' });
+  await setSettings({ lower: '1', upper: '10', dataset: 'synthetic' });
   await page.setInputFiles('#cifar-file', { name: 'cifar-10-binary.tar.gz', mimeType: 'application/gzip', buffer: Buffer.from([0x1f, 0x8b, 1, 2, 3, 4, 5]) });
+  const picked = await demo(() => document.getElementById('dataset').value);
+  check('choosing a CIFAR-10 archive selects the CIFAR-10 dataset', picked === 'cifar10', picked);
   await page.click('#start');
   await page.waitForFunction(() => window.ringDemo.error !== null, null, { timeout: 120_000 });
   const badFile = await demo(() => window.ringDemo.error);
@@ -92,8 +100,21 @@ try {
   const ringCheck = await demo(() => window.ringDemo.ringCheck);
   check('ring(i) on WebGPU equals the reference ring for the same similarities', ringCheck.mismatches === 0 && ringCheck.ring > 0, JSON.stringify(ringCheck));
 
-  // Learning: a fixed number of steps on the chosen device; loss falls, kNN beats chance.
+  // While a run trains: a changed setting is announced as waiting for the next run, and
+  // Reset stops the run, the step in flight not repainting the cleared page.
   await page.click('#reset');
+  await setSettings({ device: 'cpu', 'per-class': '4', batch: '8', queue: '16', epochs: '50', upper: '10', lower: '1' });
+  await page.click('#start');
+  await waitFor('a small CPU run', () => window.ringDemo.steps.length >= 2, 300_000);
+  await page.evaluate(() => { const b = document.getElementById('batch'); b.value = '6'; b.dispatchEvent(new Event('change')); });
+  const notice = await demo(() => document.getElementById('status').textContent);
+  check('a setting changed during a run is announced for the next run', /applies to the next run/.test(notice), notice);
+  await page.click('#reset');
+  await new Promise((r) => setTimeout(r, 5000));
+  const afterReset = await demo(() => ({ steps: window.ringDemo.steps.length, knn: window.ringDemo.knn.length, points: !!window.ringDemo.points, running: window.ringDemo.running, created: window.ringDemo.created }));
+  check('Reset stops the run and the step in flight does not repaint the page', afterReset.steps === 0 && afterReset.knn === 0 && !afterReset.points && !afterReset.running && !afterReset.created, JSON.stringify(afterReset));
+
+  // Learning: a fixed number of steps on the chosen device; loss falls, kNN beats chance.
   await setSettings({ device: DEVICE, 'per-class': '50', batch: '50', queue: '250', epochs: '10', lr: '0.06', upper: '10', lower: '1' });
   const learnStart = Date.now();
   await page.click('#start');
@@ -167,6 +188,36 @@ try {
   await close();
 } catch (e) {
   check('without WebGPU the page trains on the CPU', false, e.message);
+}
+// The server sends the precompressed module (web/build.sh writes the .br and .gz copies) to
+// browsers that accept it, the same bytes once decoded, and a 304 to a warm cache.
+try {
+  const zlib = await import('node:zlib');
+  const { server: s, url: u } = await serve(webDir);
+  const wasmPath = '/pkg/ring_wgpu_web_bg.wasm';
+  const raw = fs.readFileSync(path.join(webDir, wasmPath));
+  // node:http, not fetch: fetch would decode the body itself.
+  const http = await import('node:http');
+  const get = (acceptEncoding, extra = {}) => new Promise((ok, fail) => {
+    http.get(`${u}${wasmPath}`, { headers: { 'accept-encoding': acceptEncoding, ...extra } }, (r) => {
+      const chunks = [];
+      r.on('data', (c) => chunks.push(c));
+      r.on('end', () => ok({ status: r.statusCode, encoding: r.headers['content-encoding'] || null, type: r.headers['content-type'], etag: r.headers.etag, body: Buffer.concat(chunks) }));
+    }).on('error', fail);
+  });
+  const br = await get('gzip, deflate, br');
+  const gz = await get('gzip, br;q=0');
+  const plain = await get('identity');
+  const again = await get('gzip, deflate, br', { 'if-none-match': br.etag });
+  s.close();
+  const same = (a, b) => a.length === b.length && a.equals(b);
+  check('the module is sent as Brotli, gzip or raw as the browser accepts, and revalidated with a 304',
+    br.encoding === 'br' && same(zlib.brotliDecompressSync(br.body), raw) && gz.encoding === 'gzip' && same(zlib.gunzipSync(gz.body), raw) &&
+    plain.encoding === null && same(plain.body, raw) && plain.type === 'application/wasm' && again.status === 304,
+    `raw ${(raw.length / 1024).toFixed(0)} KiB, Brotli ${(br.body.length / 1024).toFixed(0)} KiB, gzip ${(gz.body.length / 1024).toFixed(0)} KiB; ` +
+    `encodings ${br.encoding} / ${gz.encoding} / ${plain.encoding}, revalidation ${again.status}`);
+} catch (e) {
+  check('the module is sent as Brotli, gzip or raw as the browser accepts, and revalidated with a 304', false, e.message);
 }
 console.log(`page: ${report.checks.filter((c) => c.ok).length} passed, ${failed} failed (report: web/test-output/page-report.json)`);
 process.exit(failed ? 1 : 0);

@@ -18,7 +18,10 @@ const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'modu
 const send = (type, data = {}, transfer = []) => worker.postMessage({ type, ...data }, transfer);
 
 // ---------- status, errors ----------
-function status(text) { $('status').textContent = text; }
+// Events (ready, created, finished, failures) go to the live status region; the per-step
+// line goes to a region screen readers do not announce.
+function status(text) { $('status').textContent = text; $('progress-line').textContent = ''; }
+function progressLine(text) { $('progress-line').textContent = text; }
 function showError(message) {
   state.error = message;
   state.errors.push(message);
@@ -62,16 +65,31 @@ async function datasetSpec() {
 }
 
 // ---------- charts ----------
+// Min and max by a loop: Math.min(...values) fails on long runs (too many arguments).
+function extent(values, f) {
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) { const x = f(v); if (x < lo) lo = x; if (x > hi) hi = x; }
+  return [lo, hi];
+}
+// At most `limit` points, evenly spaced (the last kept): a long run draws as fast as a short one.
+function thin(points, limit) {
+  if (points.length <= limit) return points;
+  const out = [];
+  const stride = (points.length - 1) / (limit - 1);
+  for (let i = 0; i < limit; i++) out.push(points[Math.round(i * stride)]);
+  return out;
+}
 function chart(id, values, { min = null, max = null, color = '#1f77b4', chance = null } = {}) {
   const canvas = $(id);
   const g = canvas.getContext('2d');
   const { width, height } = canvas;
   g.clearRect(0, 0, width, height);
-  const finite = values.filter((p) => Number.isFinite(p[1]));
+  const finite = thin(values.filter((p) => Number.isFinite(p[1])), 2 * width);
   if (finite.length === 0) return;
-  const xs = finite.map((p) => p[0]); const ys = finite.map((p) => p[1]);
-  const x0 = Math.min(...xs), x1 = Math.max(...xs, x0 + 1);
-  let y0 = min ?? Math.min(...ys), y1 = max ?? Math.max(...ys);
+  const [x0, xMax] = extent(finite, (p) => p[0]);
+  const x1 = Math.max(xMax, x0 + 1);
+  const [yLo, yHi] = extent(finite, (p) => p[1]);
+  let y0 = min ?? yLo, y1 = max ?? yHi;
   if (y1 - y0 < 1e-9) { y0 -= 1; y1 += 1; }
   const px = (x) => 28 + (x - x0) / (x1 - x0) * (width - 34);
   const py = (y) => height - 14 - (y - y0) / (y1 - y0) * (height - 22);
@@ -194,12 +212,12 @@ function drawHistogram(ring) {
   // Zoom on the anchor's similarities: bins span their range (cosines may crowd near 1).
   const finite = Array.from(ring.similarities).filter(Number.isFinite);
   if (finite.length === 0) return;
-  let lo = Math.min(...finite), hi = Math.max(...finite);
+  let [lo, hi] = extent(finite, (v) => v);
   const pad = Math.max((hi - lo) * 0.02, 1e-6); lo -= pad; hi += pad;
   const bins = 48;
   const counts = [0, 1, 2].map(() => new Array(bins).fill(0));
   ring.similarities.forEach((s, k) => { if (!Number.isFinite(s)) return; const b = Math.min(bins - 1, Math.max(0, Math.floor((s - lo) / (hi - lo) * bins))); counts[ring.places[k]][b]++; });
-  const most = Math.max(1, ...counts[0].map((_, b) => counts[0][b] + counts[1][b] + counts[2][b]));
+  const most = Math.max(1, extent(counts[0].map((_, b) => counts[0][b] + counts[1][b] + counts[2][b]), (v) => v)[1]);
   const bx = (s) => 4 + (s - lo) / (hi - lo) * (width - 8);
   if (Number.isFinite(ring.upper_similarity)) {
     g.fillStyle = 'rgba(255,159,28,0.18)';
@@ -243,7 +261,17 @@ function showRing(msg) {
 let pendingSaveName = null;
 worker.onmessage = ({ data: msg }) => {
   switch (msg.type) {
+    case 'loading': {
+      state.loadProgress = { received: msg.received, total: msg.total };
+      const bar = $('load-progress');
+      const mb = (n) => (n / 1e6).toFixed(1);
+      if (msg.total > 0) { bar.value = Math.min(1, msg.received / msg.total); status(`downloading the training module: ${mb(msg.received)} of ${mb(msg.total)} MB`); } else { bar.removeAttribute('value'); status(`downloading the training module: ${mb(msg.received)} MB`); }
+      if (msg.done) status('compiling the training module…');
+      break;
+    }
+    case 'phase': status(msg.text); break;
     case 'ready':
+      $('load-progress').hidden = true;
       state.ready = true; state.webgpu = msg.webgpu; state.loadMs = msg.ms;
       status(`ready (package ${msg.version}; WebGPU ${msg.webgpu ? 'available' : 'not available: training runs on the CPU'})`);
       offerResume();
@@ -256,24 +284,28 @@ worker.onmessage = ({ data: msg }) => {
       if (state.wantStart) { state.wantStart = false; startTraining(); }
       break;
     case 'metrics': {
+      // A step that was in flight when Reset was pressed: its run is gone.
+      if (!state.created) break;
       const m = msg.metrics;
       if (state.firstStepMs === null && m.steps > 0) state.firstStepMs = performance.now() - state.pageStart;
       state.globalStep = m.global_step;
       if (m.steps > 0) state.steps.push({ global_step: m.global_step, loss: m.loss, upper: m.upper, lr: m.lr, images_per_s: m.images_per_s });
       for (const e of m.epochs) { state.epochs.push(e); if (e.knn_top1 !== null) state.knn.push({ step: m.global_step, top1: e.knn_top1 }); }
       const last = state.knn.length ? ` kNN ${(100 * state.knn[state.knn.length - 1].top1).toFixed(1)}%` : '';
-      status(`${state.device}: step ${m.global_step}, epoch ${msg.progress.epochs_completed}/${msg.progress.epochs}, loss ${m.loss?.toFixed(3)}, u ${m.upper.toFixed(1)}%, ${m.images_per_s.toFixed(1)} img/s${last}`);
+      if (state.steps.length <= 1) status(`${state.device}: training`);
+      progressLine(`step ${m.global_step}, epoch ${msg.progress.epochs_completed}/${msg.progress.epochs}, loss ${m.loss?.toFixed(3)}, u ${m.upper.toFixed(1)}%, ${m.images_per_s.toFixed(1)} img/s${last}`);
       drawCharts();
       break;
     }
     case 'embeddings':
+      if (!state.created) break;
       setPoints(msg.points, msg.labels, msg.classes);
       if (state.anchor !== null) send('ring', { anchor: state.anchor });
       break;
     case 'ring': showRing(msg); break;
     case 'ringCheck': state.ringCheck = msg; break;
     case 'knn': state.knn.push({ step: state.globalStep, top1: msg.top1 }); drawCharts(); break;
-    case 'autosave': saveToBrowser(msg.bytes); break;
+    case 'autosave': if (state.created) saveToBrowser(msg.bytes); break;
     case 'checkpoint': download(msg.bytes, pendingSaveName || 'ring-wgpu-checkpoint.bin'); break;
     case 'finished': state.finished = true; setRunning(false); status(`finished: ${msg.progress.epochs} epochs`); break;
     case 'reset': break;
@@ -313,7 +345,9 @@ $('start').addEventListener('click', async () => {
 });
 $('pause').addEventListener('click', () => { send('pause'); setRunning(false); status('paused'); });
 $('reset').addEventListener('click', () => {
-  send('reset'); state.created = false; state.points = null; shown = null; state.steps = []; state.knn = []; state.ring = null; state.anchor = null;
+  // 'pause' is answered at once (the trainer stops before its next step); the step in
+  // flight still finishes, and its messages are dropped because no run is created.
+  send('pause'); send('reset'); state.created = false; state.points = null; shown = null; state.steps = []; state.knn = []; state.ring = null; state.anchor = null;
   setRunning(false); drawCharts(); drawEmbedding(); status('reset: press Start for a new run');
 });
 $('save').addEventListener('click', () => { pendingSaveName = `ring-wgpu-step${state.globalStep}.bin`; send('checkpoint'); });
@@ -322,9 +356,21 @@ $('load').addEventListener('change', async (e) => {
   try { await create({ checkpoint: await file.arrayBuffer() }); } catch (err) { showError(err.message); }
   e.target.value = '';
 });
-for (const id of ['method', 'lower', 'upper', 'anneal', 'batch', 'queue', 'epochs', 'lr', 'dataset', 'per-class', 'subset', 'device']) {
-  $(id).addEventListener('change', () => { if (state.created && !state.running) { state.created = false; status('settings changed: Start begins a new run'); } });
+// A run keeps the settings it started with: a change starts a new run at the next Start, or,
+// while one trains, is announced as waiting for Reset.
+function settingsChanged(id) {
+  if (state.running) { status(`the new ${id} applies to the next run: press Reset, then Start (this run keeps its settings)`); return; }
+  if (state.created) { state.created = false; status('settings changed: Start begins a new run'); }
 }
+for (const id of ['method', 'lower', 'upper', 'anneal', 'batch', 'queue', 'epochs', 'lr', 'dataset', 'per-class', 'subset', 'device']) {
+  $(id).addEventListener('change', () => settingsChanged(id));
+}
+// Choosing the archive means training on it.
+$('cifar-file').addEventListener('change', () => {
+  if ($('cifar-file').files.length === 0) return;
+  $('dataset').value = 'cifar10';
+  settingsChanged('dataset');
+});
 function download(bytes, name) {
   const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
   const a = Object.assign(document.createElement('a'), { href: url, download: name });
@@ -354,6 +400,7 @@ drop.addEventListener('drop', async (e) => {
   for (const item of e.dataTransfer.items) { const entry = item.webkitGetAsEntry?.(); if (entry) await readEntry(entry, '', files); }
   droppedFiles = files;
   $('dataset').value = 'files';
+  settingsChanged('dataset');
   drop.textContent = `${files.length} files dropped`;
 });
 
@@ -382,7 +429,18 @@ async function offerResume() {
     state.savedRun = { step: saved.step, dataset: saved.dataset };
     $('resume').hidden = false;
     $('resume').firstChild.textContent = `A run saved at step ${saved.step} is in this browser${saved.dataset !== 'synthetic' ? ' (choose its dataset again first)' : ''}. `;
-    $('resume-yes').onclick = async () => { $('resume').hidden = true; $('dataset').value = saved.dataset; try { await create({ checkpoint: saved.bytes }); } catch (e) { showError(e.message); } };
+    $('resume-yes').onclick = async () => {
+      // A run on CIFAR-10 or dropped folders needs its data again: say so and keep the offer.
+      const missing = saved.dataset === 'cifar10' ? $('cifar-file').files.length === 0 : saved.dataset === 'files' ? !droppedFiles?.length : false;
+      if (missing) {
+        showError(saved.dataset === 'cifar10'
+          ? 'this run trained on CIFAR-10: choose the same cifar-10-binary.tar.gz under Data (CIFAR-10 archive), then press "Continue it" again, or "Discard" to start afresh'
+          : 'this run trained on dropped image folders: drop the same folder under Data, then press "Continue it" again, or "Discard" to start afresh');
+        return;
+      }
+      $('dataset').value = saved.dataset;
+      try { await create({ checkpoint: saved.bytes }); $('resume').hidden = true; } catch (e) { showError(e.message); }
+    };
     $('resume-no').onclick = () => { $('resume').hidden = true; d.transaction('runs', 'readwrite').objectStore('runs').delete('last'); };
   } catch (e) { console.warn('IndexedDB unavailable', e); }
 }

@@ -48,6 +48,11 @@ async function sendEmbeddings() {
 
 async function trainLoop() {
   if (!running || !trainer) return;
+  if (calls === 0) {
+    post('phase', { text: /WebGPU/.test(trainer.device)
+      ? 'first step: compiling the GPU kernels (on a software GPU this takes a minute or more)…'
+      : 'first step…' });
+  }
   const m = await trainer.step(stepsPerCall);
   calls += 1;
   const progress = trainer.progress();
@@ -68,7 +73,10 @@ async function trainLoop() {
 const handlers = {
   async create(msg) {
     if (trainer) { trainer.free(); trainer = null; }
+    calls = 0;
+    if (msg.dataset.kind !== 'synthetic') post('phase', { text: `reading the dataset (${msg.dataset.kind === 'cifar10' ? 'unpacking the CIFAR-10 archive' : 'decoding the images'})…` });
     const dataset = datasetFrom(msg.dataset);
+    post('phase', { text: msg.checkpoint ? 'restoring the checkpoint…' : 'creating the model…' });
     const started = performance.now();
     trainer = msg.checkpoint
       ? await Trainer.fromCheckpoint(new Uint8Array(msg.checkpoint), dataset, { device: msg.device })
@@ -125,10 +133,36 @@ self.onmessage = (event) => {
   enqueue(() => handler(msg));
 };
 
+// The module's response, its bytes counted as they arrive ('loading' messages for the page's
+// progress bar). The total is the decoded size: `x-decoded-content-length` where the server
+// sends it with a compressed body (web/server.mjs does), else Content-Length of a raw body,
+// else unknown (0).
+async function moduleResponse() {
+  const url = new URL('../pkg/ring_wgpu_web_bg.wasm', import.meta.url);
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`failed to fetch Wasm: ${response.status} ${response.statusText} fetching '${url}'`);
+  const encoding = response.headers.get('content-encoding');
+  const total = Number(response.headers.get('x-decoded-content-length')
+    || (!encoding || encoding === 'identity' ? response.headers.get('content-length') : 0)) || 0;
+  if (!response.body || typeof TransformStream === 'undefined') return response;
+  let received = 0;
+  let last = 0;
+  const counted = response.body.pipeThrough(new TransformStream({
+    transform(chunk, controller) {
+      received += chunk.byteLength;
+      const now = performance.now();
+      if (now - last > 100) { last = now; post('loading', { received, total }); }
+      controller.enqueue(chunk);
+    },
+    flush() { post('loading', { received, total, done: true }); },
+  }));
+  return new Response(counted, { headers: { 'content-type': response.headers.get('content-type') || 'application/wasm' } });
+}
+
 enqueue(async () => {
   const started = performance.now();
   try {
-    await init();
+    await init({ module_or_path: moduleResponse() });
   } catch (e) {
     loadFailure = `the WebAssembly module (pkg/ring_wgpu_web_bg.wasm) failed to load: ${e && e.message ? e.message : e}. `
       + 'Build it with web/build.sh (or serve the page with web/serve.sh, which builds it), check that the server sends .wasm files '
