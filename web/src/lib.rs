@@ -104,6 +104,20 @@ export interface TrainConfig {
  *  WebGPU when the browser offers it and the CPU otherwise. */
 export interface TrainerOptions { device?: "auto" | "gpu" | "cpu"; }
 
+/** What `step(n)` reports as it runs, and how to end it early. */
+export interface StepOptions {
+  /** Called after each step and each epoch end (kNN included when due); a throw ends the call. */
+  onEvent?: (event: { type: "step"; metrics: StepMetrics } | { type: "epoch"; metrics: EpochMetrics }) => void;
+  /** Aborting it ends the call before its next step (the promise resolves with the steps done). */
+  signal?: AbortSignal;
+}
+
+/** One training step, as queued (its loss is read at the epoch's end). */
+export interface StepMetrics {
+  global_step: number; epoch: number; step_in_epoch: number; steps_per_epoch: number;
+  upper: number; lr: number; images_per_s: number;
+}
+
 /** One epoch's summary (epoch 0: the untrained network's kNN). */
 export interface EpochMetrics {
   epoch: number; loss: number | null; upper: number; lr: number;

@@ -4,7 +4,9 @@
 //!
 //! Each call's future holds the trainer's `RefCell` borrow across its awaits on purpose:
 //! that borrow is the "busy" flag (every entry point uses `try_borrow*`, so an overlapping
-//! call gets an `Error` instead of a `BorrowMutError` panic).
+//! call gets an `Error` instead of a `BorrowMutError` panic). `progress()` and `config()`
+//! answer even then: from a copy of the progress that every step of `step(n)` refreshes, and
+//! from the configuration kept at creation.
 #![allow(clippy::await_holding_refcell_ref)]
 
 use std::cell::RefCell;
@@ -14,7 +16,7 @@ use std::rc::Rc;
 use ring_wgpu_core::data::Split;
 use ring_wgpu_core::eval::pca;
 use ring_wgpu_core::gpu::read::read_f32;
-use ring_wgpu_core::train::{Checkpoint, DatasetKind, Datasets, KnnFeatures, StopHandle, TrainConfig};
+use ring_wgpu_core::train::{Checkpoint, DatasetKind, Datasets, EventSink, KnnFeatures, StopHandle, TrainConfig, TrainEvent};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
@@ -28,9 +30,13 @@ pub struct Trainer {
     inner: Rc<RefCell<ring_wgpu_core::Trainer>>,
     stop: StopHandle,
     device: String,
+    /// The configuration in force (fixed for the run).
+    config: TrainConfig,
+    /// The progress as of the last step: what `progress()` answers while a call runs.
+    progress: Rc<RefCell<Progress>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone)]
 struct Progress {
     global_step: u64,
     steps_per_epoch: usize,
@@ -97,7 +103,115 @@ fn parse_split(split: Option<String>) -> Result<Split, JsError> {
     }
 }
 
+impl Progress {
+    fn of(trainer: &ring_wgpu_core::Trainer, device: &str) -> Progress {
+        let ring = trainer.current_ring();
+        Progress {
+            global_step: trainer.global_step(),
+            steps_per_epoch: trainer.steps_per_epoch(),
+            epochs_completed: trainer.epochs_completed(),
+            epochs: trainer.config().epochs,
+            finished: trainer.finished(),
+            upper: ring.upper(),
+            lower: ring.lower(),
+            device: device.to_string(),
+        }
+    }
+}
+
+/// The events of one `step(n)` call: each step and epoch end refreshes the progress that
+/// `progress()` answers meanwhile and goes to the caller's `onEvent` callback, if any, as
+/// `{ type: "step" | "epoch", metrics }`.
+struct JsEvents {
+    progress: Rc<RefCell<Progress>>,
+    callback: Option<js_sys::Function>,
+}
+
+impl EventSink for JsEvents {
+    fn on_event(&mut self, event: &TrainEvent<'_>) -> Result<(), String> {
+        let (kind, metrics) = match event {
+            TrainEvent::Step(m) => {
+                let mut progress = self.progress.borrow_mut();
+                progress.global_step = m.global_step;
+                progress.upper = m.upper;
+                ("step", serde_json::to_value(m))
+            }
+            TrainEvent::Epoch(e) => {
+                let mut progress = self.progress.borrow_mut();
+                progress.epochs_completed = e.epoch;
+                progress.finished = e.epoch >= progress.epochs;
+                ("epoch", serde_json::to_value(e))
+            }
+            _ => return Ok(()),
+        };
+        let Some(callback) = &self.callback else { return Ok(()) };
+        let event = serde_json::json!({ "type": kind, "metrics": metrics.map_err(|e| e.to_string())? });
+        let value = to_js(&event).map_err(|_| "internal error: an event could not be passed to JavaScript".to_string())?;
+        callback.call1(&JsValue::NULL, &value).map(|_| ()).map_err(|thrown| {
+            let text = js_sys::Reflect::get(&thrown, &JsValue::from_str("message"))
+                .ok()
+                .and_then(|m| m.as_string())
+                .or_else(|| thrown.as_string())
+                .unwrap_or_else(|| "(no message)".into());
+            format!("step(n): the onEvent callback threw: {text}")
+        })
+    }
+}
+
+/// `step(n)`'s options: `{ onEvent?: (event) => void, signal?: AbortSignal }`.
+fn step_options(options: &JsValue) -> Result<(Option<js_sys::Function>, Option<JsValue>), JsError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok((None, None));
+    }
+    if !options.is_object() {
+        return Err(JsError::new("step(n, options): options is an object { onEvent?, signal? }"));
+    }
+    let get = |key: &str| js_sys::Reflect::get(options, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED);
+    let callback = match get("onEvent") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => Some(v.dyn_into::<js_sys::Function>().map_err(|_| JsError::new("step(n, options): options.onEvent must be a function"))?),
+    };
+    let signal = match get("signal") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => {
+            let aborted = js_sys::Reflect::get(&v, &JsValue::from_str("aborted")).unwrap_or(JsValue::UNDEFINED);
+            if aborted.as_bool().is_none() {
+                return Err(JsError::new("step(n, options): options.signal must be an AbortSignal (new AbortController().signal)"));
+            }
+            Some(v)
+        }
+    };
+    Ok((callback, signal))
+}
+
+/// Stops the run when `signal` aborts (at once if it already has).
+fn stop_on_abort(signal: &JsValue, stop: &StopHandle) -> Result<(), JsError> {
+    let aborted = js_sys::Reflect::get(signal, &JsValue::from_str("aborted")).ok().and_then(|v| v.as_bool()).unwrap_or(false);
+    if aborted {
+        stop.stop();
+        return Ok(());
+    }
+    let add = js_sys::Reflect::get(signal, &JsValue::from_str("addEventListener"))
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+        .ok_or_else(|| JsError::new("step(n, options): options.signal must be an AbortSignal (new AbortController().signal)"))?;
+    let stop = stop.clone();
+    let handler = Closure::once_into_js(move || stop.stop());
+    let once = js_sys::Object::new();
+    set(&once, "once", &JsValue::TRUE)?;
+    add.call3(signal, &JsValue::from_str("abort"), &handler, &once)
+        .map(|_| ())
+        .map_err(|_| JsError::new("step(n, options): could not listen to options.signal"))
+}
+
 impl Trainer {
+    fn wrap(trainer: ring_wgpu_core::Trainer, device: String) -> Trainer {
+        let stop = trainer.stop_handle();
+        let config = trainer.config().clone();
+        let progress = Rc::new(RefCell::new(Progress::of(&trainer, &device)));
+        Trainer { inner: Rc::new(RefCell::new(trainer)), stop, device, config, progress }
+    }
+
     /// Runs `work` on the trainer in a promise, refusing concurrent calls.
     fn call<F, Fut>(&self, work: F) -> js_sys::Promise
     where
@@ -157,8 +271,7 @@ impl Trainer {
         let (burn_device, device) = device::open(&device_choice(&options)?).await?;
         fits_in_a_tab(&config, &datasets, &burn_device)?;
         let trainer = ring_wgpu_core::Trainer::new(config, datasets, &burn_device).map_err(js_error)?;
-        let stop = trainer.stop_handle();
-        Ok(Trainer { inner: Rc::new(RefCell::new(trainer)), stop, device })
+        Ok(Trainer::wrap(trainer, device))
     }
 
     /// Continues a run from `exportCheckpoint()`'s bytes, on `dataset` (default: the
@@ -173,26 +286,39 @@ impl Trainer {
         let datasets = datasets_for(&config, dataset.as_ref())?;
         let (burn_device, device) = device::open(&device_choice(&options)?).await?;
         let trainer = ring_wgpu_core::Trainer::from_checkpoint(&bytes, None, datasets, &burn_device).map_err(js_error)?;
-        let stop = trainer.stop_handle();
-        Ok(Trainer { inner: Rc::new(RefCell::new(trainer)), stop, device })
+        Ok(Trainer::wrap(trainer, device))
     }
 
-    /// Up to `n` training steps (fewer when the run finishes or `stop()` is called), epoch
-    /// ends (with the kNN monitor when due) included; resolves to their metrics.
+    /// Up to `n` training steps (fewer when the run finishes, `stop()` is called or
+    /// `options.signal` aborts), epoch ends (with the kNN monitor when due) included;
+    /// resolves to their metrics. `options.onEvent(event)` is called after each step
+    /// (`{ type: "step", metrics }`) and epoch end (`{ type: "epoch", metrics }`);
+    /// `progress()` and `config()` answer while it runs.
     #[wasm_bindgen(unchecked_return_type = "Promise<StepsMetrics>")]
-    pub fn step(&self, n: f64) -> js_sys::Promise {
+    pub fn step(&self, n: f64, #[wasm_bindgen(unchecked_param_type = "StepOptions | undefined")] options: JsValue) -> js_sys::Promise {
         // A number from JavaScript: -1 would otherwise wrap to 4,294,967,295 steps.
         if !(n.fract() == 0.0 && (1.0..=1e9).contains(&n)) {
             let error: JsValue = JsError::new(&format!("step(n): n is a whole number of steps from 1 to 1e9, not {n}")).into();
             return js_sys::Promise::reject(&error);
         }
         let n = n as u32;
+        let (callback, signal) = match step_options(&options) {
+            Ok(parsed) => parsed,
+            Err(e) => return js_sys::Promise::reject(&JsValue::from(e)),
+        };
         let stop = self.stop.clone();
+        let progress = self.progress.clone();
+        let device = self.device.clone();
         self.call(move |inner| async move {
             let mut trainer = inner.try_borrow_mut().map_err(|_| Trainer::busy())?;
             stop.reset();
-            let metrics = trainer.steps(n as usize, &mut ()).await.map_err(js_error)?;
-            to_js(&metrics)
+            if let Some(signal) = &signal {
+                stop_on_abort(signal, &stop)?;
+            }
+            let mut events = JsEvents { progress: progress.clone(), callback };
+            let result = trainer.steps(n as usize, &mut events).await;
+            *progress.borrow_mut() = Progress::of(&trainer, &device);
+            to_js(&result.map_err(js_error)?)
         })
     }
 
@@ -283,27 +409,21 @@ impl Trainer {
         })
     }
 
-    /// The configuration in force (resolved: every value the run uses).
+    /// The configuration in force (resolved: every value the run uses). Answers while
+    /// another call runs.
     #[wasm_bindgen(unchecked_return_type = "TrainConfig")]
     pub fn config(&self) -> Result<JsValue, JsError> {
-        to_js(self.inner.try_borrow().map_err(|_| Trainer::busy())?.config())
+        to_js(&self.config)
     }
 
-    /// Where the run stands (steps, epochs, the ring in force, the device).
+    /// Where the run stands (steps, epochs, the ring in force, the device). While another
+    /// call runs (`step(n)`), as of its last step.
     #[wasm_bindgen(unchecked_return_type = "Progress")]
     pub fn progress(&self) -> Result<JsValue, JsError> {
-        let trainer = self.inner.try_borrow().map_err(|_| Trainer::busy())?;
-        let ring = trainer.current_ring();
-        to_js(&Progress {
-            global_step: trainer.global_step(),
-            steps_per_epoch: trainer.steps_per_epoch(),
-            epochs_completed: trainer.epochs_completed(),
-            epochs: trainer.config().epochs,
-            finished: trainer.finished(),
-            upper: ring.upper(),
-            lower: ring.lower(),
-            device: self.device.clone(),
-        })
+        if let Ok(trainer) = self.inner.try_borrow() {
+            *self.progress.borrow_mut() = Progress::of(&trainer, &self.device);
+        }
+        to_js(&*self.progress.borrow())
     }
 
     /// The device training runs on.

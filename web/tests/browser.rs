@@ -86,11 +86,11 @@ async fn trainer_steps_and_checkpoints_in_the_browser() {
     let trainer = Trainer::create(config, None, js(r#"{"device": "cpu"}"#)).await.expect("created");
     // Numbers a JavaScript caller might pass by mistake are refused, not wrapped.
     for bad in [-1.0, 0.0, 1.5, 1e12, f64::NAN] {
-        let e = wasm_bindgen_futures::JsFuture::from(trainer.step(bad)).await.err().expect("refused");
+        let e = wasm_bindgen_futures::JsFuture::from(trainer.step(bad, wasm_bindgen::JsValue::UNDEFINED)).await.err().expect("refused");
         let e = js_sys::Reflect::get(&e, &"message".into()).unwrap().as_string().unwrap();
         assert!(e.contains("whole number of steps"), "step({bad}): {e}");
     }
-    let m = wasm_bindgen_futures::JsFuture::from(trainer.step(2.0)).await.expect("stepped");
+    let m = wasm_bindgen_futures::JsFuture::from(trainer.step(2.0, wasm_bindgen::JsValue::UNDEFINED)).await.expect("stepped");
     let loss = js_sys::Reflect::get(&m, &"loss".into()).unwrap().as_f64().unwrap();
     assert!(loss.is_finite(), "loss {loss}");
     let ring = wasm_bindgen_futures::JsFuture::from(trainer.ring(0, None)).await.expect("ring");
@@ -114,4 +114,62 @@ async fn auto_prefers_the_cpu_over_a_software_webgpu_adapter() {
     let trainer = ring_wgpu_web::Trainer::create(config, None, js(r#"{"device": "auto"}"#)).await.expect("created");
     let device = trainer.device();
     assert!(device.starts_with("CPU") && device.contains("software") && device.contains("swiftshader"), "{device}");
+}
+
+/// `step(n, { onEvent, signal })`: an event per step and per epoch end, `progress()` and
+/// `config()` answering from inside the callback (while `step` holds the trainer), and an
+/// `AbortSignal` aborted after the first step ending the call before the second.
+#[wasm_bindgen_test]
+async fn step_reports_events_and_stops_on_an_abort_signal() {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::Closure;
+    let get = |o: &wasm_bindgen::JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).unwrap();
+    // 8 images per class x 10 classes, batch 10 (drop-last): 8 steps per epoch.
+    let config = js(r#"{"synthetic_per_class": 8, "batch": 10, "queue": 20, "epochs": 2, "knn_every": 1, "knn_k": 5}"#);
+    let trainer = Rc::new(ring_wgpu_web::Trainer::create(config, None, js(r#"{"device": "cpu"}"#)).await.expect("created"));
+    let per_epoch = get(&trainer.progress().unwrap(), "steps_per_epoch").as_f64().unwrap();
+
+    // Events: one per step, one per epoch end; progress() and config() inside the callback.
+    let seen: Rc<RefCell<Vec<(String, f64, f64)>>> = Rc::default();
+    let (t, s) = (trainer.clone(), seen.clone());
+    let on_event = Closure::<dyn FnMut(wasm_bindgen::JsValue)>::new(move |event: wasm_bindgen::JsValue| {
+        let kind = js_sys::Reflect::get(&event, &"type".into()).unwrap().as_string().unwrap();
+        let progress = t.progress().expect("progress() answers during step(n)");
+        let batch = js_sys::Reflect::get(&t.config().expect("config() answers during step(n)"), &"batch".into()).unwrap();
+        let step = js_sys::Reflect::get(&progress, &"global_step".into()).unwrap().as_f64().unwrap();
+        s.borrow_mut().push((kind, step, batch.as_f64().unwrap()));
+    });
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"onEvent".into(), on_event.as_ref()).unwrap();
+    let n = per_epoch + 2.0;
+    wasm_bindgen_futures::JsFuture::from(trainer.step(n, options.into())).await.expect("stepped");
+    let seen = seen.borrow().clone();
+    let steps: Vec<f64> = seen.iter().filter(|e| e.0 == "step").map(|e| e.1).collect();
+    let want: Vec<f64> = (1..=n as u64).map(|s| s as f64).collect();
+    assert_eq!(steps, want, "a step event per step, progress() current in each: {seen:?}");
+    assert_eq!(seen.iter().filter(|e| e.0 == "epoch").count(), 1, "{seen:?}");
+    assert!(seen.iter().all(|e| e.2 == 10.0), "{seen:?}");
+
+    // An AbortSignal aborted from the first step's event: the call ends after that step.
+    let controller = js_sys::Reflect::construct(&get(&js_sys::global(), "AbortController").unchecked_into(), &js_sys::Array::new()).unwrap();
+    let abort: js_sys::Function = get(&controller, "abort").unchecked_into();
+    let c = controller.clone();
+    let abort_now = Closure::<dyn FnMut(wasm_bindgen::JsValue)>::new(move |_event: wasm_bindgen::JsValue| {
+        abort.call0(&c).unwrap();
+    });
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"onEvent".into(), abort_now.as_ref()).unwrap();
+    js_sys::Reflect::set(&options, &"signal".into(), &get(&controller, "signal")).unwrap();
+    let m = wasm_bindgen_futures::JsFuture::from(trainer.step(5.0, options.into())).await.expect("stepped");
+    assert_eq!(get(&m, "steps").as_f64(), Some(1.0), "aborted after one step");
+
+    // A signal already aborted: no step. A bad options value: an Error naming it.
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"signal".into(), &get(&controller, "signal")).unwrap();
+    let m = wasm_bindgen_futures::JsFuture::from(trainer.step(5.0, options.into())).await.expect("stepped");
+    assert_eq!(get(&m, "steps").as_f64(), Some(0.0));
+    let e = wasm_bindgen_futures::JsFuture::from(trainer.step(1.0, js(r#"{"onEvent": 3}"#))).await.err().expect("refused");
+    assert!(get(&e, "message").as_string().unwrap().contains("onEvent must be a function"));
 }
