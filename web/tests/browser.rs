@@ -153,7 +153,8 @@ async fn step_reports_events_and_stops_on_an_abort_signal() {
     assert!(seen.iter().all(|e| e.2 == 10.0), "{seen:?}");
 
     // An AbortSignal aborted from the first step's event: the call ends after that step.
-    let controller = js_sys::Reflect::construct(&get(&js_sys::global(), "AbortController").unchecked_into(), &js_sys::Array::new()).unwrap();
+    let constructor: js_sys::Function = get(&js_sys::global(), "AbortController").unchecked_into();
+    let controller = js_sys::Reflect::construct(&constructor, &js_sys::Array::new()).unwrap();
     let abort: js_sys::Function = get(&controller, "abort").unchecked_into();
     let c = controller.clone();
     let abort_now = Closure::<dyn FnMut(wasm_bindgen::JsValue)>::new(move |_event: wasm_bindgen::JsValue| {
