@@ -134,6 +134,7 @@ impl EventSink for JsEvents {
                 let mut progress = self.progress.borrow_mut();
                 progress.global_step = m.global_step;
                 progress.upper = m.upper;
+                progress.lower = m.lower;
                 ("step", serde_json::to_value(m))
             }
             TrainEvent::Epoch(e) => {
@@ -158,6 +159,9 @@ impl EventSink for JsEvents {
     }
 }
 
+/// What `step(n, options)` says when `options.signal` is not an `AbortSignal`.
+const NOT_AN_ABORT_SIGNAL: &str = "step(n, options): options.signal must be an AbortSignal (new AbortController().signal)";
+
 /// `step(n)`'s options: `{ onEvent?: (event) => void, signal?: AbortSignal }`.
 fn step_options(options: &JsValue) -> Result<(Option<js_sys::Function>, Option<JsValue>), JsError> {
     if options.is_undefined() || options.is_null() {
@@ -176,7 +180,7 @@ fn step_options(options: &JsValue) -> Result<(Option<js_sys::Function>, Option<J
         v => {
             let aborted = js_sys::Reflect::get(&v, &JsValue::from_str("aborted")).unwrap_or(JsValue::UNDEFINED);
             if aborted.as_bool().is_none() {
-                return Err(JsError::new("step(n, options): options.signal must be an AbortSignal (new AbortController().signal)"));
+                return Err(JsError::new(NOT_AN_ABORT_SIGNAL));
             }
             Some(v)
         }
@@ -194,7 +198,7 @@ fn stop_on_abort(signal: &JsValue, stop: &StopHandle) -> Result<(), JsError> {
     let add = js_sys::Reflect::get(signal, &JsValue::from_str("addEventListener"))
         .ok()
         .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
-        .ok_or_else(|| JsError::new("step(n, options): options.signal must be an AbortSignal (new AbortController().signal)"))?;
+        .ok_or_else(|| JsError::new(NOT_AN_ABORT_SIGNAL))?;
     let stop = stop.clone();
     let handler = Closure::once_into_js(move || stop.stop());
     let once = js_sys::Object::new();

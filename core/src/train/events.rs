@@ -22,6 +22,8 @@ pub struct StepMetrics {
     pub steps_per_epoch: usize,
     /// u in force (100 for plain NCE).
     pub upper: f64,
+    /// l in force (0 for plain NCE); with l = fraction × u it moves as u anneals.
+    pub lower: f64,
     /// Learning rate of the step.
     pub lr: f64,
     /// Images per second over this epoch so far (steps queued, not necessarily finished).

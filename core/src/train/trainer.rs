@@ -296,6 +296,7 @@ impl Trainer {
         let all = self.train_images.augment(&views, &self.augment)?;
         let views = (0..per_image).map(|v| all.clone().narrow(0, v * b, b)).collect();
         probe(StepPhase::Augment);
+        let lower = self.current_ring().lower();
         let context = StepContext { epoch: at, lr, global_step: self.global_step };
         let out = self.method.step(Batch { indices, views }, &context, probe)?;
         let add = |sum: Option<Tensor<1>>, loss: Tensor<1>| {
@@ -323,6 +324,7 @@ impl Trainer {
             step_in_epoch: s + 1,
             steps_per_epoch: spe,
             upper: out.upper,
+            lower,
             lr,
             images_per_s: ((self.global_step - steps_then) as usize * b) as f64 / elapsed,
         })

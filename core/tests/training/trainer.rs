@@ -6,7 +6,9 @@
 use crate::common::*;
 use ring_wgpu_core::Error;
 use ring_wgpu_core::burn::tensor::Device;
-use ring_wgpu_core::train::{Checkpoint, CheckpointError, Datasets, EpochMetrics, FitOutcome, SinkFn, TrainConfig, TrainEvent, Trainer};
+use ring_wgpu_core::train::{
+    Checkpoint, CheckpointError, Datasets, EpochMetrics, FitOutcome, MethodKind, SinkFn, TrainConfig, TrainEvent, Trainer,
+};
 
 fn config() -> TrainConfig {
     TrainConfig { synthetic_per_class: 4, batch: 10, epochs: 2, knn_k: 5, knn_every: 1, lower: 5.0, upper: 50.0, ..TrainConfig::default() }
@@ -170,6 +172,35 @@ fn a_progress_beyond_the_run_is_refused() {
     let mut last = good.clone();
     last.progress.global_step = 8;
     assert!(Trainer::from_checkpoint(&last.to_bytes(), None, datasets, &device).unwrap().finished());
+}
+
+/// Each step reports the ring it trained with: with l = 0.1 × u, l anneals with u, and
+/// plain MoCo reports the whole candidate set (u = 100, l = 0).
+#[test]
+fn step_metrics_report_the_ring_in_force() {
+    let device = Device::flex();
+    let ring = TrainConfig { inner_fraction: Some(0.1), ..config() };
+    let steps = |config: TrainConfig| {
+        let datasets = Datasets::synthetic(&config).unwrap();
+        let mut trainer = Trainer::new(config, datasets, &device).unwrap();
+        let mut steps = Vec::new();
+        pollster::block_on(trainer.fit(&mut SinkFn(|e: &TrainEvent<'_>| {
+            if let TrainEvent::Step(s) = e {
+                steps.push((s.upper, s.lower));
+            }
+            Ok(())
+        })))
+        .unwrap();
+        steps
+    };
+    let annealed = steps(ring.clone());
+    assert_eq!(annealed.len(), 8);
+    for &(upper, lower) in &annealed {
+        assert!((lower - 0.1 * upper).abs() < 1e-9, "u {upper}, l {lower}");
+    }
+    assert!(annealed[0].0 > annealed[7].0 && annealed[0].1 > annealed[7].1, "{annealed:?}");
+    let plain = steps(TrainConfig { method: MethodKind::Moco, ..ring });
+    assert!(plain.iter().all(|&s| s == (100.0, 0.0)), "{plain:?}");
 }
 
 /// `train_subset` trains on a class-balanced part of the training split.
