@@ -5,8 +5,8 @@
 #      (Debian/Ubuntu packages mesa-vulkan-drivers libvulkan1; needs root or sudo);
 #   2. a Rust toolchain with the wasm32 standard library (rustup target add, or
 #      ../shared/tools/wasm-toolchain.sh where that exists);
-#   3. builds the web crate for wasm32-unknown-unknown (release: the profile the browser
-#      tests and web/build.sh use, so the build is shared);
+#   3. builds the web crate for wasm32-unknown-unknown (profile wasm-release: the one the
+#      browser tests and web/build.sh use, so the build is shared);
 #   4. cargo test --workspace --locked (every WGSL kernel against its reference, the
 #      Trainer on the CPU backend and the GPU, the CLI end to end);
 #   5. web/ci-browser-test.sh: the kernels in headless Chromium's WebGPU (installs
@@ -56,7 +56,7 @@ fi
 echo "wasm toolchain: $wasm_toolchain"
 
 step "build the web crate for wasm32"
-cargo "+$wasm_toolchain" build --locked --release -p ring-wgpu-web --target wasm32-unknown-unknown
+cargo "+$wasm_toolchain" build --locked --profile wasm-release -p ring-wgpu-web --target wasm32-unknown-unknown
 
 step "cargo test --workspace --locked"
 log=$(mktemp)

@@ -3,9 +3,11 @@
 # (--enable-unsafe-webgpu; SwiftShader without a GPU):
 #   1. web/tests/browser.rs (wasm-bindgen-test through chromedriver): the Ring kernels
 #      against their references on the browser's WebGPU;
-#   2. web/build.sh: the npm package web/pkg (release wasm, wasm-bindgen, wasm-opt);
+#   2. web/build.sh: the npm package web/pkg (its WebGPU and CPU-only builds, wasm-bindgen,
+#      compressed copies, the size check against web/size-budget.json);
 #   3. web/tests/page.test.mjs (playwright-core): the demo page end to end;
-#   4. web/tests/vite.test.mjs: the package installed into a fresh Vite project.
+#   4. web/tests/vite.test.mjs: the package installed into a fresh Vite project (vite build,
+#      vite dev), and in Node.
 #
 # Installs what it needs if missing (chromium, chromium-driver, wasm-bindgen-cli at the
 # Cargo.lock version, web/node_modules from package-lock.json). Prints one summary line,
@@ -38,7 +40,9 @@ export WASM_BINDGEN_TEST_WEBDRIVER_JSON="${WASM_BINDGEN_TEST_WEBDRIVER_JSON:-$we
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
 log=$(mktemp)
 set +e
-cargo "+$toolchain" test --locked --release -p ring-wgpu-web --target wasm32-unknown-unknown --test browser -- --nocapture 2>&1 | tee "$log"
+# The package's own profile (web/build.sh builds it next): its dependencies compile once for
+# both, and the tests run the code as shipped (the WebGPU build).
+cargo "+$toolchain" test --locked --profile wasm-release -p ring-wgpu-web --target wasm32-unknown-unknown --test browser -- --nocapture 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 grep -o 'RING_SELF_TEST .*' "$log" | head -n 1 | sed 's/^RING_SELF_TEST /browser self-test: /' || true

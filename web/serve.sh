@@ -5,10 +5,12 @@
 set -euo pipefail
 web_dir=$(cd "$(dirname "$0")" && pwd)
 command -v node >/dev/null || { echo "web/serve.sh needs Node.js 18 or newer (node) to serve the page" >&2; exit 1; }
-if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -f "$web_dir/pkg/ring_wgpu_web.js" ]; then
+if [ "${SKIP_BUILD:-0}" != 1 ] || [ ! -f "$web_dir/pkg/index.js" ]; then
   bash "$web_dir/build.sh"
 fi
-if [ ! -f "$web_dir/pkg/ring_wgpu_web_bg.wasm.br" ] || [ "$web_dir/pkg/ring_wgpu_web_bg.wasm" -nt "$web_dir/pkg/ring_wgpu_web_bg.wasm.br" ]; then
-  node "$web_dir/precompress.mjs" "$web_dir/pkg"
-fi
+for build in "$web_dir"/pkg/webgpu "$web_dir"/pkg/cpu; do
+  if [ -f "$build/ring_wgpu_web_bg.wasm" ] && { [ ! -f "$build/ring_wgpu_web_bg.wasm.br" ] || [ "$build/ring_wgpu_web_bg.wasm" -nt "$build/ring_wgpu_web_bg.wasm.br" ]; }; then
+    node "$web_dir/precompress.mjs" "$build"
+  fi
+done
 exec node "$web_dir/server.mjs" --port "${PORT:-8000}" --root "$web_dir"

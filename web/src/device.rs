@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 
 use ring_wgpu_core::burn::tensor::Device;
-use ring_wgpu_core::{BackendChoice, Gpu, GpuOptions};
+use ring_wgpu_core::{BackendChoice, Gpu, GpuError, GpuOptions};
 use wasm_bindgen::prelude::*;
 
 thread_local! {
@@ -18,6 +18,12 @@ pub async fn gpu() -> Result<Gpu, JsError> {
     }
     let options = GpuOptions { backend: BackendChoice::BrowserWebGpu, adapter_name: None };
     let gpu = Gpu::new(&options).await.map_err(|e| {
+        if matches!(e, GpuError::NotBuilt) {
+            return JsError::new(
+                "this is the CPU-only module of ring-wgpu, which has no WebGPU: load the WebGPU one \
+                 (init({ module: \"webgpu\" })), or pass { device: \"cpu\" }",
+            );
+        }
         JsError::new(&format!(
             "{e} WebGPU is in Chrome and Edge 113+ (Linux: chrome://flags/#enable-unsafe-webgpu), Safari 26+ and \
              Firefox 141+ on Windows; or pass {{ device: \"cpu\" }} to train on the CPU inside WebAssembly (slower)."

@@ -45,6 +45,13 @@ pub fn last_panic() -> Option<String> {
     LAST_PANIC.with(|p| p.borrow().clone())
 }
 
+/// Which module this is: `"webgpu"` (WebGPU and the CPU) or `"cpu"` (the smaller CPU-only
+/// build, where `{ device: "gpu" }` is refused).
+#[wasm_bindgen(js_name = moduleKind)]
+pub fn module_kind() -> String {
+    if cfg!(feature = "webgpu") { "webgpu" } else { "cpu" }.to_string()
+}
+
 /// Version of the package.
 #[wasm_bindgen]
 pub fn version() -> String {
@@ -115,7 +122,7 @@ export interface StepOptions {
 /** One training step, as queued (its loss is read at the epoch's end). */
 export interface StepMetrics {
   global_step: number; epoch: number; step_in_epoch: number; steps_per_epoch: number;
-  upper: number; lr: number; images_per_s: number;
+  upper: number; lower: number; lr: number; images_per_s: number;
 }
 
 /** One epoch's summary (epoch 0: the untrained network's kNN). */

@@ -6,6 +6,7 @@
 // web/test-output/bench.json.
 //
 //   node web/tests/bench.mjs                       (after web/build.sh)
+//   BENCH_MODULE=cpu BENCH_DEVICES=cpu node web/tests/bench.mjs   (the CPU-only build)
 //   BENCH_DEVICES=cpu,gpu BENCH_BATCHES=64,128 BENCH_STEPS=3 BENCH_KNN_SECONDS=300 node web/tests/bench.mjs
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
@@ -23,6 +24,8 @@ const BATCHES = list(process.env.BENCH_BATCHES, '64,128').map(Number);
 const STEPS = Number(process.env.BENCH_STEPS || 3);
 const KNN_SECONDS = Number(process.env.BENCH_KNN_SECONDS || 300);
 const KNN_DEVICE = process.env.BENCH_KNN_DEVICE || 'cpu';
+// Which build of the module: webgpu (both devices) or cpu (the CPU-only build).
+const MODULE = process.env.BENCH_MODULE || 'webgpu';
 
 const { server, url } = await serve(webDir);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
@@ -30,7 +33,7 @@ const report = { started: new Date().toISOString(), chromium: browser.version(),
 try {
   const page = await browser.newPage();
   page.on('console', (m) => console.log(`  page ${m.type()}: ${m.text()}`));
-  await page.goto(`${url}/tests/bench.html`);
+  await page.goto(`${url}/tests/bench.html?module=${MODULE}`);
   await page.waitForFunction(() => window.bench && window.bench.ready, null, { timeout: 120_000 });
   report.module_ms = await page.evaluate(() => window.bench.moduleMs);
   console.log(`module ready in ${report.module_ms.toFixed(0)} ms`);

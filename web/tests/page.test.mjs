@@ -58,6 +58,24 @@ try {
   const loading = await demo(() => ({ progress: window.ringDemo.loadProgress, barHidden: document.getElementById('load-progress').hidden }));
   check('a progress bar follows the module download, then goes', loading.progress && loading.progress.received > 1e6 && loading.progress.total >= loading.progress.received && loading.barHidden,
     JSON.stringify(loading));
+  // SwiftShader is a software adapter: init() picks the CPU-only build (the smaller download).
+  const built = await demo(() => window.ringDemo.module);
+  check('where WebGPU is a software one, the page loads the CPU-only build', built === 'cpu', built);
+
+  // A warm-cache visit: the module from the cache (a 304), compiled, and a trainer created.
+  const warmStart = Date.now();
+  await page.reload();
+  await waitFor('module load (warm cache)', () => window.ringDemo && window.ringDemo.ready, 120_000);
+  report.warm_load_ms = Date.now() - warmStart;
+  await setSettings({ dataset: 'synthetic', 'per-class': '4', batch: '10', queue: '20', epochs: '1', device: 'cpu' });
+  await page.click('#start');
+  await waitFor('trainer created (warm cache)', () => window.ringDemo.created, 120_000);
+  await page.click('#pause');
+  report.warm_create_ms = await demo(() => window.ringDemo.createMs);
+  await page.waitForFunction(() => !window.ringDemo.running, null, { timeout: 300_000 });
+  await page.click('#reset');
+  await waitFor('reset', () => !window.ringDemo.created, 60_000);
+  console.log(`warm-cache visit: module ready in ${report.warm_load_ms} ms, trainer created in ${report.warm_create_ms.toFixed(0)} ms`);
   const intro = await demo(() => ({ open: document.getElementById('intro').open, text: document.getElementById('intro').textContent, diagram: !!document.querySelector('#intro svg') }));
   check('an introduction explains contrastive learning, the ring, l, u, annealing and the methods',
     intro.open && intro.diagram && ['Contrastive learning', 'Ring', 'l%', 'u%', 'Annealing', 'queue', 'MoCo', 'IR', 'CMC', 'SimCLR'].every((w) => intro.text.includes(w)), `${intro.text.length} characters`);
@@ -194,7 +212,7 @@ try {
 try {
   const zlib = await import('node:zlib');
   const { server: s, url: u } = await serve(webDir);
-  const wasmPath = '/pkg/ring_wgpu_web_bg.wasm';
+  const wasmPath = '/pkg/cpu/ring_wgpu_web_bg.wasm';
   const raw = fs.readFileSync(path.join(webDir, wasmPath));
   // node:http, not fetch: fetch would decode the body itself.
   const http = await import('node:http');

@@ -7,7 +7,7 @@ const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b
 const PLACE = { close: 0, ring: 1, far: 2 };
 
 const state = {
-  ready: false, webgpu: false, device: null, created: false, running: false, finished: false,
+  ready: false, webgpu: false, module: null, device: null, created: false, running: false, finished: false,
   steps: [], epochs: [], knn: [], error: null, errors: [], ring: null, ringCheck: null,
   points: null, labels: null, classes: [], anchor: null, loadMs: null, createMs: null,
   firstStepMs: null, pageStart: performance.now(), imageSize: [32, 32], globalStep: 0,
@@ -264,6 +264,7 @@ worker.onmessage = ({ data: msg }) => {
     case 'loading': {
       state.loadProgress = { received: msg.received, total: msg.total };
       const bar = $('load-progress');
+      bar.hidden = !!msg.done;
       const mb = (n) => (n / 1e6).toFixed(1);
       if (msg.total > 0) { bar.value = Math.min(1, msg.received / msg.total); status(`downloading the training module: ${mb(msg.received)} of ${mb(msg.total)} MB`); } else { bar.removeAttribute('value'); status(`downloading the training module: ${mb(msg.received)} MB`); }
       if (msg.done) status('compiling the training module…');
@@ -272,12 +273,12 @@ worker.onmessage = ({ data: msg }) => {
     case 'phase': status(msg.text); break;
     case 'ready':
       $('load-progress').hidden = true;
-      state.ready = true; state.webgpu = msg.webgpu; state.loadMs = msg.ms;
-      status(`ready (package ${msg.version}; WebGPU ${msg.webgpu ? 'available' : 'not available: training runs on the CPU'})`);
+      state.ready = true; state.webgpu = msg.webgpu; state.loadMs = msg.ms; state.module = msg.module;
+      status(`ready (package ${msg.version}, ${msg.module === 'cpu' ? 'CPU-only build' : 'WebGPU build'}; WebGPU ${msg.webgpu ? 'available' : 'not available: training runs on the CPU'})`);
       offerResume();
       break;
     case 'created':
-      state.created = true; state.device = msg.device; state.createMs = msg.ms; state.imageSize = msg.imageSize;
+      state.created = true; state.device = msg.device; state.createMs = msg.ms; state.imageSize = msg.imageSize; state.module = msg.module;
       state.config = msg.config; state.finished = msg.progress.finished;
       status(`${msg.device}; ${msg.progress.steps_per_epoch} steps per epoch`);
       $('save').disabled = false;

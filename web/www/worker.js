@@ -2,8 +2,11 @@
 // responsive while WebGPU (or the CPU inside wasm) trains. Messages are handled one at a
 // time, in order; the training loop queues itself between them, so a click on a point is
 // answered between two training calls.
-import init, { Trainer, Dataset, version, lastPanic, ringReference } from '../pkg/ring_wgpu_web.js';
+import { chooseModule, load, wasmUrl } from '../pkg/index.js';
 
+// The loaded build's exports (pkg/webgpu or pkg/cpu: the same API) and which build it is.
+let lib = null;
+let build = null;
 let trainer = null;
 let running = false;
 let stepsPerCall = 1;
@@ -20,7 +23,7 @@ function errorMessage(e) {
   const text = e && e.message ? e.message : String(e);
   // lastPanic() itself throws when the module never loaded.
   let panic = null;
-  try { panic = lastPanic(); } catch { /* no module */ }
+  try { panic = lib && lib.lastPanic(); } catch { /* no module */ }
   return panic ? `${text}\n${panic}` : text;
 }
 
@@ -35,8 +38,8 @@ function enqueue(task) {
 function datasetFrom(spec) {
   switch (spec.kind) {
     case 'synthetic': return null;
-    case 'cifar10': return Dataset.cifar10(new Uint8Array(spec.bytes));
-    case 'files': return Dataset.fromFiles(spec.paths, spec.contents.map((b) => new Uint8Array(b)), spec.size || 32, spec.testFraction || 0.2, spec.seed || 0);
+    case 'cifar10': return lib.Dataset.cifar10(new Uint8Array(spec.bytes));
+    case 'files': return lib.Dataset.fromFiles(spec.paths, spec.contents.map((b) => new Uint8Array(b)), spec.size || 32, spec.testFraction || 0.2, spec.seed || 0);
     default: throw new Error(`unknown dataset kind ${spec.kind}`);
   }
 }
@@ -74,15 +77,20 @@ const handlers = {
   async create(msg) {
     if (trainer) { trainer.free(); trainer = null; }
     calls = 0;
+    // The CPU-only build has no WebGPU: a GPU run loads the WebGPU build first.
+    if (msg.device === 'gpu' && build !== 'webgpu') {
+      post('phase', { text: 'loading the WebGPU build of the module…' });
+      await useBuild('webgpu');
+    }
     if (msg.dataset.kind !== 'synthetic') post('phase', { text: `reading the dataset (${msg.dataset.kind === 'cifar10' ? 'unpacking the CIFAR-10 archive' : 'decoding the images'})…` });
     const dataset = datasetFrom(msg.dataset);
     post('phase', { text: msg.checkpoint ? 'restoring the checkpoint…' : 'creating the model…' });
     const started = performance.now();
     trainer = msg.checkpoint
-      ? await Trainer.fromCheckpoint(new Uint8Array(msg.checkpoint), dataset, { device: msg.device })
-      : await Trainer.create(msg.config, dataset, { device: msg.device });
+      ? await lib.Trainer.fromCheckpoint(new Uint8Array(msg.checkpoint), dataset, { device: msg.device })
+      : await lib.Trainer.create(msg.config, dataset, { device: msg.device });
     const [h, w] = trainer.imageSize('test');
-    post('created', { progress: trainer.progress(), config: trainer.config(), device: trainer.device, imageSize: [h, w], ms: performance.now() - started });
+    post('created', { progress: trainer.progress(), config: trainer.config(), device: trainer.device, module: build, imageSize: [h, w], ms: performance.now() - started });
     await sendEmbeddings();
   },
   async start(msg) {
@@ -110,7 +118,7 @@ const handlers = {
   async ringCheck(msg) {
     // The GPU kernel's ring against the plain-Rust reference for the same similarities.
     const r = await trainer.ring(msg.anchor, 'test');
-    const want = ringReference(r.similarities, r.lower, r.upper);
+    const want = lib.ringReference(r.similarities, r.lower, r.upper);
     let mismatches = 0;
     for (let i = 0; i < want.length; i++) if (want[i] !== r.places[i]) mismatches++;
     post('ringCheck', { anchor: msg.anchor, candidates: want.length, mismatches, ring: r.hi - r.lo, lower: r.lower, upper: r.upper });
@@ -137,8 +145,7 @@ self.onmessage = (event) => {
 // progress bar). The total is the decoded size: `x-decoded-content-length` where the server
 // sends it with a compressed body (web/server.mjs does), else Content-Length of a raw body,
 // else unknown (0).
-async function moduleResponse() {
-  const url = new URL('../pkg/ring_wgpu_web_bg.wasm', import.meta.url);
+async function moduleResponse(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`failed to fetch Wasm: ${response.status} ${response.statusText} fetching '${url}'`);
   const encoding = response.headers.get('content-encoding');
@@ -159,17 +166,28 @@ async function moduleResponse() {
   return new Response(counted, { headers: { 'content-type': response.headers.get('content-type') || 'application/wasm' } });
 }
 
+// Loads build `kind` ("webgpu" or "cpu"), its download reported to the page, and makes it
+// the one in use.
+const loaded = new Set();
+async function useBuild(kind) {
+  lib = await load(kind, loaded.has(kind) ? undefined : moduleResponse(wasmUrl(kind)));
+  loaded.add(kind);
+  build = kind;
+}
+
 enqueue(async () => {
   const started = performance.now();
+  let kind = null;
   try {
-    await init({ module_or_path: moduleResponse() });
+    kind = await chooseModule();
+    await useBuild(kind);
   } catch (e) {
-    loadFailure = `the WebAssembly module (pkg/ring_wgpu_web_bg.wasm) failed to load: ${e && e.message ? e.message : e}. `
+    loadFailure = `the WebAssembly module (pkg/${kind || '…'}/ring_wgpu_web_bg.wasm) failed to load: ${e && e.message ? e.message : e}. `
       + 'Build it with web/build.sh (or serve the page with web/serve.sh, which builds it), check that the server sends .wasm files '
       + 'as application/wasm, then reload the page.';
     post('loadFailed', { message: loadFailure });
     return;
   }
   const gpu = typeof navigator !== 'undefined' && !!navigator.gpu && !!(await navigator.gpu.requestAdapter().catch(() => null));
-  post('ready', { version: version(), webgpu: gpu, ms: performance.now() - started });
+  post('ready', { version: lib.version(), webgpu: gpu, module: build, ms: performance.now() - started });
 });

@@ -4,12 +4,11 @@
 //! beyond the border; horizontal pass, then vertical. Blurring after normalisation equals
 //! normalising after blurring (the weights sum to 1 and normalisation is affine).
 
-use burn::backend::wgpu::CubeTensor;
 use burn::tensor::{Tensor, TensorData};
 use bytemuck::{Pod, Zeroable};
 
 use crate::error::{Result, input_error};
-use crate::gpu::launch::{self, Storage};
+use crate::gpu::launch::{self, CubeTensor, Storage};
 
 /// Launch parameters: the Rust mirror of `struct BlurParams` in blur.wgsl.
 #[repr(C)]
@@ -66,7 +65,7 @@ pub fn blur_reference(images: &[f32], sigmas: &[f32], size: usize) -> Vec<f32> {
 pub(crate) fn blur_launch(images: &CubeTensor, sigmas: &[f32], size: usize) -> CubeTensor {
     let views = sigmas.len();
     let elements = views * 3 * size * size;
-    let sigma_buffer = images.client.create_from_slice(bytemuck::cast_slice(sigmas));
+    let sigma_buffer = launch::upload_slice(images, sigmas);
     let groups = elements.div_ceil(ring_wgpu_shaders::BLUR.workgroup_size as usize) as u32;
     let mut src = images.clone();
     for horizontal in [1, 0] {

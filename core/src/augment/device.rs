@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use burn::backend::wgpu::CubeTensor;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use super::blur::blur_launch;
@@ -10,7 +9,7 @@ use super::host::augment_on_host;
 use super::{AugmentSpec, ViewParams, blur_reference};
 use crate::data::ImageDataset;
 use crate::error::{Result, input_error};
-use crate::gpu::launch;
+use crate::gpu::launch::{self, CubeTensor};
 
 /// Bytes per shard: below every binding-size limit we meet (128 MiB on lavapipe and in
 /// browsers by default).
@@ -63,7 +62,7 @@ impl DeviceImages {
                     .collect();
                 let n = words.len();
                 let tensor = Tensor::<1, Int>::from_data(TensorData::new(words, [n]), device);
-                Ok(tensor.try_into_primitive::<burn::backend::Wgpu>().map_err(|e| crate::gpu::GpuError::NotOnWgpu(format!("{e:?}")))?)
+                Ok(launch::int_storage(tensor)?)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(DeviceImages { shards, host: None, per_shard, len: data.len(), height: data.height, width: data.width })
@@ -122,7 +121,7 @@ impl DeviceImages {
             }
             let images = self.per_shard.min(self.len - lo);
             let params = spec.launch_params(local.len(), self.height, self.width, images);
-            let views_buffer = shard.client.create_from_slice(bytemuck::cast_slice(&local));
+            let views_buffer = launch::upload_slice(shard, &local);
             launch::launch(
                 shard,
                 ring_wgpu_shaders::AUGMENT,

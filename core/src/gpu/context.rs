@@ -2,64 +2,18 @@
 
 use burn::tensor::Device;
 
-use super::{BackendChoice, GpuError, GpuOptions};
+use super::{AdapterSummary, BackendChoice, GpuError, GpuOptions, KernelLimits};
 
-/// A short, printable description of an adapter.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdapterSummary {
-    /// Adapter name as the driver reports it (e.g. `llvmpipe (LLVM 15.0.6, 256 bits)`).
-    pub name: String,
-    /// Graphics API (`Vulkan`, `Metal`, ...).
-    pub backend: String,
-    /// `DiscreteGpu`, `IntegratedGpu`, `Cpu` (software), ...
-    pub device_type: String,
-    /// Driver name and version.
-    pub driver: String,
-    /// True for software rasterisers (lavapipe, SwiftShader, WARP).
-    pub is_software: bool,
-}
-
-impl AdapterSummary {
-    fn from_info(info: &wgpu::AdapterInfo) -> Self {
-        let driver =
-            [info.driver.as_str(), info.driver_info.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
-        AdapterSummary {
-            name: info.name.clone(),
-            backend: format!("{:?}", info.backend),
-            device_type: format!("{:?}", info.device_type),
-            driver,
-            is_software: info.device_type == wgpu::DeviceType::Cpu,
-        }
+/// The summary of a wgpu adapter.
+fn summary_of(info: &wgpu::AdapterInfo) -> AdapterSummary {
+    let driver = [info.driver.as_str(), info.driver_info.as_str()].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join(" ");
+    AdapterSummary {
+        name: info.name.clone(),
+        backend: format!("{:?}", info.backend),
+        device_type: format!("{:?}", info.device_type),
+        driver,
+        is_software: info.device_type == wgpu::DeviceType::Cpu,
     }
-}
-
-impl std::fmt::Display for AdapterSummary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({}, {}", self.name, self.backend, self.device_type)?;
-        if !self.driver.is_empty() {
-            write!(f, ", {}", self.driver)?;
-        }
-        f.write_str(")")
-    }
-}
-
-/// The device limits that bind our kernels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct KernelLimits {
-    /// Our kernels use 256 invocations per workgroup.
-    pub max_invocations_per_workgroup: u32,
-    /// Bytes of workgroup memory (ring_select uses 2 KiB).
-    pub max_workgroup_storage_bytes: u32,
-    /// Storage buffers per shader stage (our kernels bind at most 4).
-    pub max_storage_buffers_per_stage: u32,
-    /// Largest storage binding: bounds B x N similarities per launch.
-    pub max_storage_buffer_binding_size: u64,
-    /// Largest buffer.
-    pub max_buffer_size: u64,
-    /// Workgroups per dispatch dimension (rows beyond it spill into y).
-    pub max_workgroups_per_dimension: u32,
-    /// Whether the adapter offers subgroup operations (not used by our kernels).
-    pub subgroups: bool,
 }
 
 /// Rank adapters: real GPUs before software ones.
@@ -104,13 +58,13 @@ pub async fn list_adapters(backend: BackendChoice) -> Vec<AdapterSummary> {
     let instance = new_instance(backend);
     let mut adapters = instance.enumerate_adapters(backend.backends()).await;
     adapters.sort_by_key(|a| preference(a.get_info().device_type));
-    adapters.iter().map(|a| AdapterSummary::from_info(&a.get_info())).collect()
+    adapters.iter().map(|a| summary_of(&a.get_info())).collect()
 }
 
 async fn choose_adapter(instance: &wgpu::Instance, options: &GpuOptions) -> Result<wgpu::Adapter, GpuError> {
     let mut adapters = instance.enumerate_adapters(options.backend.backends()).await;
     adapters.sort_by_key(|a| preference(a.get_info().device_type));
-    let summaries: Vec<AdapterSummary> = adapters.iter().map(|a| AdapterSummary::from_info(&a.get_info())).collect();
+    let summaries: Vec<AdapterSummary> = adapters.iter().map(|a| summary_of(&a.get_info())).collect();
     match &options.adapter_name {
         Some(wanted) => {
             let wanted = wanted.to_lowercase();
@@ -159,7 +113,7 @@ impl Gpu {
     pub async fn new(options: &GpuOptions) -> Result<Self, GpuError> {
         let instance = new_instance(options.backend);
         let adapter = choose_adapter(&instance, options).await?;
-        let summary = AdapterSummary::from_info(&adapter.get_info());
+        let summary = summary_of(&adapter.get_info());
         // What burn's own wgpu runtime asks for: every adapter feature but mappable
         // primary buffers, and the adapter's full limits (burn's reductions need them).
         // SAFETY: the same setting burn's runtime uses for the devices it creates itself

@@ -30,6 +30,12 @@ pub enum GpuError {
     /// A tensor handed to a kernel does not live on burn's wgpu backend.
     #[error("tensor is not on the wgpu backend: {0}")]
     NotOnWgpu(String),
+    /// This build was made without GPU support (the `webgpu` feature).
+    #[error(
+        "this build of ring-wgpu has no GPU support (it was built without the `webgpu` feature): \
+         train on the CPU (device \"cpu\"), or use the build with WebGPU"
+    )]
+    NotBuilt,
     /// Reading results back from the GPU failed.
     #[error("reading back from the GPU failed: {0}")]
     ReadBack(String),

@@ -28,6 +28,7 @@ impl BackendChoice {
     pub const NAMES: &'static [&'static str] = &["auto", "vulkan", "metal", "dx12", "gl", "webgpu"];
 
     /// wgpu's backend set for this choice.
+    #[cfg(feature = "webgpu")]
     pub fn backends(self) -> wgpu::Backends {
         match self {
             BackendChoice::Auto => wgpu::Backends::PRIMARY,

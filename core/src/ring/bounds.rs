@@ -1,11 +1,10 @@
 //! The result of ring_select (on the GPU, or on the host for CPU backends), and the
 //! forms derived from it.
 
-use burn::backend::wgpu::CubeTensor;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use super::{RingError, RingParams, RingWindow, compact_reference, mask_reference, sample_reference};
-use crate::gpu::launch;
+use crate::gpu::launch::{self, CubeTensor};
 
 /// Which columns of a row are candidates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

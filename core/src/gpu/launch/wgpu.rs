@@ -1,23 +1,27 @@
-//! Running our WGSL kernels on burn tensor storage.
-//!
-//! The one way used throughout: a kernel is a [`KernelSource`] whose source is the
-//! complete WGSL module, launched on the burn tensor's own compute client
-//! (`client.launch`). Our dispatches are therefore ordered with burn's work on the
-//! same queue, read burn's buffers in place, and write into buffers burn allocated,
-//! which come back as ordinary burn tensors. No read-back, no extra synchronisation.
+//! The WGSL kernel launches on burn's wgpu backend.
 
 use burn::backend::Wgpu;
-use burn::backend::wgpu::{CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous};
+pub(crate) use burn::backend::wgpu::CubeTensor;
+use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate, into_contiguous};
 use burn::cubecl::prelude::KernelId;
-use burn::cubecl::server::{Handle, KernelArguments};
+pub(crate) use burn::cubecl::server::Handle;
+use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
-use burn::tensor::{DType, Device, Int, Shape, Tensor};
+use burn::tensor::{DType, Int, Shape, Tensor};
 use ring_wgpu_shaders::WgslKernel;
 
-use super::GpuError;
+use super::Storage;
+use crate::gpu::GpuError;
 
 /// Dispatches larger than this spill into the y dimension (WebGPU's guaranteed minimum).
 pub(crate) const MAX_GROUPS_PER_DIMENSION: u32 = 65_535;
+
+/// Workgroup grid for `groups` workgroups: x first, spilling into y.
+pub(crate) fn grid(groups: u32) -> (u32, u32) {
+    let groups = groups.max(1);
+    let x = groups.min(MAX_GROUPS_PER_DIMENSION);
+    (x, groups.div_ceil(x))
+}
 
 /// A ring kernel as burn/cubecl sees it.
 struct RingKernel {
@@ -38,13 +42,6 @@ impl KernelSource for RingKernel {
     }
 }
 
-/// Workgroup grid for `groups` workgroups: x first, spilling into y.
-pub(crate) fn grid(groups: u32) -> (u32, u32) {
-    let groups = groups.max(1);
-    let x = groups.min(MAX_GROUPS_PER_DIMENSION);
-    (x, groups.div_ceil(x))
-}
-
 /// Launches `kernel` over `groups` workgroups with `buffers` bound in order (binding 0, 1, ...).
 pub(crate) fn launch(like: &CubeTensor, kernel: WgslKernel, groups: u32, buffers: Vec<Handle>) {
     let (x, y) = grid(groups);
@@ -54,16 +51,6 @@ pub(crate) fn launch(like: &CubeTensor, kernel: WgslKernel, groups: u32, buffers
         arguments = arguments.with_buffer(buffer.binding());
     }
     like.client.launch(Box::new(SourceKernel::new(RingKernel { kernel }, cube_dim)), CubeCount::Static(x, y, 1), arguments);
-}
-
-/// A tensor's values where our kernels (or their references) can read them.
-#[allow(clippy::large_enum_variant)] // short-lived; boxing the GPU case buys nothing
-pub(crate) enum Storage {
-    /// On burn's wgpu backend: the contiguous f32 storage, for a WGSL kernel.
-    Wgpu(CubeTensor),
-    /// On a CPU backend: the values on the host (row-major), and the tensor's device for
-    /// the results.
-    Host(Vec<f32>, Device),
 }
 
 /// The f32 storage of a 2-D float tensor, outside autodiff: on the wgpu backend its
@@ -91,6 +78,16 @@ pub(crate) fn upload<T: bytemuck::Pod>(like: &CubeTensor, value: &T) -> Handle {
     like.client.create_from_slice(bytemuck::bytes_of(value))
 }
 
+/// Uploads a slice of plain-old-data values (per-view parameters, sigmas).
+pub(crate) fn upload_slice<T: bytemuck::Pod>(like: &CubeTensor, values: &[T]) -> Handle {
+    like.client.create_from_slice(bytemuck::cast_slice(values))
+}
+
+/// The storage of an integer tensor on the wgpu backend (the dataset's packed pixels).
+pub(crate) fn int_storage(tensor: Tensor<1, Int>) -> Result<CubeTensor, GpuError> {
+    tensor.try_into_primitive::<Wgpu>().map_err(|e| GpuError::NotOnWgpu(format!("{e:?}")))
+}
+
 /// A new, uninitialised tensor on `like`'s device.
 pub(crate) fn empty(like: &CubeTensor, shape: [usize; 2], dtype: DType) -> CubeTensor {
     let bytes = shape[0] * shape[1] * dtype.size();
@@ -113,26 +110,6 @@ pub(crate) fn float_tensor_shaped<const D: usize>(cube: CubeTensor, shape: [usiz
 /// Wraps an integer primitive back into a burn tensor.
 pub(crate) fn int_tensor(cube: CubeTensor) -> Tensor<2, Int> {
     Tensor::<2, Int>::from_primitive::<Wgpu>(cube)
-}
-
-/// Asserts that the WGSL struct `name` of `kernel` (parsed by naga) and its Rust mirror agree:
-/// field names in order (`fields`), 4-byte fields at consecutive offsets, and `size` bytes.
-/// Every parameter block's layout test calls this.
-#[cfg(test)]
-pub(crate) fn assert_layout_matches(kernel: WgslKernel, name: &str, fields: &[&str], size: usize) {
-    let module = naga::front::wgsl::parse_str(&kernel.source()).unwrap();
-    let (handle, ty) =
-        module.types.iter().find(|(_, t)| t.name.as_deref() == Some(name)).unwrap_or_else(|| panic!("{name} in {}", kernel.file));
-    let naga::TypeInner::Struct { members, span } = &ty.inner else { panic!("{name} is not a struct") };
-    let mut layouter = naga::proc::Layouter::default();
-    layouter.update(module.to_ctx()).unwrap();
-    assert_eq!(*span as usize, size, "{name} size");
-    assert_eq!(layouter[handle].size as usize, size, "{name} size");
-    let names: Vec<&str> = members.iter().map(|m| m.name.as_deref().unwrap()).collect();
-    assert_eq!(names, fields, "{name} fields");
-    for (i, m) in members.iter().enumerate() {
-        assert_eq!(m.offset as usize, 4 * i, "{name}.{}", names[i]);
-    }
 }
 
 #[cfg(test)]
