@@ -1,7 +1,7 @@
 //! Datasets in the page: the built-in synthetic set, CIFAR-10 from the bytes of the
 //! official binary archive (parsed here, no server needed), or image files the user drops.
 
-use ring_wgpu_core::data::{ImageDataset, cifar10_from_archive, image_folder_from_files, synthetic};
+use ring_wgpu_core::data::{DroppedSplits, ImageDataset, cifar10_from_archive, image_folder_from_files, split_dropped_files, synthetic};
 use ring_wgpu_core::train::{DatasetKind, Datasets};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -87,41 +87,38 @@ impl Dataset {
         if !(8..=512).contains(&size) {
             return Err(JsError::new(&format!("image size {size}: use 8 to 512 pixels")));
         }
+        // One copy of the encoded bytes in wasm memory, moved (never cloned) from here on
+        // and freed image by image as they are decoded.
         let files: Vec<(String, Vec<u8>)> =
             paths.into_iter().zip(contents.iter()).map(|(p, c)| (p, js_sys::Uint8Array::new(&c).to_vec())).collect();
         let size = Some(size as usize);
-        // Drop a common top folder, then look for train/ and test/.
-        let top: Option<String> = files.first().and_then(|(p, _)| p.split('/').next().map(String::from));
-        let strip = |p: &str| -> String {
-            match &top {
-                Some(t) if files.iter().all(|(q, _)| q.starts_with(&format!("{t}/"))) && !["train", "test"].contains(&t.as_str()) => {
-                    p[t.len() + 1..].to_string()
+        let splits = match split_dropped_files(files) {
+            DroppedSplits::TrainTest(train, test) => {
+                let train = image_folder_from_files("dropped/train", train, size).map_err(js_error)?;
+                let test = image_folder_from_files("dropped/test", test, size).map_err(js_error)?;
+                if train.classes != test.classes {
+                    return Err(JsError::new("train/ and test/ must hold the same class folders"));
                 }
-                _ => p.to_string(),
+                Datasets { train, test }
             }
-        };
-        let stripped: Vec<(String, Vec<u8>)> = files.iter().map(|(p, b)| (strip(p), b.clone())).collect();
-        let in_folder = |folder: &str| -> Vec<(String, Vec<u8>)> {
-            stripped.iter().filter_map(|(p, b)| p.strip_prefix(&format!("{folder}/")).map(|rest| (rest.to_string(), b.clone()))).collect()
-        };
-        let (train, test) = (in_folder("train"), in_folder("test"));
-        let splits = if !train.is_empty() && !test.is_empty() {
-            let train = image_folder_from_files("dropped/train", train, size).map_err(js_error)?;
-            let test = image_folder_from_files("dropped/test", test, size).map_err(js_error)?;
-            if train.classes != test.classes {
-                return Err(JsError::new("train/ and test/ must hold the same class folders"));
+            DroppedSplits::Unsplit(all) => {
+                if !(test_fraction > 0.0 && test_fraction < 1.0) {
+                    return Err(JsError::new(&format!("testFraction {test_fraction}: use a fraction in (0, 1), e.g. 0.2")));
+                }
+                let all = image_folder_from_files("dropped", all, size).map_err(js_error)?;
+                let (train, test) = all.holdout(test_fraction, seed as u64);
+                Datasets { train, test }
             }
-            Datasets { train, test }
-        } else {
-            if !(test_fraction > 0.0 && test_fraction < 1.0) {
-                return Err(JsError::new(&format!("testFraction {test_fraction}: use a fraction in (0, 1), e.g. 0.2")));
-            }
-            let all = image_folder_from_files("dropped", stripped, size).map_err(js_error)?;
-            let (train, test) = all.holdout(test_fraction, seed as u64);
-            Datasets { train, test }
         };
         splits.check().map_err(js_error)?;
         Ok(Dataset { splits, kind: DatasetKind::Folder })
+    }
+
+    /// A second handle on the same images (no pixel is copied): `Trainer.create` and
+    /// `Trainer.fromCheckpoint` take the handle they are given, so pass `dataset.share()` to
+    /// keep using yours (for another run, or `image()`).
+    pub fn share(&self) -> Dataset {
+        Dataset { splits: self.splits.clone(), kind: self.kind }
     }
 
     /// Sizes and class names.

@@ -106,6 +106,21 @@ async fn trainer_steps_and_checkpoints_in_the_browser() {
     assert_eq!(js_sys::Reflect::get(&progress, &"global_step".into()).unwrap().as_f64(), Some(2.0));
 }
 
+/// One `Dataset` serves two trainers through `share()`, and stays usable: the handles share
+/// the pixels (no copy), and each trainer sees the same images.
+#[wasm_bindgen_test]
+async fn a_dataset_serves_two_trainers_through_share() {
+    use ring_wgpu_web::{Dataset, Trainer};
+    let dataset = Dataset::synthetic(4.0, 32.0, 7).expect("dataset");
+    let config = || js(r#"{"batch": 10, "queue": 20, "epochs": 1, "knn_k": 5}"#);
+    let first = Trainer::create(config(), Some(dataset.share()), js(r#"{"device": "cpu"}"#)).await.expect("first trainer");
+    let second = Trainer::create(config(), Some(dataset.share()), js(r#"{"device": "cpu"}"#)).await.expect("second trainer");
+    let image = dataset.image("train", 5).expect("the dataset is still usable");
+    assert_eq!(first.image("train", 5).unwrap(), image);
+    assert_eq!(second.image("train", 5).unwrap(), image);
+    assert!(dataset.info().is_ok());
+}
+
 /// `device: "auto"` with headless Chromium's software WebGPU (SwiftShader, 14x slower than
 /// the CPU backend in wasm here) trains on the CPU and says why, as the CLI's `--device auto`.
 #[wasm_bindgen_test]

@@ -279,10 +279,11 @@ fn normalise_body(channel: &mut [f32], mean: f32, std: f32) {
 mod tests {
     use super::*;
     use crate::augment::{augment_reference, sample_views};
+    use std::sync::Arc;
 
     fn dataset(n: usize, height: usize, width: usize, seed: u64) -> ImageDataset {
         let mut s = seed | 1;
-        let pixels = (0..n * height * width * 3)
+        let pixels: Vec<u8> = (0..n * height * width * 3)
             .map(|_| {
                 s ^= s << 13;
                 s ^= s >> 7;
@@ -290,7 +291,7 @@ mod tests {
                 (s >> 56) as u8
             })
             .collect();
-        ImageDataset { name: "test".into(), height, width, pixels, labels: vec![0; n], classes: vec!["all".into()] }
+        ImageDataset { name: "test".into(), height, width, pixels: pixels.into(), labels: vec![0; n], classes: vec!["all".into()] }
     }
 
     #[test]
@@ -316,8 +317,9 @@ mod tests {
         // Flat images (every hue branch's delta = 0), one-pixel crops, each op alone and in
         // every position, full-strength factors, hue shifts of half a turn either way.
         let mut data = dataset(3, 8, 8, 9);
-        data.pixels[..8 * 8 * 3].fill(128);
-        data.pixels[8 * 8 * 3..2 * 8 * 8 * 3].iter_mut().enumerate().for_each(|(i, p)| *p = [255, 0, 0][i % 3]);
+        let pixels = Arc::make_mut(&mut data.pixels);
+        pixels[..8 * 8 * 3].fill(128);
+        pixels[8 * 8 * 3..2 * 8 * 8 * 3].iter_mut().enumerate().for_each(|(i, p)| *p = [255, 0, 0][i % 3]);
         let mut views = Vec::new();
         for image in 0..3u32 {
             for order in [0b11_10_01_00u32, 0b00_00_00_00, 0b01_01_01_01, 0b10_10_10_10, 0b11_11_11_11, 0b00_01_10_11] {

@@ -91,7 +91,14 @@ pub fn cifar10_from_archive(bytes: &[u8]) -> Result<(ImageDataset, ImageDataset)
             pixels.extend(p);
             labels.extend(l);
         }
-        Ok(ImageDataset { name: format!("cifar10/{split}"), height: 32, width: 32, pixels, labels, classes: classes.clone() })
+        Ok(ImageDataset {
+            name: format!("cifar10/{split}"),
+            height: 32,
+            width: 32,
+            pixels: pixels.into(),
+            labels,
+            classes: classes.clone(),
+        })
     };
     let train_files: Vec<String> = (1..=5).map(|i| format!("data_batch_{i}.bin")).collect();
     Ok((split(&train_files, "train")?, split(&["test_batch.bin".to_string()], "test")?))

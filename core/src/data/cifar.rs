@@ -108,7 +108,7 @@ fn assemble(name: String, parts: Vec<(Vec<u8>, Vec<u32>)>, classes: Vec<String>)
         pixels.extend(p);
         labels.extend(l);
     }
-    ImageDataset { name, height: SIDE, width: SIDE, pixels, labels, classes }
+    ImageDataset { name, height: SIDE, width: SIDE, pixels: pixels.into(), labels, classes }
 }
 
 /// Loads CIFAR-10 (binary version) from `dir` (or `dir/cifar-10-batches-bin`).

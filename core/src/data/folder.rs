@@ -76,7 +76,7 @@ impl Decoder {
 
     fn finish(self, name: String, labels: Vec<u32>, classes: Vec<String>) -> ImageDataset {
         let (height, width) = self.dims.unwrap_or((0, 0));
-        ImageDataset { name, height, width, pixels: self.pixels, labels, classes }
+        ImageDataset { name, height, width, pixels: self.pixels.into(), labels, classes }
     }
 }
 
@@ -136,11 +136,46 @@ pub fn image_folder_from_files(name: &str, mut files: Vec<(String, Vec<u8>)>, si
     classes.dedup();
     let mut decoder = Decoder::new(size);
     let mut labels = Vec::with_capacity(parts.len());
-    for (path, bytes) in &parts {
-        decoder.add(Path::new(&path.join("/")), bytes)?;
+    // Each file's encoded bytes are freed once it is decoded.
+    for (path, bytes) in parts {
+        decoder.add(Path::new(&path.join("/")), &bytes)?;
         labels.push(classes.binary_search(&path[0]).expect("listed") as u32);
     }
     Ok(decoder.finish(name.into(), labels, classes))
+}
+
+/// Files in memory (as for [`image_folder_from_files`]) sorted into splits by their folders.
+#[derive(Debug, PartialEq)]
+pub enum DroppedSplits {
+    /// `train/` and `test/` folders: their files, paths relative to them.
+    TrainTest(Vec<(String, Vec<u8>)>, Vec<(String, Vec<u8>)>),
+    /// No `train/` and `test/` pair: every file, paths as given (less a common top folder).
+    Unsplit(Vec<(String, Vec<u8>)>),
+}
+
+/// Sorts dropped files into `train/` and `test/` when both folders are there (under any
+/// one folder common to every file), moving each file's bytes, never copying them.
+pub fn split_dropped_files(mut files: Vec<(String, Vec<u8>)>) -> DroppedSplits {
+    let top = files.first().and_then(|(p, _)| p.split('/').next().map(String::from));
+    if let Some(top) = top.filter(|t| t != "train" && t != "test") {
+        let prefix = format!("{top}/");
+        if files.iter().all(|(p, _)| p.starts_with(&prefix)) {
+            files.iter_mut().for_each(|(p, _)| *p = p[prefix.len()..].to_string());
+        }
+    }
+    let has = |folder: &str| files.iter().any(|(p, _)| p.starts_with(folder));
+    if !(has("train/") && has("test/")) {
+        return DroppedSplits::Unsplit(files);
+    }
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for (path, bytes) in files {
+        if let Some(rest) = path.strip_prefix("train/") {
+            train.push((rest.to_string(), bytes));
+        } else if let Some(rest) = path.strip_prefix("test/") {
+            test.push((rest.to_string(), bytes));
+        }
+    }
+    DroppedSplits::TrainTest(train, test)
 }
 
 #[cfg(test)]
@@ -239,6 +274,39 @@ mod tests {
             .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
             .unwrap();
         bytes
+    }
+
+    #[test]
+    fn dropped_files_split_by_their_train_and_test_folders() {
+        let file = |p: &str| (p.to_string(), p.as_bytes().to_vec());
+        let split = split_dropped_files(vec![file("cifar/train/cat/1.png"), file("cifar/test/dog/2.png"), file("cifar/train/dog/3.png")]);
+        let want_train = vec![
+            ("cat/1.png".to_string(), b"cifar/train/cat/1.png".to_vec()),
+            ("dog/3.png".to_string(), b"cifar/train/dog/3.png".to_vec()),
+        ];
+        assert_eq!(split, DroppedSplits::TrainTest(want_train, vec![("dog/2.png".to_string(), b"cifar/test/dog/2.png".to_vec())]));
+        // Without the top folder too.
+        assert!(
+            matches!(split_dropped_files(vec![file("train/a/1.png"), file("test/a/2.png")]), DroppedSplits::TrainTest(a, b) if a.len() == 1 && b.len() == 1)
+        );
+        // Only train/, or class folders alone: one set, the common top folder dropped.
+        assert_eq!(
+            split_dropped_files(vec![file("x/train/a/1.png")]),
+            DroppedSplits::Unsplit(vec![("train/a/1.png".to_string(), b"x/train/a/1.png".to_vec())])
+        );
+        assert_eq!(
+            split_dropped_files(vec![file("pets/cat/1.png"), file("pets/dog/2.png")]),
+            DroppedSplits::Unsplit(vec![
+                ("cat/1.png".to_string(), b"pets/cat/1.png".to_vec()),
+                ("dog/2.png".to_string(), b"pets/dog/2.png".to_vec())
+            ])
+        );
+        // Files under different top folders keep their paths; nothing at all is an empty set.
+        assert_eq!(
+            split_dropped_files(vec![file("a/1.png"), file("b/2.png")]),
+            DroppedSplits::Unsplit(vec![file("a/1.png"), file("b/2.png")])
+        );
+        assert_eq!(split_dropped_files(Vec::new()), DroppedSplits::Unsplit(Vec::new()));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub use archive::{cifar10_from_archive, gunzip, untar};
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The bytes of the file at `path`, refused as [`DatasetError::TooLarge`] (naming `what` it
 /// should be) when it holds more than `max` bytes: at most `max + 1` bytes are ever read, so a
@@ -32,7 +33,7 @@ pub fn read_at_most(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, Datase
 }
 pub use cifar::{CifarLabels, load_cifar10, load_cifar100, parse_cifar_records};
 pub use error::DatasetError;
-pub use folder::{image_folder_from_files, load_image_folder};
+pub use folder::{DroppedSplits, image_folder_from_files, load_image_folder, split_dropped_files};
 pub use stl10::{load_stl10, parse_stl10_images};
 pub use synthetic::{SYNTHETIC_CLASSES, synthetic};
 
@@ -69,8 +70,9 @@ pub struct ImageDataset {
     pub height: usize,
     /// Image width in pixels.
     pub width: usize,
-    /// N x H x W x 3 bytes (RGB, row-major).
-    pub pixels: Vec<u8>,
+    /// N x H x W x 3 bytes (RGB, row-major), shared: clones of a dataset (the page's
+    /// `Dataset` and the trainers made from it) hold one copy of the pixels.
+    pub pixels: Arc<Vec<u8>>,
     /// Class index per image ([`UNLABELED`] when unknown).
     pub labels: Vec<u32>,
     /// Class names, indexed by label.
@@ -109,7 +111,7 @@ impl ImageDataset {
             name: self.name.clone(),
             height: self.height,
             width: self.width,
-            pixels,
+            pixels: Arc::new(pixels),
             labels: indices.iter().map(|&i| self.labels[i]).collect(),
             classes: self.classes.clone(),
         }

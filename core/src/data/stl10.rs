@@ -92,7 +92,7 @@ pub fn load_stl10(dir: &Path, split: Split) -> Result<ImageDataset, DatasetError
             })
             .collect::<Result<_, _>>()?
     };
-    Ok(ImageDataset { name: format!("stl10/{split}"), height: SIDE, width: SIDE, pixels, labels, classes })
+    Ok(ImageDataset { name: format!("stl10/{split}"), height: SIDE, width: SIDE, pixels: pixels.into(), labels, classes })
 }
 
 #[cfg(test)]

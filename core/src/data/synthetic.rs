@@ -118,7 +118,7 @@ pub fn synthetic(per_class: usize, size: usize, seed: u64) -> Result<ImageDatase
         name: format!("synthetic(seed {seed})"),
         height: size,
         width: size,
-        pixels,
+        pixels: pixels.into(),
         labels,
         classes: SYNTHETIC_CLASSES.iter().map(|s| s.to_string()).collect(),
     })

@@ -25,7 +25,7 @@ fn random_dataset(n: usize, h: usize, w: usize, seed: u64) -> ImageDataset {
         name: "random".into(),
         height: h,
         width: w,
-        pixels: (0..n * h * w * 3).map(|_| rng.below(256) as u8).collect(),
+        pixels: (0..n * h * w * 3).map(|_| rng.below(256) as u8).collect::<Vec<u8>>().into(),
         labels: vec![0; n],
         classes: vec!["x".into()],
     }

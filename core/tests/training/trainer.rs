@@ -203,6 +203,16 @@ fn step_metrics_report_the_ring_in_force() {
     assert!(plain.iter().all(|&s| s == (100.0, 0.0)), "{plain:?}");
 }
 
+/// A trainer holds the pixels it is given, not a copy (the page's `Dataset` and every
+/// trainer made from it share one).
+#[test]
+fn a_trainer_shares_the_pixels_it_is_given() {
+    let datasets = Datasets::synthetic(&config()).unwrap();
+    let trainer = Trainer::new(config(), datasets.clone(), &Device::flex()).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&trainer.datasets().train.pixels, &datasets.train.pixels));
+    assert!(std::sync::Arc::ptr_eq(&trainer.datasets().test.pixels, &datasets.test.pixels));
+}
+
 /// `train_subset` trains on a class-balanced part of the training split.
 #[test]
 fn a_training_subset_is_class_balanced() {
