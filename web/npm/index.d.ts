@@ -2,7 +2,7 @@
 import type * as Api from './webgpu/ring_wgpu_web.js';
 
 export type * from './webgpu/ring_wgpu_web.js';
-export { Trainer, Dataset, SelfTest, lastPanic, ringReference, ring_self_test, version, moduleKind } from './webgpu/ring_wgpu_web.js';
+export { Trainer, Dataset, SelfTest, lastPanic, ringReference, ringSelfTest, version, moduleKind } from './webgpu/ring_wgpu_web.js';
 
 /** A build of the module: WebGPU and the CPU, or the smaller CPU-only one. */
 export type ModuleKind = 'webgpu' | 'cpu';
@@ -17,13 +17,15 @@ export interface InitOptions {
   /** "auto" (default): WebGPU where a hardware adapter exists, else the CPU-only build. */
   module?: 'auto' | ModuleKind;
   /** The chosen build's .wasm (default: the file beside its glue). */
+  moduleOrPath?: ModuleSource;
+  /** The same, under wasm-bindgen's name. */
   module_or_path?: ModuleSource;
 }
 
 /** Loads a build and points the named exports at it. */
 export default function init(options?: InitOptions): Promise<RingWgpu>;
 /** Loads build `kind` without changing the named exports. */
-export function load(kind: ModuleKind, module_or_path?: ModuleSource): Promise<RingWgpu>;
+export function load(kind: ModuleKind, moduleOrPath?: ModuleSource): Promise<RingWgpu>;
 /** The build `init()` picks in this browser. */
 export function chooseModule(): Promise<ModuleKind>;
 /** Where build `kind`'s .wasm file lives. */

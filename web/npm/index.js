@@ -58,14 +58,14 @@ const loading = new Map();
 /**
  * Loads build `kind` ("webgpu" or "cpu") and resolves to its exports, without changing what
  * the named exports of this package refer to. Loading the same build again returns it.
- * `module_or_path`: the module's URL, `Response`, bytes or `WebAssembly.Module`, as
+ * `moduleOrPath`: the module's URL, `Response`, bytes or `WebAssembly.Module`, as
  * wasm-bindgen's init takes it (default: the file beside the build's glue).
  */
-export function load(kind, module_or_path) {
+export function load(kind, moduleOrPath) {
   checkKind(kind, 'load(kind)');
   if (!loading.has(kind)) {
     const promise = importers[kind]().then(async (api) => {
-      await api.default(module_or_path === undefined ? undefined : { module_or_path });
+      await api.default(moduleOrPath === undefined ? undefined : { module_or_path: moduleOrPath });
       return api;
     });
     // A failed load may be retried (another URL, the server back up).
@@ -92,24 +92,24 @@ export let Dataset = notLoaded('Dataset');
 export let SelfTest = notLoaded('SelfTest');
 export let lastPanic = notLoaded('lastPanic');
 export let ringReference = notLoaded('ringReference');
-export let ring_self_test = notLoaded('ring_self_test');
+export let ringSelfTest = notLoaded('ringSelfTest');
 export let version = notLoaded('version');
 export let moduleKind = notLoaded('moduleKind');
 
 /**
  * Loads a build and makes this package's named exports refer to it; resolves to its
  * exports. `options.module`: "auto" (default: `chooseModule()`), "webgpu" or "cpu";
- * `options.module_or_path`: see `load`. Calling it again with another build switches the
+ * `options.moduleOrPath` (or wasm-bindgen's `module_or_path`): see `load`. Calling it again with another build switches the
  * named exports to that build (objects made by the first keep working).
  */
 export default async function init(options = {}) {
   if (options === null || typeof options !== 'object') {
-    throw new Error('init(options): options is an object { module?: "auto" | "webgpu" | "cpu", module_or_path? }');
+    throw new Error('init(options): options is an object { module?: "auto" | "webgpu" | "cpu", moduleOrPath? }');
   }
   const requested = options.module === undefined ? 'auto' : options.module;
   if (requested !== 'auto') checkKind(requested, 'init({ module })');
   const kind = requested === 'auto' ? await chooseModule() : requested;
-  const api = await load(kind, options.module_or_path);
-  ({ Trainer, Dataset, SelfTest, lastPanic, ringReference, ring_self_test, version, moduleKind } = api);
+  const api = await load(kind, options.moduleOrPath !== undefined ? options.moduleOrPath : options.module_or_path);
+  ({ Trainer, Dataset, SelfTest, lastPanic, ringReference, ringSelfTest, version, moduleKind } = api);
   return api;
 }

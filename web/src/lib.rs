@@ -60,51 +60,52 @@ pub fn version() -> String {
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_TYPES: &'static str = r#"
-/** A training configuration: the keys of `ring-wgpu train`'s TOML files (see the README);
- *  missing keys take the `quick` preset's values, or those of `preset`. */
+/** A training configuration: the keys of `ring-wgpu train`'s TOML files in camelCase
+ *  (`knn_every` is `knnEvery`; snake_case is accepted too); missing keys take the `quick`
+ *  preset's values, or those of `preset`. */
 export interface TrainConfig {
   preset?: "quick" | "paper-cifar10-mocoring" | "paper-cifar10-moco" | "paper-cifar10-iring" | "paper-cifar10-ir";
   method?: "mocoring" | "moco" | "iring" | "ir" | "cmcring" | "cmc" | "simclr-ring" | "simclr";
   dataset?: "synthetic" | "cifar10" | "cifar100" | "stl10" | "folder";
-  synthetic_per_class?: number;
-  train_subset?: number | null;
-  image_size?: number;
+  syntheticPerClass?: number;
+  trainSubset?: number | null;
+  imageSize?: number;
   model?: "small" | "resnet18";
   head?: "mlp" | "linear";
-  projection_dim?: number;
+  projectionDim?: number;
   epochs?: number;
   batch?: number;
   queue?: number | null;
   samples?: number;
-  bank_momentum?: number;
-  bank_init?: "random" | "encoder";
+  bankMomentum?: number;
+  bankInit?: "random" | "encoder";
   temperature?: number;
   objective?: "nce" | "dcl" | "hcl";
-  tau_plus?: number;
-  hcl_beta?: number;
-  mochi_hardest?: number;
-  mochi_mixes?: number;
-  mochi_query_mixes?: number;
-  key_momentum?: number;
+  tauPlus?: number;
+  hclBeta?: number;
+  mochiHardest?: number;
+  mochiMixes?: number;
+  mochiQueryMixes?: number;
+  keyMomentum?: number;
   lower?: number;
   upper?: number;
-  inner_fraction?: number | null;
+  innerFraction?: number | null;
   anneal?: "none" | "linear" | "step" | "exponential";
-  anneal_epochs?: number | null;
+  annealEpochs?: number | null;
   lr?: number;
-  sgd_momentum?: number;
-  weight_decay?: number;
-  lr_schedule?: "cosine" | "step";
-  lr_milestones?: number[];
-  lr_update?: "step" | "epoch";
-  warmup_epochs?: number;
+  sgdMomentum?: number;
+  weightDecay?: number;
+  lrSchedule?: "cosine" | "step";
+  lrMilestones?: number[];
+  lrUpdate?: "step" | "epoch";
+  warmupEpochs?: number;
   seed?: number;
   blur?: number;
-  color_jitter?: boolean | null;
-  knn_every?: number;
-  knn_k?: number;
-  knn_temperature?: number;
-  knn_features?: "backbone" | "projection";
+  colorJitter?: boolean | null;
+  knnEvery?: number;
+  knnK?: number;
+  knnTemperature?: number;
+  knnFeatures?: "backbone" | "projection";
 }
 
 /** Where training runs: the browser's WebGPU, burn's CPU backend inside wasm, or
@@ -121,29 +122,29 @@ export interface StepOptions {
 
 /** One training step, as queued (its loss is read at the epoch's end). */
 export interface StepMetrics {
-  global_step: number; epoch: number; step_in_epoch: number; steps_per_epoch: number;
-  upper: number; lower: number; lr: number; images_per_s: number;
+  globalStep: number; epoch: number; stepInEpoch: number; stepsPerEpoch: number;
+  upper: number; lower: number; lr: number; imagesPerS: number;
 }
 
 /** One epoch's summary (epoch 0: the untrained network's kNN). */
 export interface EpochMetrics {
   epoch: number; loss: number | null; upper: number; lr: number;
-  knn_top1: number | null; images_per_s: number | null; seconds: number;
+  knnTop1: number | null; imagesPerS: number | null; seconds: number;
   /** Mean cosines of an anchor to its positive, to its negatives, and between two anchors. */
-  positive_similarity: number | null; negative_similarity: number | null; anchor_similarity: number | null;
+  positiveSimilarity: number | null; negativeSimilarity: number | null; anchorSimilarity: number | null;
   /** Degrees the mean anchor embedding turned since the previous epoch. */
-  mean_turn_degrees: number | null;
+  meanTurnDegrees: number | null;
 }
 
 /** What `step(n)` did: the mean loss of its steps (read once), u and lr of the last step. */
 export interface StepsMetrics {
-  steps: number; loss: number | null; upper: number; lr: number; images_per_s: number;
-  global_step: number; epochs_completed: number; epochs: EpochMetrics[];
+  steps: number; loss: number | null; upper: number; lr: number; imagesPerS: number;
+  globalStep: number; epochsCompleted: number; epochs: EpochMetrics[];
 }
 
 /** Where the run stands. */
 export interface Progress {
-  global_step: number; steps_per_epoch: number; epochs_completed: number; epochs: number;
+  globalStep: number; stepsPerEpoch: number; epochsCompleted: number; epochs: number;
   finished: boolean; upper: number; lower: number; device: string;
 }
 
@@ -158,7 +159,7 @@ export interface Embeddings {
 export interface RingView {
   anchor: number; candidates: Uint32Array; similarities: Float32Array; places: Uint8Array;
   lo: number; hi: number; lower: number; upper: number;
-  upper_similarity: number; lower_similarity: number;
+  upperSimilarity: number; lowerSimilarity: number;
 }
 
 /** What a dataset holds. */
@@ -179,8 +180,9 @@ mod tests {
             body.lines().filter_map(|l| l.trim().split_once("?:").map(|(k, _)| k)).filter(|k| *k != "preset").collect();
         let config = serde_json::to_value(ring_wgpu_core::TrainConfig::default()).unwrap();
         // data_dir names a folder on disk: the browser takes datasets as bytes instead.
-        let keys: std::collections::BTreeSet<&str> =
-            config.as_object().unwrap().keys().map(String::as_str).filter(|k| *k != "data_dir").collect();
-        assert_eq!(ts_keys, keys);
+        // In camelCase, JavaScript's style (the trainer accepts snake_case too).
+        let keys: std::collections::BTreeSet<String> =
+            config.as_object().unwrap().keys().filter(|k| *k != "data_dir").map(|k| crate::convert::camel_case(k)).collect();
+        assert_eq!(ts_keys, keys.iter().map(String::as_str).collect());
     }
 }

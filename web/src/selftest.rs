@@ -16,17 +16,20 @@ pub struct SelfTest {
     /// Candidates per row.
     pub cols: u32,
     /// Ring length per row.
+    #[wasm_bindgen(js_name = ringLen)]
     pub ring_len: u32,
     /// Rows whose GPU ring boundaries equal the reference's, bit for bit.
+    #[wasm_bindgen(js_name = rowsMatching)]
     pub rows_matching: u32,
     /// Mask entries that differ from the reference.
+    #[wasm_bindgen(js_name = maskMismatches)]
     pub mask_mismatches: u32,
 }
 
 /// Runs ring_select and ring_mask on the browser's GPU for `rows` x `cols` random
 /// similarities (seeded) with the ring between `lower`% and `upper`%, and compares
 /// them with the plain-Rust references.
-#[wasm_bindgen]
+#[wasm_bindgen(js_name = ringSelfTest)]
 pub async fn ring_self_test(rows: u32, cols: u32, lower: f64, upper: f64, seed: u32) -> Result<SelfTest, JsError> {
     let spec = RingSpec::new(lower, upper).map_err(|e| JsError::new(&e.to_string()))?;
     let gpu = crate::device::gpu().await?;

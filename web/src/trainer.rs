@@ -20,7 +20,7 @@ use ring_wgpu_core::train::{Checkpoint, DatasetKind, Datasets, EventSink, KnnFea
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
-use crate::convert::{from_js, js_error, set, to_js};
+use crate::convert::{camel_case, from_js, js_error, rename_word, set, snake_case, to_js};
 use crate::dataset::{Dataset, image_of, split_of};
 use crate::device;
 
@@ -61,17 +61,28 @@ fn config_of(value: &JsValue) -> Result<TrainConfig, JsError> {
     };
     let mut merged = serde_json::to_value(base).map_err(js_error)?;
     let target = merged.as_object_mut().expect("a configuration is an object");
+    // Keys in camelCase (JavaScript's style) or snake_case (the TOML files'); messages name
+    // the key as the caller wrote it.
+    let mut given: Vec<(String, String)> = Vec::new();
     for (key, value) in std::mem::take(object) {
-        if !target.contains_key(&key) {
-            let mut keys: Vec<&String> = target.keys().collect();
+        let name = snake_case(&key);
+        if !target.contains_key(&name) {
+            let mut keys: Vec<String> = target.keys().map(|k| camel_case(k)).collect();
             keys.sort();
-            let keys: Vec<&str> = keys.into_iter().map(String::as_str).collect();
             return Err(JsError::new(&format!("unknown configuration key `{key}`; the keys are preset, {}", keys.join(", "))));
         }
-        target.insert(key, value);
+        if let Some((earlier, _)) = given.iter().find(|(_, n)| *n == name) {
+            return Err(JsError::new(&format!("configuration keys `{earlier}` and `{key}` name the same setting: give one")));
+        }
+        target.insert(name.clone(), value);
+        given.push((key, name));
     }
-    let config = TrainConfig::from_json(merged).map_err(js_error)?;
-    config.validate().map_err(js_error)?;
+    let as_given = |message: String| -> JsError {
+        let renamed = given.iter().filter(|(key, name)| key != name).fold(message, |m, (key, name)| rename_word(&m, name, key));
+        JsError::new(&renamed)
+    };
+    let config = TrainConfig::from_json(merged).map_err(|e| as_given(e.to_string()))?;
+    config.validate().map_err(|e| as_given(e.to_string()))?;
     Ok(config)
 }
 
@@ -393,8 +404,8 @@ impl Trainer {
                 ("hi", view.hi as f64),
                 ("lower", view.lower),
                 ("upper", view.upper),
-                ("upper_similarity", view.upper_similarity as f64),
-                ("lower_similarity", view.lower_similarity as f64),
+                ("upperSimilarity", view.upper_similarity as f64),
+                ("lowerSimilarity", view.lower_similarity as f64),
             ] {
                 set(&out, key, &JsValue::from_f64(value))?;
             }
@@ -437,7 +448,7 @@ impl Trainer {
     }
 
     /// Image `index` of a split ("train" or "test"): height x width x 3 RGB bytes (the
-    /// size is `config().image_size` for folders, 32 for CIFAR and the default synthetic set).
+    /// size is `config().imageSize` for folders, 32 for CIFAR and the default synthetic set).
     pub fn image(&self, split: &str, index: u32) -> Result<Vec<u8>, JsError> {
         let trainer = self.inner.try_borrow().map_err(|_| Trainer::busy())?;
         image_of(trainer.datasets(), split, index)

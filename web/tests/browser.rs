@@ -56,6 +56,15 @@ async fn bad_input_is_an_error_not_a_trap() {
     assert!(e.contains("unknown configuration key `bogus`"), "{e}");
     let e = message(Trainer::create(js(r#"{"lower": 10, "upper": 5}"#), None, cpu.clone()).await.err().expect("refused"));
     assert!(e.contains("lower = 10") && e.contains("smaller than u"), "{e}");
+    // Keys in camelCase or snake_case; messages name the key as written.
+    let e = message(Trainer::create(js(r#"{"bogusKey": 1}"#), None, cpu.clone()).await.err().expect("refused"));
+    assert!(e.contains("unknown configuration key `bogusKey`") && e.contains("knnEvery"), "{e}");
+    let e = message(Trainer::create(js(r#"{"knnEvery": 0}"#), None, cpu.clone()).await.err().expect("refused"));
+    assert!(e.contains("knnEvery") && !e.contains("knn_every"), "{e}");
+    let e = message(Trainer::create(js(r#"{"knn_every": 0}"#), None, cpu.clone()).await.err().expect("refused"));
+    assert!(e.contains("knn_every"), "{e}");
+    let e = message(Trainer::create(js(r#"{"knn_every": 1, "knnEvery": 2}"#), None, cpu.clone()).await.err().expect("refused"));
+    assert!(e.contains("name the same setting"), "{e}");
     let e = message(Trainer::create(js(r#"{"batch": "many"}"#), None, cpu.clone()).await.err().expect("refused"));
     assert!(e.contains("invalid type"), "{e}");
     let e = message(Trainer::create(js("{}"), None, js(r#"{"device": "tpu"}"#)).await.err().expect("refused"));
@@ -103,7 +112,7 @@ async fn trainer_steps_and_checkpoints_in_the_browser() {
     let bytes = js_sys::Uint8Array::new(&bytes).to_vec();
     let resumed = Trainer::from_checkpoint(bytes, None, js(r#"{"device": "cpu"}"#)).await.expect("resumed");
     let progress = resumed.progress().unwrap();
-    assert_eq!(js_sys::Reflect::get(&progress, &"global_step".into()).unwrap().as_f64(), Some(2.0));
+    assert_eq!(js_sys::Reflect::get(&progress, &"globalStep".into()).unwrap().as_f64(), Some(2.0));
 }
 
 /// One `Dataset` serves two trainers through `share()`, and stays usable: the handles share
@@ -142,9 +151,9 @@ async fn step_reports_events_and_stops_on_an_abort_signal() {
     use wasm_bindgen::prelude::Closure;
     let get = |o: &wasm_bindgen::JsValue, k: &str| js_sys::Reflect::get(o, &k.into()).unwrap();
     // 8 images per class x 10 classes, batch 10 (drop-last): 8 steps per epoch.
-    let config = js(r#"{"synthetic_per_class": 8, "batch": 10, "queue": 20, "epochs": 2, "knn_every": 1, "knn_k": 5}"#);
+    let config = js(r#"{"syntheticPerClass": 8, "batch": 10, "queue": 20, "epochs": 2, "knnEvery": 1, "knnK": 5}"#);
     let trainer = Rc::new(ring_wgpu_web::Trainer::create(config, None, js(r#"{"device": "cpu"}"#)).await.expect("created"));
-    let per_epoch = get(&trainer.progress().unwrap(), "steps_per_epoch").as_f64().unwrap();
+    let per_epoch = get(&trainer.progress().unwrap(), "stepsPerEpoch").as_f64().unwrap();
 
     // Events: one per step, one per epoch end; progress() and config() inside the callback.
     let seen: Rc<RefCell<Vec<(String, f64, f64)>>> = Rc::default();
@@ -153,7 +162,7 @@ async fn step_reports_events_and_stops_on_an_abort_signal() {
         let kind = js_sys::Reflect::get(&event, &"type".into()).unwrap().as_string().unwrap();
         let progress = t.progress().expect("progress() answers during step(n)");
         let batch = js_sys::Reflect::get(&t.config().expect("config() answers during step(n)"), &"batch".into()).unwrap();
-        let step = js_sys::Reflect::get(&progress, &"global_step".into()).unwrap().as_f64().unwrap();
+        let step = js_sys::Reflect::get(&progress, &"globalStep".into()).unwrap().as_f64().unwrap();
         s.borrow_mut().push((kind, step, batch.as_f64().unwrap()));
     });
     let options = js_sys::Object::new();

@@ -29,7 +29,7 @@ fs.writeFileSync(path.join(app, 'main.js'), `import init, { Trainer, version, mo
 const out = document.getElementById('out');
 try {
   await init();
-  const trainer = await Trainer.create({ synthetic_per_class: 4, batch: 10, queue: 20, epochs: 5, knn_every: 5, knn_k: 5 }, undefined, { device: 'cpu' });
+  const trainer = await Trainer.create({ syntheticPerClass: 4, batch: 10, queue: 20, epochs: 5, knnEvery: 5, knnK: 5 }, undefined, { device: 'cpu' });
   const m = await trainer.step(3);
   const ring = await trainer.ring(0);
   window.result = { version: version(), module: moduleKind(), device: trainer.device, steps: m.steps, loss: m.loss, ring: ring.hi - ring.lo };
@@ -42,8 +42,8 @@ out.textContent = JSON.stringify(window.result);
 // Node: the package's CPU-only build, its module passed as bytes.
 fs.writeFileSync(path.join(app, 'node-check.mjs'), `import fs from 'node:fs';
 import init, { Trainer, moduleKind, wasmUrl } from 'ring-wgpu';
-await init({ module: 'cpu', module_or_path: fs.readFileSync(wasmUrl('cpu')) });
-const trainer = await Trainer.create({ synthetic_per_class: 4, batch: 10, queue: 20, epochs: 5, knn_every: 5, knn_k: 5 }, undefined, { device: 'cpu' });
+await init({ module: 'cpu', moduleOrPath: fs.readFileSync(wasmUrl('cpu')) });
+const trainer = await Trainer.create({ syntheticPerClass: 4, batch: 10, queue: 20, epochs: 5, knnEvery: 5, knnK: 5 }, undefined, { device: 'cpu' });
 const m = await trainer.step(3);
 const ring = await trainer.ring(0);
 console.log(JSON.stringify({ node: process.version, module: moduleKind(), device: trainer.device, steps: m.steps, loss: m.loss, ring: ring.hi - ring.lo }));

@@ -44,10 +44,10 @@ function config() {
   const c = {
     method: $('method').value, lower: number('lower'), upper: number('upper'), anneal: $('anneal').value,
     batch: number('batch'), queue: number('queue'), epochs: number('epochs'), lr: number('lr'),
-    synthetic_per_class: number('per-class'), knn_every: 1, knn_k: 20,
+    syntheticPerClass: number('per-class'), knnEvery: 1, knnK: 20,
   };
   const subset = number('subset');
-  if (subset !== null) c.train_subset = subset;
+  if (subset !== null) c.trainSubset = subset;
   return c;
 }
 
@@ -105,11 +105,11 @@ function chart(id, values, { min = null, max = null, color = '#1f77b4', chance =
   if (finite.length < 30) { g.fillStyle = color; finite.forEach(([x, y]) => g.fillRect(px(x) - 2, py(y) - 2, 4, 4)); }
 }
 function drawCharts() {
-  chart('chart-loss', state.steps.map((s) => [s.global_step, s.loss]));
-  chart('chart-upper', state.steps.map((s) => [s.global_step, s.upper]), { min: 0, max: 100, color: '#ff7f0e' });
+  chart('chart-loss', state.steps.map((s) => [s.globalStep, s.loss]));
+  chart('chart-upper', state.steps.map((s) => [s.globalStep, s.upper]), { min: 0, max: 100, color: '#ff7f0e' });
   const chance = state.classes.length ? 100 / state.classes.length : null;
   chart('chart-knn', state.knn.map((k) => [k.step, 100 * k.top1]), { min: 0, max: 100, color: '#2ca02c', chance });
-  chart('chart-speed', state.steps.map((s) => [s.global_step, s.images_per_s]), { min: 0, color: '#9467bd' });
+  chart('chart-speed', state.steps.map((s) => [s.globalStep, s.imagesPerS]), { min: 0, color: '#9467bd' });
 }
 
 // ---------- embedding view ----------
@@ -147,6 +147,7 @@ function setPoints(points, labels, classes) {
   const start = performance.now();
   cancelAnimationFrame(animation);
   const frame = (now) => {
+    if (!shown) return; // Reset cleared the view while the animation ran.
     const t = Math.min(1, (now - start) / 400), e = t * (2 - t);
     for (let i = 0; i < n; i++) { shown.xs[i] = from.xs[i] + (xs[i] - from.xs[i]) * e; shown.ys[i] = from.ys[i] + (ys[i] - from.ys[i]) * e; }
     drawEmbedding();
@@ -219,9 +220,9 @@ function drawHistogram(ring) {
   ring.similarities.forEach((s, k) => { if (!Number.isFinite(s)) return; const b = Math.min(bins - 1, Math.max(0, Math.floor((s - lo) / (hi - lo) * bins))); counts[ring.places[k]][b]++; });
   const most = Math.max(1, extent(counts[0].map((_, b) => counts[0][b] + counts[1][b] + counts[2][b]), (v) => v)[1]);
   const bx = (s) => 4 + (s - lo) / (hi - lo) * (width - 8);
-  if (Number.isFinite(ring.upper_similarity)) {
+  if (Number.isFinite(ring.upperSimilarity)) {
     g.fillStyle = 'rgba(255,159,28,0.18)';
-    g.fillRect(bx(ring.lower_similarity), 0, Math.max(1, bx(ring.upper_similarity) - bx(ring.lower_similarity)), height - 14);
+    g.fillRect(bx(ring.lowerSimilarity), 0, Math.max(1, bx(ring.upperSimilarity) - bx(ring.lowerSimilarity)), height - 14);
   }
   const colors = ['#d62728', '#ff9f1c', '#bbb'];
   for (let b = 0; b < bins; b++) {
@@ -244,7 +245,7 @@ function showRing(msg) {
   const close = ring.places.filter((p) => p === PLACE.close).length;
   $('anchor-text').innerHTML = `ring: ranks [${ring.lo}, ${ring.hi}) of ${ring.candidates.length} others<br>` +
     `l = ${ring.lower.toFixed(1)}%, u = ${ring.upper.toFixed(1)}%<br>${close} too close, ${inRing} in the ring<br>` +
-    `similarity band [${ring.lower_similarity.toFixed(3)}, ${ring.upper_similarity.toFixed(3)}]`;
+    `similarity band [${ring.lowerSimilarity.toFixed(3)}, ${ring.upperSimilarity.toFixed(3)}]`;
   const box = $('neighbours'); box.innerHTML = '';
   neighbours.forEach((n, k) => {
     const fig = document.createElement('figure');
@@ -280,7 +281,7 @@ worker.onmessage = ({ data: msg }) => {
     case 'created':
       state.created = true; state.device = msg.device; state.createMs = msg.ms; state.imageSize = msg.imageSize; state.module = msg.module;
       state.config = msg.config; state.finished = msg.progress.finished;
-      status(`${msg.device}; ${msg.progress.steps_per_epoch} steps per epoch`);
+      status(`${msg.device}; ${msg.progress.stepsPerEpoch} steps per epoch`);
       $('save').disabled = false;
       if (state.wantStart) { state.wantStart = false; startTraining(); }
       break;
@@ -289,12 +290,12 @@ worker.onmessage = ({ data: msg }) => {
       if (!state.created) break;
       const m = msg.metrics;
       if (state.firstStepMs === null && m.steps > 0) state.firstStepMs = performance.now() - state.pageStart;
-      state.globalStep = m.global_step;
-      if (m.steps > 0) state.steps.push({ global_step: m.global_step, loss: m.loss, upper: m.upper, lr: m.lr, images_per_s: m.images_per_s });
-      for (const e of m.epochs) { state.epochs.push(e); if (e.knn_top1 !== null) state.knn.push({ step: m.global_step, top1: e.knn_top1 }); }
+      state.globalStep = m.globalStep;
+      if (m.steps > 0) state.steps.push({ globalStep: m.globalStep, loss: m.loss, upper: m.upper, lr: m.lr, imagesPerS: m.imagesPerS });
+      for (const e of m.epochs) { state.epochs.push(e); if (e.knnTop1 !== null) state.knn.push({ step: m.globalStep, top1: e.knnTop1 }); }
       const last = state.knn.length ? ` kNN ${(100 * state.knn[state.knn.length - 1].top1).toFixed(1)}%` : '';
       if (state.steps.length <= 1) status(`${state.device}: training`);
-      progressLine(`step ${m.global_step}, epoch ${msg.progress.epochs_completed}/${msg.progress.epochs}, loss ${m.loss?.toFixed(3)}, u ${m.upper.toFixed(1)}%, ${m.images_per_s.toFixed(1)} img/s${last}`);
+      progressLine(`step ${m.globalStep}, epoch ${msg.progress.epochsCompleted}/${msg.progress.epochs}, loss ${m.loss?.toFixed(3)}, u ${m.upper.toFixed(1)}%, ${m.imagesPerS.toFixed(1)} img/s${last}`);
       drawCharts();
       break;
     }
@@ -348,7 +349,7 @@ $('pause').addEventListener('click', () => { send('pause'); setRunning(false); s
 $('reset').addEventListener('click', () => {
   // 'pause' is answered at once (the trainer stops before its next step); the step in
   // flight still finishes, and its messages are dropped because no run is created.
-  send('pause'); send('reset'); state.created = false; state.points = null; shown = null; state.steps = []; state.knn = []; state.ring = null; state.anchor = null;
+  send('pause'); send('reset'); state.created = false; state.points = null; cancelAnimationFrame(animation); shown = null; state.steps = []; state.knn = []; state.ring = null; state.anchor = null;
   setRunning(false); drawCharts(); drawEmbedding(); status('reset: press Start for a new run');
 });
 $('save').addEventListener('click', () => { pendingSaveName = `ring-wgpu-step${state.globalStep}.bin`; send('checkpoint'); });
