@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the npm package web/pkg: two builds of the same API, each cargo (profile
-# wasm-release: fat LTO, one codegen unit, stripped, size-optimised but for the CPU kernels),
+# wasm-release: fat LTO, one codegen unit, size-optimised but for the CPU kernels),
 # then wasm-bindgen at the Cargo.lock version (--remove-name-section):
 #   pkg/webgpu/  WebGPU and the CPU (the `webgpu` feature: burn's WebGPU backend, our WGSL)
 #   pkg/cpu/     the CPU backend only (--no-default-features), a fraction of the size
