@@ -1,6 +1,26 @@
 //! SplitMix64: a small seedable generator for host-side randomness (augmentation draws,
 //! procedural images). Not for the kernels, which use the counter-based PCG hash of
-//! `common.wgsl`.
+//! `common.wgsl`. [`seeded`] guards burn's own generator, which draws the initial weights.
+
+use std::sync::{Mutex, PoisonError};
+
+use burn::tensor::Device;
+
+/// Runs `draw` with burn's random generator for `device` seeded with `seed`, and no other
+/// thread drawing from it in between. burn keeps one generator per device, shared by every
+/// thread of the process: two runs seeded and built at once on two threads (tests, or a
+/// program training two models side by side) would otherwise take each other's draws, and
+/// their initial weights would depend on timing instead of on their seeds. Every run's
+/// construction goes through here; draw through it too when building burn modules of your
+/// own beside running trainers. burn draws a module's weights lazily, at their first use:
+/// read each parameter once inside `draw` (`Param::val`), or they come from whatever the
+/// generator holds at that later moment.
+pub fn seeded<T>(device: &Device, seed: u64, draw: impl FnOnce() -> T) -> T {
+    static GENERATOR: Mutex<()> = Mutex::new(());
+    let _only_this_thread = GENERATOR.lock().unwrap_or_else(PoisonError::into_inner);
+    device.seed(seed);
+    draw()
+}
 
 /// A uniformly random permutation of `0..n` (Fisher-Yates), reproducible from `seed`.
 pub fn permutation(n: usize, seed: u64) -> Vec<u32> {

@@ -63,8 +63,11 @@ pub fn linear_probe(
     let labels = Tensor::<1, Int>::from_data(TensorData::new(train_labels.iter().map(|&l| l as i64).collect::<Vec<_>>(), [n]), &device);
 
     let autodiff = device.clone().autodiff();
-    autodiff.seed(config.seed);
-    let mut model: Linear = LinearConfig::new(f, classes).init(&autodiff);
+    let mut model: Linear = crate::rng::seeded(&autodiff, config.seed, || {
+        let model = LinearConfig::new(f, classes).init(&autodiff);
+        crate::model::draw_initial_values(&model);
+        model
+    });
     let mut optimizer =
         SgdConfig::new().with_momentum(Some(MomentumConfig::new().with_momentum(config.momentum).with_dampening(0.0))).init();
     let loss_fn = CrossEntropyLossConfig::new().init(&autodiff);

@@ -116,14 +116,17 @@ impl Cmc {
         if m.bank_size == 0 || m.projection_dim == 0 {
             input_error!("the memory banks need at least one image and one dimension");
         }
-        device.seed(m.seed);
-        let autodiff = device.clone().autodiff();
-        let nets = CmcNets {
-            l: ContrastiveNet::with_head(m.encoder, 1, m.head, m.projection_dim, &autodiff),
-            ab: ContrastiveNet::with_head(m.encoder, 2, m.head, m.projection_dim, &autodiff),
-        };
-        let bank_l = random_bank(m.bank_size, m.projection_dim, device);
-        let bank_ab = random_bank(m.bank_size, m.projection_dim, device);
+        let (nets, bank_l, bank_ab) = crate::rng::seeded(device, m.seed, || {
+            let autodiff = device.clone().autodiff();
+            let nets = CmcNets {
+                l: ContrastiveNet::with_head(m.encoder, 1, m.head, m.projection_dim, &autodiff),
+                ab: ContrastiveNet::with_head(m.encoder, 2, m.head, m.projection_dim, &autodiff),
+            };
+            let banks = (random_bank(m.bank_size, m.projection_dim, device), random_bank(m.bank_size, m.projection_dim, device));
+            crate::model::draw_initial_values(&nets.l);
+            crate::model::draw_initial_values(&nets.ab);
+            (nets, banks.0, banks.1)
+        });
         let optimizer = Sgd::new(m.sgd);
         Ok(Cmc { settings, nets, bank_l, bank_ab, optimizer })
     }

@@ -64,9 +64,12 @@ impl InstanceDiscrimination {
         if settings.bank_size == 0 || settings.projection_dim == 0 {
             input_error!("the memory bank needs at least one image and one dimension");
         }
-        device.seed(settings.seed);
-        let net = ContrastiveNet::with_head(settings.encoder, 3, settings.head, settings.projection_dim, &device.clone().autodiff());
-        let bank = random_bank(settings.bank_size, settings.projection_dim, device);
+        let (net, bank) = crate::rng::seeded(device, settings.seed, || {
+            let net = ContrastiveNet::with_head(settings.encoder, 3, settings.head, settings.projection_dim, &device.clone().autodiff());
+            let bank = random_bank(settings.bank_size, settings.projection_dim, device);
+            crate::model::draw_initial_values(&net);
+            (net, bank)
+        });
         let optimizer = Sgd::new(settings.sgd);
         Ok(InstanceDiscrimination { settings, net, bank, optimizer })
     }

@@ -66,15 +66,14 @@ impl Moco {
         if settings.queue_size == 0 || settings.projection_dim == 0 {
             input_error!("the queue size and the projection dimension must be positive");
         }
-        device.seed(settings.seed);
-        let autodiff = device.clone().autodiff();
-        let query = ContrastiveNet::new(settings.encoder, settings.projection_dim, &autodiff);
+        let (query, queue) = crate::rng::seeded(device, settings.seed, || {
+            let query = ContrastiveNet::new(settings.encoder, settings.projection_dim, &device.clone().autodiff());
+            let queue = Tensor::<2>::random([settings.queue_size, settings.projection_dim], Distribution::Normal(0.0, 1.0), device);
+            crate::model::draw_initial_values(&query);
+            (query, queue)
+        });
         let key = key_encoder(&query);
-        let queue = crate::model::l2_normalise(Tensor::<2>::random(
-            [settings.queue_size, settings.projection_dim],
-            Distribution::Normal(0.0, 1.0),
-            device,
-        ));
+        let queue = crate::model::l2_normalise(queue);
         let optimizer = Sgd::new(settings.sgd);
         Ok(Moco { settings, query, key, queue, queue_ptr: 0, optimizer })
     }

@@ -55,8 +55,11 @@ pub struct SimClr {
 impl SimClr {
     /// A new run on `device` (seeded weights).
     pub fn new(settings: SimClrSettings, device: &Device) -> Result<Self> {
-        device.seed(settings.seed);
-        let net = ContrastiveNet::with_head(settings.encoder, 3, settings.head, settings.projection_dim, &device.clone().autodiff());
+        let net = crate::rng::seeded(device, settings.seed, || {
+            let net = ContrastiveNet::with_head(settings.encoder, 3, settings.head, settings.projection_dim, &device.clone().autodiff());
+            crate::model::draw_initial_values(&net);
+            net
+        });
         let optimizer = Sgd::new(settings.sgd);
         Ok(SimClr { settings, net, optimizer, device: device.clone() })
     }

@@ -8,4 +8,5 @@ mod state;
 pub use ema::{key_encoder, momentum_update};
 pub use resnet::{ContrastiveNet, EncoderKind, Head, ResNet, l2_normalise};
 pub(crate) use state::ParamPath;
+pub(crate) use state::draw_initial_values;
 pub use state::{HostTensor, NamedTensors, load_named, named_tensors};

@@ -61,6 +61,22 @@ impl ModuleVisitor for Collect {
     }
 }
 
+struct Draw;
+
+impl ModuleVisitor for Draw {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// Draws every parameter of `module` that is still waiting for its initial value: burn
+/// draws initial weights lazily, at their first use, from the device's shared generator.
+/// Called inside [`crate::rng::seeded`], so that the weights come from the run's seed
+/// whatever other threads do before the first step.
+pub(crate) fn draw_initial_values<M: Module>(module: &M) {
+    module.visit(&mut Draw);
+}
+
 /// Every float value of `module` (parameters and batch-norm running statistics), named
 /// `prefix` + path. Merge pending batch-norm updates first (`module.valid()`), or the
 /// running statistics are those before the last training step.

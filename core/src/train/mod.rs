@@ -28,4 +28,4 @@ pub use method_settings::build_method;
 pub use presets::{Preset, preset};
 pub use trainer::{EpochOutcome, StepsMetrics, Trainer};
 
-pub use crate::rng::permutation;
+pub use crate::rng::{permutation, seeded};

@@ -106,11 +106,3 @@ pub fn step_losses(config: &TrainConfig, calls: usize, steps_per_call: usize, de
     let mut trainer = Trainer::new(config.clone(), Datasets::synthetic(config).unwrap(), device).unwrap();
     (0..calls).map(|_| pollster::block_on(trainer.steps(steps_per_call, &mut ())).unwrap().loss.unwrap()).collect()
 }
-
-/// Serialises the tests of one binary that build seeded models: burn keeps one random
-/// generator per device, shared by every test thread, so two runs compared for equality
-/// must not have another test draw from it between their seeding and their weights.
-pub fn seeding_lock() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}

@@ -177,7 +177,6 @@ fn config(method: MethodKind) -> TrainConfig {
 
 #[test]
 fn cmcring_with_the_whole_bank_reproduces_cmc_exactly() {
-    let _seeding = seeding_lock();
     let whole = TrainConfig { lower: 0.0, upper: 100.0, anneal: Anneal::None, ..config(MethodKind::Cmcring) };
     let a = step_losses(&config(MethodKind::Cmc), 4, 1, &Device::flex());
     let b = step_losses(&whole, 4, 1, &Device::flex());
@@ -189,7 +188,6 @@ fn cmcring_with_the_whole_bank_reproduces_cmc_exactly() {
 
 #[test]
 fn both_banks_change_only_at_the_batch_and_stay_normalised() {
-    let _seeding = seeding_lock();
     let device = Device::flex();
     let config = config(MethodKind::Cmc).resolved(40).unwrap();
     let mut cmc = Cmc::new(CmcSettings::from_config(&config, 40).unwrap(), &device).unwrap();
@@ -296,7 +294,6 @@ fn cmc_short_run(epochs: usize) -> Vec<EpochMetrics> {
 /// ring narrows, as its negatives get harder; it is checked against CMC exactly above.)
 #[test]
 fn cmc_loss_falls_on_the_cpu() {
-    let _seeding = seeding_lock();
     let m = cmc_short_run(4);
     let (first, last) = (m[1].loss.unwrap(), m[4].loss.unwrap());
     assert!(last < first, "the loss did not fall: {first} -> {last}");
@@ -307,7 +304,6 @@ fn cmc_loss_falls_on_the_cpu() {
 /// did not learn").
 #[test]
 fn cmc_learns_on_the_cpu() {
-    let _seeding = seeding_lock();
     let m = cmc_short_run(8);
     let (untrained, trained) = (m[0].knn_top1.unwrap(), m[8].knn_top1.unwrap());
     assert!(trained > untrained, "CMC's kNN did not rise: {untrained} -> {trained}");
@@ -315,7 +311,6 @@ fn cmc_learns_on_the_cpu() {
 
 #[test]
 fn a_stopped_cmcring_run_resumes_exactly() {
-    let _seeding = seeding_lock();
     let device = Device::flex();
     let config = config(MethodKind::Cmcring);
     let datasets = Datasets::synthetic(&config).unwrap();
@@ -339,7 +334,6 @@ fn a_stopped_cmcring_run_resumes_exactly() {
 /// CMCRing on the GPU: the Lab kernel, ring_select and ring_sample on lavapipe in CI; finite losses.
 #[test]
 fn cmcring_runs_on_the_gpu() {
-    let _seeding = seeding_lock();
     let Some(gpu) = gpu() else { return };
     let losses = step_losses(&TrainConfig { anneal: Anneal::None, ..config(MethodKind::Cmcring) }, 2, 1, gpu.burn_device());
     assert!(losses.iter().all(|l| l.is_finite() && *l > 0.0), "{losses:?}");

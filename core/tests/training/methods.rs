@@ -26,7 +26,6 @@ fn config(method: MethodKind) -> TrainConfig {
 
 #[test]
 fn ring_forms_with_the_whole_pool_reproduce_the_plain_methods_exactly() {
-    let _seeding = seeding_lock();
     for (plain, ring) in
         [(MethodKind::Moco, MethodKind::Mocoring), (MethodKind::Ir, MethodKind::Iring), (MethodKind::Simclr, MethodKind::SimclrRing)]
     {
@@ -94,7 +93,7 @@ fn simclr_learns_on_the_cpu() {
 
 /// SimCLR-Ring's loss falls over 3 epochs (its ring of 10% of 78 in-batch candidates is
 /// narrow: its kNN is not checked at this budget). IRing's kNN rises above the untrained
-/// network's (0.435 -> 0.515 when measured); its loss rises while the annealed ring hands it
+/// network's (0.485 -> 0.545 when measured, 2026-12-04); its loss rises while the annealed ring hands it
 /// harder negatives, now that its bank starts from the network's own embeddings.
 #[test]
 fn simclr_ring_and_iring_train_on_the_cpu() {

@@ -250,3 +250,25 @@ fn knn_monitor_features_match_their_reference() {
         assert_eq!(pollster::block_on(trainer.knn()).unwrap(), want, "{which:?}");
     }
 }
+
+/// A trainer's initial weights come from its seed alone: drawing from the device's shared
+/// generator (reseeding it, as another run built on another thread does) between
+/// `Trainer::new` and the first step changes nothing. burn draws weights lazily at their
+/// first use; before the trainer drew them up front, a test running beside another on the
+/// same device got other weights on each run (CI: IRing's kNN 0.39 -> 0.385 untrained to
+/// trained, here 0.485 -> 0.545).
+#[test]
+fn the_initial_weights_come_from_the_seed_whatever_is_drawn_after_construction() {
+    use ring_wgpu_core::burn::tensor::{Distribution, Tensor};
+    use ring_wgpu_core::train::seeded;
+    let device = Device::flex();
+    for method in [MethodKind::Moco, MethodKind::Ir, MethodKind::Cmc, MethodKind::Simclr] {
+        let config = TrainConfig { method, queue: Some(20), samples: 16, ..config() };
+        let datasets = Datasets::synthetic(&config).unwrap();
+        let first_loss = |trainer: &mut Trainer| pollster::block_on(trainer.steps(1, &mut ())).unwrap().loss.unwrap();
+        let alone = first_loss(&mut Trainer::new(config.clone(), datasets.clone(), &device).unwrap());
+        let mut disturbed = Trainer::new(config.clone(), datasets, &device).unwrap();
+        let _ = seeded(&device, 99, || Tensor::<2>::random([64, 64], Distribution::Normal(0.0, 1.0), &device));
+        assert_eq!(first_loss(&mut disturbed), alone, "{method:?}: draws after Trainer::new changed its weights");
+    }
+}
