@@ -121,6 +121,25 @@ impl Dataset {
         Dataset { splits: self.splits.clone(), kind: self.kind }
     }
 
+    /// The same dataset with `split` ("train" or "test") cut to a class-balanced random
+    /// subset of `count` images (seeded; the whole split when `count` is at least its size):
+    /// CIFAR-10's 10,000 test images embedded every few steps would cost more than the
+    /// training, 2,000 keep the embedding view and the kNN monitor quick. The other split is
+    /// shared, not copied.
+    pub fn subset(&self, split: &str, count: f64, seed: u32) -> Result<Dataset, JsError> {
+        if !(count.fract() == 0.0 && count >= 1.0) {
+            return Err(JsError::new(&format!("Dataset.subset: count is a whole number of images, at least 1, not {count}")));
+        }
+        let count = count.min(u32::MAX as f64) as usize;
+        let mut splits = self.splits.clone();
+        let chosen = split_of(&splits, split)?.balanced_subset(count, seed as u64);
+        match split {
+            "train" => splits.train = chosen,
+            _ => splits.test = chosen,
+        }
+        Ok(Dataset { splits, kind: self.kind })
+    }
+
     /// Sizes and class names.
     #[wasm_bindgen(unchecked_return_type = "DatasetInfo")]
     pub fn info(&self) -> Result<JsValue, JsError> {

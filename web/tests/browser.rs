@@ -130,6 +130,30 @@ async fn a_dataset_serves_two_trainers_through_share() {
     assert!(dataset.info().is_ok());
 }
 
+/// `subset` cuts one split to a sample (the same for the same seed, the whole split when the
+/// count is larger), leaves the other split as it was, and refuses counts that are not a
+/// whole number of images and unknown splits by name.
+#[wasm_bindgen_test]
+fn a_subset_samples_one_split_and_keeps_the_other() {
+    use ring_wgpu_web::Dataset;
+    let dataset = Dataset::synthetic(10.0, 16.0, 3).expect("dataset");
+    let count = |d: &Dataset, split: &str| js_sys::Reflect::get(&d.info().unwrap(), &split.into()).unwrap().as_f64().unwrap();
+    assert_eq!((count(&dataset, "train"), count(&dataset, "test")), (100.0, 50.0));
+    let sample = dataset.subset("test", 20.0, 1).expect("subset");
+    assert_eq!((count(&sample, "train"), count(&sample, "test")), (100.0, 20.0));
+    assert_eq!(sample.image("train", 42).unwrap(), dataset.image("train", 42).unwrap());
+    let again = dataset.subset("test", 20.0, 1).unwrap();
+    let images = |d: &Dataset| (0..20).map(|i| d.image("test", i).unwrap()).collect::<Vec<_>>();
+    assert_eq!(images(&again), images(&sample));
+    assert_eq!(count(&dataset.subset("test", 500.0, 1).unwrap(), "test"), 50.0);
+    for bad in [0.0, 2.5, -3.0, f64::NAN] {
+        let e = message(dataset.subset("test", bad, 1).err().expect("refused"));
+        assert!(e.contains("Dataset.subset: count"), "{e}");
+    }
+    let e = message(dataset.subset("validation", 5.0, 1).err().expect("refused"));
+    assert!(e.contains("split `validation`"), "{e}");
+}
+
 /// `device: "auto"` with headless Chromium's software WebGPU (SwiftShader, 14x slower than
 /// the CPU backend in wasm here) trains on the CPU and says why, as the CLI's `--device auto`.
 #[wasm_bindgen_test]

@@ -55,6 +55,10 @@ let droppedFiles = null;
 async function datasetSpec() {
   const kind = $('dataset').value;
   if (kind === 'synthetic') return { kind };
+  if (kind === 'cifar10-served') {
+    if (!state.served.cifar10) throw new Error('this server no longer offers CIFAR-10: choose another dataset, or restart web/serve.sh with --cifar PATH');
+    return { kind: 'served', url: state.served.cifar10.url };
+  }
   if (kind === 'cifar10') {
     const file = $('cifar-file').files[0];
     if (!file) throw new Error('choose your copy of cifar-10-binary.tar.gz (the binary version from https://www.cs.toronto.edu/~kriz/cifar.html)');
@@ -272,6 +276,15 @@ worker.onmessage = ({ data: msg }) => {
       break;
     }
     case 'phase': status(msg.text); break;
+    case 'dataLoading': {
+      state.dataProgress = { what: msg.what, received: msg.received, total: msg.total };
+      const bar = $('load-progress');
+      bar.hidden = !!msg.done;
+      const mb = (n) => (n / 1e6).toFixed(1);
+      if (msg.total > 0) bar.value = Math.min(1, msg.received / msg.total); else bar.removeAttribute('value');
+      status(`downloading ${msg.what}: ${mb(msg.received)}${msg.total > 0 ? ` of ${mb(msg.total)}` : ''} MB`);
+      break;
+    }
     case 'ready':
       $('load-progress').hidden = true;
       state.ready = true; state.webgpu = msg.webgpu; state.loadMs = msg.ms; state.module = msg.module;
@@ -281,6 +294,10 @@ worker.onmessage = ({ data: msg }) => {
     case 'created':
       state.created = true; state.device = msg.device; state.createMs = msg.ms; state.imageSize = msg.imageSize; state.module = msg.module;
       state.config = msg.config; state.finished = msg.progress.finished;
+      state.testSampled = msg.testSampled;
+      $('knn-caption').textContent = msg.testSampled
+        ? `kNN top-1 (%) on ${msg.testSampled.kept.toLocaleString('en')} of the ${msg.testSampled.of.toLocaleString('en')} test images (class-balanced, as in the embedding view)`
+        : 'kNN top-1 (%)';
       status(`${msg.device}; ${msg.progress.stepsPerEpoch} steps per epoch`);
       $('save').disabled = false;
       if (state.wantStart) { state.wantStart = false; startTraining(); }
@@ -306,7 +323,12 @@ worker.onmessage = ({ data: msg }) => {
       break;
     case 'ring': showRing(msg); break;
     case 'ringCheck': state.ringCheck = msg; break;
-    case 'knn': state.knn.push({ step: state.globalStep, top1: msg.top1 }); drawCharts(); break;
+    case 'knn':
+      if (!state.created) break;
+      if (msg.untrained) { state.untrainedKnn = msg.top1; status(`${state.device}: untrained network's kNN ${(100 * msg.top1).toFixed(1)}% (the curve starts there)`); }
+      state.knn.push({ step: msg.untrained ? 0 : state.globalStep, top1: msg.top1, untrained: !!msg.untrained });
+      drawCharts();
+      break;
     case 'autosave': if (state.created) saveToBrowser(msg.bytes); break;
     case 'checkpoint': download(msg.bytes, pendingSaveName || 'ring-wgpu-checkpoint.bin'); break;
     case 'finished': state.finished = true; setRunning(false); status(`finished: ${msg.progress.epochs} epochs`); break;
@@ -433,11 +455,15 @@ async function offerResume() {
     $('resume').firstChild.textContent = `A run saved at step ${saved.step} is in this browser${saved.dataset !== 'synthetic' ? ' (choose its dataset again first)' : ''}. `;
     $('resume-yes').onclick = async () => {
       // A run on CIFAR-10 or dropped folders needs its data again: say so and keep the offer.
-      const missing = saved.dataset === 'cifar10' ? $('cifar-file').files.length === 0 : saved.dataset === 'files' ? !droppedFiles?.length : false;
+      const missing = saved.dataset === 'cifar10' ? $('cifar-file').files.length === 0
+        : saved.dataset === 'files' ? !droppedFiles?.length
+          : saved.dataset === 'cifar10-served' ? !state.served.cifar10 : false;
       if (missing) {
         showError(saved.dataset === 'cifar10'
           ? 'this run trained on CIFAR-10: choose the same cifar-10-binary.tar.gz under Data (CIFAR-10 archive), then press "Continue it" again, or "Discard" to start afresh'
-          : 'this run trained on dropped image folders: drop the same folder under Data, then press "Continue it" again, or "Discard" to start afresh');
+          : saved.dataset === 'files'
+            ? 'this run trained on dropped image folders: drop the same folder under Data, then press "Continue it" again, or "Discard" to start afresh'
+            : 'this run trained on the CIFAR-10 this server offered, which it no longer does: restart web/serve.sh with --cifar PATH (or choose your cifar-10-binary.tar.gz under Data and pick that dataset), then press "Continue it" again, or "Discard" to start afresh');
         return;
       }
       $('dataset').value = saved.dataset;
@@ -446,6 +472,31 @@ async function offerResume() {
     $('resume-no').onclick = () => { $('resume').hidden = true; d.transaction('runs', 'readwrite').objectStore('runs').delete('last'); };
   } catch (e) { console.warn('IndexedDB unavailable', e); }
 }
+
+// ---------- datasets the server offers ----------
+// web/serve.sh serves CIFAR-10 when it has it (/data/datasets.json lists it): the page then
+// trains on it by default, on a class-balanced training subset that shows learning within
+// minutes on a CPU (clear the subset field for all 50,000 images).
+state.served = {};
+const CIFAR_SUBSET = 5000;
+async function offerServedData() {
+  try {
+    const response = await fetch(new URL('../data/datasets.json', location.href));
+    if (!response.ok) return;
+    state.served = await response.json();
+  } catch { return; }
+  const cifar = state.served.cifar10;
+  if (!cifar) return;
+  const option = Object.assign(document.createElement('option'), { value: 'cifar10-served', textContent: `CIFAR-10 (from this server, ${(cifar.bytes / 1e6).toFixed(0)} MB)` });
+  $('dataset').prepend(option);
+  // The visitor's own choice, made while this was fetched, stands.
+  if ($('dataset').value === 'synthetic' && !state.created) {
+    $('dataset').value = 'cifar10-served';
+    if ($('subset').value === '') $('subset').value = String(CIFAR_SUBSET);
+  }
+  state.servedReady = true;
+}
+offerServedData();
 
 // For tests and the console: the same actions as the buttons.
 Object.assign(state, {

@@ -12,6 +12,10 @@ let running = false;
 let stepsPerCall = 1;
 let embeddingEvery = 2;
 let calls = 0;
+// The embedding view's refresh: its forward pass and PCA take `embedMs`; the next waits until
+// training has had four times as long, so that drawing costs at most a fifth of the time.
+let embedMs = 0;
+let embeddedAt = 0;
 let queue = Promise.resolve();
 
 const post = (type, data = {}, transfer = []) => self.postMessage({ type, ...data }, transfer);
@@ -35,18 +39,65 @@ function enqueue(task) {
   return queue;
 }
 
-function datasetFrom(spec) {
+// The test images the embedding view, the rings and the kNN monitor use: a class-balanced
+// sample of a large test split (CIFAR-10 has 10,000), the same one every time.
+const VIEW_TEST_IMAGES = 2000;
+
+// The bytes at `url`, their download reported to the page ('dataLoading' messages).
+async function download(url, what) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${what}: the server answered ${response.status} ${response.statusText} for ${url} (restart web/serve.sh, or pick the archive under Data)`);
+  const total = Number(response.headers.get('content-length')) || 0;
+  const parts = [];
+  let received = 0;
+  let last = 0;
+  for (const reader = response.body.getReader(); ;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    received += value.byteLength;
+    const now = performance.now();
+    if (now - last > 100) { last = now; post('dataLoading', { what, received, total }); }
+  }
+  post('dataLoading', { what, received, total, done: true });
+  const bytes = new Uint8Array(received);
+  let at = 0;
+  for (const part of parts) { bytes.set(part, at); at += part.byteLength; }
+  return bytes;
+}
+
+// Set by datasetFrom when the test split was sampled: { of, kept }.
+let testSampled = null;
+
+async function datasetFrom(spec) {
+  testSampled = null;
+  let dataset;
   switch (spec.kind) {
     case 'synthetic': return null;
-    case 'cifar10': return lib.Dataset.cifar10(new Uint8Array(spec.bytes));
-    case 'files': return lib.Dataset.fromFiles(spec.paths, spec.contents.map((b) => new Uint8Array(b)), spec.size || 32, spec.testFraction || 0.2, spec.seed || 0);
+    case 'served': {
+      const bytes = await download(spec.url, 'CIFAR-10');
+      post('phase', { text: 'reading the dataset (unpacking the CIFAR-10 archive)…' });
+      dataset = lib.Dataset.cifar10(bytes);
+      break;
+    }
+    case 'cifar10': dataset = lib.Dataset.cifar10(new Uint8Array(spec.bytes)); break;
+    case 'files': dataset = lib.Dataset.fromFiles(spec.paths, spec.contents.map((b) => new Uint8Array(b)), spec.size || 32, spec.testFraction || 0.2, spec.seed || 0); break;
     default: throw new Error(`unknown dataset kind ${spec.kind}`);
   }
+  const { test } = dataset.info();
+  if (test <= VIEW_TEST_IMAGES) return dataset;
+  const sample = dataset.subset('test', VIEW_TEST_IMAGES, 0);
+  dataset.free();
+  testSampled = { of: test, kept: VIEW_TEST_IMAGES };
+  return sample;
 }
 
 async function sendEmbeddings() {
+  const started = performance.now();
   const e = await trainer.embeddings('test', 'projection');
-  post('embeddings', { points: e.points, labels: e.labels, classes: e.classes, count: e.count }, [e.points.buffer, e.labels.buffer]);
+  embedMs = performance.now() - started;
+  embeddedAt = performance.now();
+  post('embeddings', { points: e.points, labels: e.labels, classes: e.classes, count: e.count, ms: embedMs }, [e.points.buffer, e.labels.buffer]);
 }
 
 async function trainLoop() {
@@ -60,7 +111,8 @@ async function trainLoop() {
   calls += 1;
   const progress = trainer.progress();
   post('metrics', { metrics: m, progress });
-  if (m.epochs.length > 0 || calls % embeddingEvery === 0) await sendEmbeddings();
+  const viewDue = calls % embeddingEvery === 0 && performance.now() - embeddedAt >= 4 * embedMs;
+  if (m.epochs.length > 0 || viewDue) await sendEmbeddings();
   if (m.epochs.length > 0) {
     const bytes = await trainer.exportCheckpoint();
     post('autosave', { bytes }, [bytes.buffer]);
@@ -82,16 +134,22 @@ const handlers = {
       post('phase', { text: 'loading the WebGPU build of the module…' });
       await useBuild('webgpu');
     }
-    if (msg.dataset.kind !== 'synthetic') post('phase', { text: `reading the dataset (${msg.dataset.kind === 'cifar10' ? 'unpacking the CIFAR-10 archive' : 'decoding the images'})…` });
-    const dataset = datasetFrom(msg.dataset);
+    if (msg.dataset.kind === 'cifar10' || msg.dataset.kind === 'files') post('phase', { text: `reading the dataset (${msg.dataset.kind === 'cifar10' ? 'unpacking the CIFAR-10 archive' : 'decoding the images'})…` });
+    const dataset = await datasetFrom(msg.dataset);
     post('phase', { text: msg.checkpoint ? 'restoring the checkpoint…' : 'creating the model…' });
     const started = performance.now();
     trainer = msg.checkpoint
       ? await lib.Trainer.fromCheckpoint(new Uint8Array(msg.checkpoint), dataset, { device: msg.device })
       : await lib.Trainer.create(msg.config, dataset, { device: msg.device });
     const [h, w] = trainer.imageSize('test');
-    post('created', { progress: trainer.progress(), config: trainer.config(), device: trainer.device, module: build, imageSize: [h, w], ms: performance.now() - started });
+    const progress = trainer.progress();
+    post('created', { progress, config: trainer.config(), device: trainer.device, module: build, imageSize: [h, w], ms: performance.now() - started, testSampled });
     await sendEmbeddings();
+    // The baseline the kNN curve is read against: the untrained network (a new run only).
+    if (progress.globalStep === 0) {
+      post('phase', { text: 'measuring the untrained network\'s kNN (where the kNN curve starts)…' });
+      post('knn', { top1: await trainer.knn(), untrained: true });
+    }
   },
   async start(msg) {
     if (!trainer) throw new Error('create a trainer first');
