@@ -156,7 +156,12 @@ try {
 
   // Clicking a point shows its ring.
   await page.waitForFunction(() => !window.ringDemo.running && window.ringDemo.points, null, { timeout: 300_000 });
-  const box = await page.locator('#embedding').boundingBox();
+  // Mouse positions are in the viewport: bring the view into it first.
+  // The canvas's drawing area, inside its border.
+  const viewBox = async () => {
+    await page.locator('#embedding').scrollIntoViewIfNeeded();
+    return page.evaluate(() => { const c = document.getElementById('embedding'); const r = c.getBoundingClientRect(); return { x: r.left + c.clientLeft, y: r.top + c.clientTop, width: c.clientWidth, height: c.clientHeight }; });
+  };
   await page.evaluate(() => window.ringDemo.selectAnchor(7));
   await waitFor('ring shown', () => window.ringDemo.ring && window.ringDemo.ring.anchor === 7, 300_000);
   const ring = await demo(() => ({ anchor: window.ringDemo.ring.anchor, lo: window.ringDemo.ring.lo, hi: window.ringDemo.ring.hi, places: Array.from(window.ringDemo.ring.places), text: document.getElementById('anchor-text').textContent, neighbours: document.querySelectorAll('#neighbours figure').length }));
@@ -164,9 +169,43 @@ try {
   check('selecting a point shows its ring', counts[1] === ring.hi - ring.lo && counts[0] === ring.lo && ring.neighbours === 8 && /in the ring/.test(ring.text), `too close ${counts[0]}, ring ${counts[1]}, too far ${counts[2]}`);
   // And by a real click on the canvas, at the drawn position of test image 11.
   const at = await demo(() => window.ringDemo.screenPosition(11));
+  let box = await viewBox();
   await page.mouse.click(box.x + at.x * box.width, box.y + at.y * box.height);
   await waitFor('ring of the clicked point', () => window.ringDemo.ring && window.ringDemo.ring.anchor === 11, 300_000);
   check('a click on a point selects it and shows its ring', true);
+
+  // The keyboard: Tab-reachable view, an arrow key moves to a neighbouring point and shows its ring.
+  await page.focus('#embedding');
+  // Towards the middle, where there are points.
+  await page.keyboard.press(at.x > 0.5 ? 'ArrowLeft' : 'ArrowRight');
+  await waitFor('ring of the point chosen by keyboard', () => window.ringDemo.ring && window.ringDemo.anchor !== 11 && window.ringDemo.ring.anchor === window.ringDemo.anchor, 300_000);
+  const keyed = await demo(() => window.ringDemo.anchor);
+  check('an arrow key chooses a neighbouring point and shows its ring', keyed !== 11, `anchor ${keyed}`);
+  // Zoom with the wheel about the cursor: the point under it stays put, and a click there
+  // (inverting the zoom) still selects it.
+  const before = await demo(() => window.ringDemo.screenPosition(11));
+  box = await viewBox();
+  await page.mouse.move(box.x + before.x * box.width, box.y + before.y * box.height);
+  await page.mouse.wheel(0, -600);
+  await page.waitForFunction(() => window.ringDemo.view.scale > 1, null, { timeout: 10_000 });
+  const after = await demo(() => ({ at: window.ringDemo.screenPosition(11), scale: window.ringDemo.view.scale }));
+  await page.mouse.click(box.x + after.at.x * box.width, box.y + after.at.y * box.height);
+  await waitFor('ring of the clicked point after zooming', () => window.ringDemo.ring && window.ringDemo.ring.anchor === 11, 300_000);
+  check('the wheel zooms about the cursor and a click still selects the point under it',
+    // A wheel event's position is in whole pixels: within 3 pixels after a 3x zoom.
+    after.scale > 1.5 && Math.abs(after.at.x - before.x) * box.width < 3 && Math.abs(after.at.y - before.y) * box.height < 3,
+    `scale ${after.scale.toFixed(2)}, point 11 at (${before.x.toFixed(3)}, ${before.y.toFixed(3)}) -> (${after.at.x.toFixed(3)}, ${after.at.y.toFixed(3)})`);
+  await page.keyboard.press('0');
+  // The checkpoint buttons are reachable with Tab.
+  const tabbable = await demo(() => {
+    const load = document.getElementById('load');
+    const hidden = getComputedStyle(load).display === 'none' || getComputedStyle(load).visibility === 'hidden';
+    return { load: !hidden && load.tabIndex >= 0, save: document.getElementById('save').tabIndex >= 0 };
+  });
+  check('Save and Load checkpoint are reachable by keyboard', tabbable.load && tabbable.save, JSON.stringify(tabbable));
+  // 10,000 points: all drawn; the frame time is reported (BENCHMARKS.md), not asserted.
+  report.view_10k = await demo(() => window.ringDemo.timeView(10000));
+  check('the embedding view draws 10,000 points', report.view_10k.drawn === 10000, `${report.view_10k.drawn} drawn, median ${report.view_10k.medianMs.toFixed(1)} ms, max ${report.view_10k.maxMs.toFixed(1)} ms a frame`);
   await page.screenshot({ path: path.join(outDir, 'trained-page.png'), fullPage: true });
   report.screenshot = path.join(outDir, 'trained-page.png');
 } catch (e) {
@@ -270,7 +309,8 @@ try {
   const cifar10 = loadCifar10(archive);
   const { server: s, url: u } = await serve(webDir, 0, { cifar10 });
   const b = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
-  const p = await b.newPage();
+  // A high-density screen: the view's backing store follows the device pixel ratio.
+  const p = await b.newPage({ deviceScaleFactor: 2, viewport: { width: 700, height: 900 } });
   const errors = [];
   p.on('pageerror', (e) => errors.push(e.message));
   await p.goto(`${u}/www/index.html`);
@@ -292,6 +332,8 @@ try {
     run.sampled && run.sampled.of === 2100 && run.sampled.kept === 2000 && run.points === 2000 && /2,000 of the 2,100 test images/.test(run.caption),
     JSON.stringify({ sampled: run.sampled, points: run.points, caption: run.caption }));
   check('no page error while training on the served CIFAR-10', errors.length === 0, errors.join(' | '));
+  const sharp = await p.evaluate(() => { const c = document.getElementById('embedding'); return { backing: c.width, css: c.clientWidth, dpr: devicePixelRatio }; });
+  check('on a narrow, high-density screen the view is drawn at the device pixel ratio', sharp.dpr === 2 && Math.abs(sharp.backing - 2 * sharp.css) <= 1 && sharp.css < 700, JSON.stringify(sharp));
   await b.close();
   s.close();
   fs.rmSync(tmp, { recursive: true, force: true });

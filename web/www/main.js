@@ -132,6 +132,20 @@ function alignTo(previous, points) {
   }
   return out;
 }
+// The view's own coordinates: a VIEW x VIEW square (points laid out with a margin), shown
+// through a zoom and pan (screen = layout * scale + offset) on a canvas whose backing store
+// follows its CSS size and the device pixel ratio, so points stay sharp on any screen.
+const VIEW = 640;
+const view = { scale: 1, tx: 0, ty: 0 };
+const toScreen = (x, y) => [x * view.scale + view.tx, y * view.scale + view.ty];
+function colour(c) { return c < PALETTE.length ? PALETTE[c] : `hsl(${(c * 137.508) % 360}, 55%, 45%)`; }
+function fitCanvas() {
+  const canvas = $('embedding');
+  const css = canvas.clientWidth || VIEW;
+  const size = Math.max(1, Math.round(css * (window.devicePixelRatio || 1)));
+  if (canvas.width !== size) { canvas.width = size; canvas.height = size; }
+}
+new ResizeObserver(() => { fitCanvas(); drawEmbedding(); }).observe($('embedding'));
 function setPoints(points, labels, classes) {
   const aligned = alignTo(state.points, points);
   state.points = aligned; state.labels = labels; state.classes = classes;
@@ -141,10 +155,10 @@ function setPoints(points, labels, classes) {
     minX = Math.min(minX, aligned[2 * i]); maxX = Math.max(maxX, aligned[2 * i]);
     minY = Math.min(minY, aligned[2 * i + 1]); maxY = Math.max(maxY, aligned[2 * i + 1]);
   }
-  const canvas = $('embedding'); const m = 16, s = canvas.width - 2 * m;
+  const m = 16, s = VIEW - 2 * m;
   const spanX = Math.max(maxX - minX, 1e-9), spanY = Math.max(maxY - minY, 1e-9);
   const xs = new Float32Array(n), ys = new Float32Array(n);
-  for (let i = 0; i < n; i++) { xs[i] = m + (aligned[2 * i] - minX) / spanX * s; ys[i] = canvas.height - m - (aligned[2 * i + 1] - minY) / spanY * s; }
+  for (let i = 0; i < n; i++) { xs[i] = m + (aligned[2 * i] - minX) / spanX * s; ys[i] = VIEW - m - (aligned[2 * i + 1] - minY) / spanY * s; }
   target = { xs, ys };
   if (!shown || shown.xs.length !== n) shown = { xs: xs.slice(), ys: ys.slice() };
   const from = { xs: shown.xs.slice(), ys: shown.ys.slice() };
@@ -158,50 +172,127 @@ function setPoints(points, labels, classes) {
     if (t < 1) animation = requestAnimationFrame(frame);
   };
   animation = requestAnimationFrame(frame);
-  $('legend').innerHTML = classes.map((c, i) => `<span style="--c:${PALETTE[i % 10]}">${c}</span>`).join('');
+  $('legend').innerHTML = classes.map((c, i) => `<span style="--c:${colour(i)}">${c}</span>`).join('');
 }
 function drawEmbedding() {
+  const started = performance.now();
   const canvas = $('embedding'); const g = canvas.getContext('2d');
+  g.setTransform(1, 0, 0, 1, 0, 0);
   g.clearRect(0, 0, canvas.width, canvas.height);
+  state.drawn = 0;
   if (!shown) return;
+  // Draw in the view's units: one transform for the backing store's size.
+  const k = canvas.width / VIEW;
+  g.setTransform(k, 0, 0, k, 0, 0);
   const n = shown.xs.length;
   const ring = state.ring && state.ring.anchor === state.anchor ? state.ring : null;
   const place = new Int8Array(n).fill(-1);
-  if (ring) ring.candidates.forEach((c, k) => { place[c] = ring.places[k]; });
+  if (ring) ring.candidates.forEach((c, j) => { place[c] = ring.places[j]; });
+  // Crowded views: smaller, translucent points, so that dense clusters read as density.
+  const size = n > 2000 ? 3 : n > 500 ? 4 : 5;
+  const alpha = n > 2000 ? 0.55 : n > 500 ? 0.8 : 1;
+  let drawn = 0;
   for (let i = 0; i < n; i++) {
-    g.globalAlpha = ring && place[i] === PLACE.far ? 0.4 : 1;
-    g.fillStyle = PALETTE[state.labels[i] % 10];
-    g.fillRect(shown.xs[i] - 2.5, shown.ys[i] - 2.5, 5, 5);
+    const [x, y] = toScreen(shown.xs[i], shown.ys[i]);
+    if (x < -size || y < -size || x > VIEW + size || y > VIEW + size) continue;
+    g.globalAlpha = ring && place[i] === PLACE.far ? alpha * 0.4 : alpha;
+    g.fillStyle = colour(state.labels[i]);
+    g.fillRect(x - size / 2, y - size / 2, size, size);
+    drawn++;
   }
   g.globalAlpha = 1;
   if (ring) {
     for (let i = 0; i < n; i++) {
-      if (place[i] === PLACE.ring) { g.strokeStyle = '#ff9f1c'; g.lineWidth = 1.5; g.strokeRect(shown.xs[i] - 4, shown.ys[i] - 4, 8, 8); }
-      if (place[i] === PLACE.close) { g.strokeStyle = '#d62728'; g.lineWidth = 1.5; g.beginPath(); g.arc(shown.xs[i], shown.ys[i], 5, 0, 2 * Math.PI); g.stroke(); }
+      const [x, y] = toScreen(shown.xs[i], shown.ys[i]);
+      if (place[i] === PLACE.ring) { g.strokeStyle = '#ff9f1c'; g.lineWidth = 1.5; g.strokeRect(x - 4, y - 4, 8, 8); }
+      if (place[i] === PLACE.close) { g.strokeStyle = '#d62728'; g.lineWidth = 1.5; g.beginPath(); g.arc(x, y, 5, 0, 2 * Math.PI); g.stroke(); }
     }
   }
   if (state.anchor !== null && state.anchor < n) {
-    const x = shown.xs[state.anchor], y = shown.ys[state.anchor];
+    const [x, y] = toScreen(shown.xs[state.anchor], shown.ys[state.anchor]);
     g.fillStyle = '#000'; g.beginPath(); g.arc(x, y, 6, 0, 2 * Math.PI); g.fill();
     g.strokeStyle = '#fff'; g.lineWidth = 2; g.stroke();
   }
+  state.drawn = drawn;
+  state.drawMs = performance.now() - started;
 }
-function pick(event) {
-  if (!shown) return null;
+// An event's position in the view's units (inside the canvas's border).
+function eventPoint(event) {
   const canvas = $('embedding'); const rect = canvas.getBoundingClientRect();
-  const x = (event.clientX - rect.left) * canvas.width / rect.width, y = (event.clientY - rect.top) * canvas.height / rect.height;
-  let best = null, bestD = 12 * 12;
-  for (let i = 0; i < shown.xs.length; i++) { const d = (shown.xs[i] - x) ** 2 + (shown.ys[i] - y) ** 2; if (d < bestD) { bestD = d; best = i; } }
+  return [(event.clientX - rect.left - canvas.clientLeft) * VIEW / canvas.clientWidth, (event.clientY - rect.top - canvas.clientTop) * VIEW / canvas.clientHeight];
+}
+function nearest(x, y, within = 12) {
+  if (!shown) return null;
+  let best = null, bestD = within * within;
+  for (let i = 0; i < shown.xs.length; i++) {
+    const [px, py] = toScreen(shown.xs[i], shown.ys[i]);
+    const d = (px - x) ** 2 + (py - y) ** 2;
+    if (d < bestD) { bestD = d; best = i; }
+  }
   return best;
 }
-function selectAnchor(i) {
+let ringTimer = null;
+function selectAnchor(i, { wait = 0 } = {}) {
   if (i === null || !state.created) return;
   state.anchor = i;
   $('anchor-id').textContent = `#${i} (${state.classes[state.labels[i]] ?? ''})`;
   drawEmbedding();
-  send('ring', { anchor: i });
+  // Keys held down move quickly: ask for the ring once they rest.
+  clearTimeout(ringTimer);
+  if (wait > 0) ringTimer = setTimeout(() => send('ring', { anchor: i }), wait); else send('ring', { anchor: i });
 }
-$('embedding').addEventListener('click', (e) => selectAnchor(pick(e)));
+// Zoom by `factor` about the view point (x, y), which stays where it is on screen.
+function zoom(factor, x = VIEW / 2, y = VIEW / 2) {
+  const scale = Math.min(64, Math.max(1, view.scale * factor));
+  const f = scale / view.scale;
+  view.tx = x - (x - view.tx) * f; view.ty = y - (y - view.ty) * f; view.scale = scale;
+  if (scale === 1) { view.tx = 0; view.ty = 0; }
+  drawEmbedding();
+}
+function resetView() { view.scale = 1; view.tx = 0; view.ty = 0; drawEmbedding(); }
+// The nearest point from `from` in direction (dx, dy), favouring points straight ahead.
+function neighbourInDirection(from, dx, dy) {
+  let best = null, bestScore = Infinity;
+  const [ax, ay] = toScreen(shown.xs[from], shown.ys[from]);
+  for (let i = 0; i < shown.xs.length; i++) {
+    if (i === from) continue;
+    const [x, y] = toScreen(shown.xs[i], shown.ys[i]);
+    const along = (x - ax) * dx + (y - ay) * dy;
+    if (along <= 0) continue;
+    const across = Math.abs((x - ax) * dy - (y - ay) * dx);
+    const score = along + 2 * across;
+    if (score < bestScore) { bestScore = score; best = i; }
+  }
+  return best;
+}
+const embedding = $('embedding');
+let drag = null;
+embedding.addEventListener('pointerdown', (e) => { drag = { start: eventPoint(e), last: eventPoint(e), moved: false }; embedding.setPointerCapture(e.pointerId); });
+embedding.addEventListener('pointermove', (e) => {
+  if (!drag) return;
+  const [x, y] = eventPoint(e);
+  if (Math.hypot(x - drag.start[0], y - drag.start[1]) > 4) drag.moved = true;
+  if (drag.moved && view.scale > 1) { view.tx += x - drag.last[0]; view.ty += y - drag.last[1]; drawEmbedding(); }
+  drag.last = [x, y];
+});
+embedding.addEventListener('pointerup', (e) => {
+  const wasDrag = drag && drag.moved;
+  drag = null;
+  if (!wasDrag) { const [x, y] = eventPoint(e); selectAnchor(nearest(x, y)); }
+});
+embedding.addEventListener('wheel', (e) => { e.preventDefault(); const [x, y] = eventPoint(e); zoom(Math.exp(-e.deltaY / 500), x, y); }, { passive: false });
+embedding.addEventListener('dblclick', resetView);
+embedding.addEventListener('keydown', (e) => {
+  const arrows = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+  if (arrows[e.key] && shown && shown.xs.length) {
+    e.preventDefault();
+    if (state.anchor === null || state.anchor >= shown.xs.length) { selectAnchor(nearest(VIEW / 2, VIEW / 2, Infinity), { wait: 150 }); return; }
+    const next = neighbourInDirection(state.anchor, ...arrows[e.key]);
+    if (next !== null) selectAnchor(next, { wait: 150 });
+  } else if (e.key === '+' || e.key === '=') { e.preventDefault(); zoom(1.5, ...(state.anchor !== null && shown ? toScreen(shown.xs[state.anchor], shown.ys[state.anchor]) : [VIEW / 2, VIEW / 2])); }
+  else if (e.key === '-') { e.preventDefault(); zoom(1 / 1.5); }
+  else if (e.key === '0') { e.preventDefault(); resetView(); }
+});
 
 // ---------- anchor panel ----------
 function drawImage(canvas, rgb, [h, w]) {
@@ -371,7 +462,7 @@ $('pause').addEventListener('click', () => { send('pause'); setRunning(false); s
 $('reset').addEventListener('click', () => {
   // 'pause' is answered at once (the trainer stops before its next step); the step in
   // flight still finishes, and its messages are dropped because no run is created.
-  send('pause'); send('reset'); state.created = false; state.points = null; cancelAnimationFrame(animation); shown = null; state.steps = []; state.knn = []; state.ring = null; state.anchor = null;
+  send('pause'); send('reset'); state.created = false; state.points = null; cancelAnimationFrame(animation); shown = null; resetView(); state.steps = []; state.knn = []; state.ring = null; state.anchor = null;
   setRunning(false); drawCharts(); drawEmbedding(); status('reset: press Start for a new run');
 });
 $('save').addEventListener('click', () => { pendingSaveName = `ring-wgpu-step${state.globalStep}.bin`; send('checkpoint'); });
@@ -504,6 +595,21 @@ Object.assign(state, {
   checkRing: (anchor) => send('ringCheck', { anchor }),
   measureKnn: () => send('knn'),
   // Where image i is drawn, as fractions of the canvas (for a test's click).
-  screenPosition: (i) => ({ x: shown.xs[i] / $('embedding').width, y: shown.ys[i] / $('embedding').height }),
+  screenPosition: (i) => { const [x, y] = toScreen(shown.xs[i], shown.ys[i]); return { x: x / VIEW, y: y / VIEW }; },
+  view,
+  // The time to draw `n` points (random, 12 classes) `frames` times: [median, max] ms. The
+  // view shows the run's points again afterwards.
+  timeView: (n, frames = 20) => {
+    const saved = { shown, labels: state.labels, ring: state.ring };
+    shown = { xs: Float32Array.from({ length: n }, () => 16 + Math.random() * (VIEW - 32)), ys: Float32Array.from({ length: n }, () => 16 + Math.random() * (VIEW - 32)) };
+    state.labels = Uint32Array.from({ length: n }, (_, i) => i % 12); state.ring = null;
+    const times = [];
+    for (let f = 0; f < frames; f++) { drawEmbedding(); times.push(state.drawMs); }
+    const drawn = state.drawn;
+    shown = saved.shown; state.labels = saved.labels; state.ring = saved.ring;
+    drawEmbedding();
+    times.sort((a, b) => a - b);
+    return { points: n, drawn, medianMs: times[times.length >> 1], maxMs: times[times.length - 1] };
+  },
   setConfig: (values) => { for (const [id, v] of Object.entries(values)) { $(id).value = v; } },
 });
