@@ -162,6 +162,17 @@ fn run_one(
         _ => format!("{} train", datasets.train.len()),
     };
     *dataset_line = format!("{} ({} / {} test images, {} classes)", name, train_images, datasets.test.len(), datasets.train.classes.len());
+    // A finished run kept without its checkpoint (deleted to save space, or its records
+    // copied elsewhere): its result stands when the settings it recorded are this command's.
+    if saved.is_none()
+        && let Some(done) = read_result(dir)
+        && done.probe_epochs == probe.epochs
+        && done.epochs == config.epochs
+        && recorded_config_is(dir, &config.resolved(datasets.train.len())?)
+    {
+        eprintln!("{label}: done before (kNN {:.1}%), kept from its result.json (its checkpoint is gone)", done.knn_top1 * 100.0);
+        return Ok(Some(done));
+    }
     let mut trainer = match &saved {
         Some(bytes) => {
             Checkpoint::read_config(bytes).with_context(|| checkpoint::path(dir).display().to_string())?;
@@ -217,6 +228,14 @@ fn run_one(
         linear_top1.map(|v| format!(", linear probe {:.1}%", v * 100.0)).unwrap_or_default()
     );
     Ok(Some(result))
+}
+
+/// Does the run in `dir` record (config.json) exactly the resolved settings `config`?
+fn recorded_config_is(dir: &Path, config: &TrainConfig) -> bool {
+    // Both sides through the same printer and parser, so that equal settings compare equal.
+    let recorded = std::fs::read(dir.join("config.json")).ok().and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let wanted = serde_json::to_string_pretty(config).ok().and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
+    recorded.is_some() && recorded == wanted
 }
 
 fn read_result(dir: &Path) -> Option<RunResult> {

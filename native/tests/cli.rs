@@ -448,6 +448,25 @@ fn compare_trains_each_method_per_seed_writes_the_table_and_resumes() {
     assert_eq!(std::fs::read_to_string(&metrics).unwrap().lines().count(), lines_before);
     assert_eq!(std::fs::read_to_string(out.join("compare.md")).unwrap(), table, "the same numbers");
 
+    // A finished run whose checkpoint was deleted is kept from its records, not retrained;
+    // one whose records name other settings is trained again.
+    std::fs::remove_file(out.join("simclr-seed1").join("checkpoint.bin")).unwrap();
+    std::fs::remove_file(out.join("mocoring-seed1").join("checkpoint.bin")).unwrap();
+    let recorded = out.join("mocoring-seed1").join("config.json");
+    let changed = std::fs::read_to_string(&recorded).unwrap().replace("\"temperature\": 0.07", "\"temperature\": 0.5");
+    assert!(changed.contains("0.5"), "{changed}");
+    std::fs::write(&recorded, changed).unwrap();
+    let (ok, _, stderr) = run(&args);
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("simclr seed 1: done before") && stderr.contains("kept from its result.json"), "{stderr}");
+    assert!(stderr.contains("mocoring seed 1: training"), "{stderr}");
+    assert_eq!(stderr.matches("done before").count(), 5, "{stderr}");
+    // The retrained run is the same run (seeded): the same accuracies, another speed.
+    let accuracies = |table: &str| -> Vec<String> {
+        table.lines().filter(|l| l.starts_with("| ")).map(|l| l.split('|').take(6).collect::<Vec<_>>().join("|")).collect()
+    };
+    assert_eq!(accuracies(&std::fs::read_to_string(out.join("compare.md")).unwrap()), accuracies(&table));
+
     // Flags that compare sets itself are refused with what to use instead.
     let (ok, _, stderr) = run(&["compare", "--method", "moco", "--out", out.to_str().unwrap()]);
     assert!(!ok && stderr.contains("--method: compare trains each of --methods"), "{stderr}");
