@@ -67,9 +67,10 @@ impl Moco {
             input_error!("the queue size and the projection dimension must be positive");
         }
         let (query, queue) = crate::rng::seeded(device, settings.seed, || {
+            // The weights, then the queue: the order the values were always drawn in.
             let query = ContrastiveNet::new(settings.encoder, settings.projection_dim, &device.clone().autodiff());
-            let queue = Tensor::<2>::random([settings.queue_size, settings.projection_dim], Distribution::Normal(0.0, 1.0), device);
             crate::model::draw_initial_values(&query);
+            let queue = Tensor::<2>::random([settings.queue_size, settings.projection_dim], Distribution::Normal(0.0, 1.0), device);
             (query, queue)
         });
         let key = key_encoder(&query);
