@@ -9,14 +9,15 @@
 #
 # DATA_DIR: CIFAR-10 as image folders (train/<class>/*.jpg, test/<class>/*.jpg), default
 # cifar10-jpg (`ring-wgpu data cifar10` or ../shared/data/cifar10-jpg.tar.gz unpacked).
-# OUT: where the runs go (default runs/cifar; the ablations go to OUT-ball and
-# OUT-noanneal). Each run keeps its checkpoint, so running the script again resumes where
-# it stopped and keeps the runs already done. RING_WGPU names the binary (default
+# OUT: where the runs go (default results/cifar10, whose run records are in git; the
+# ablations go to OUT-ball and OUT-noanneal). Each run keeps its checkpoint, so running the
+# script again resumes where it stopped; a finished run is kept, with or without its
+# checkpoint, when its config.json records the same settings (the same DATA_DIR string too). RING_WGPU names the binary (default
 # target/release/ring-wgpu); METHODS and SEEDS narrow the main comparison (defaults
 # mocoring,moco,iring,ir and 1 2 3). About 2.5-4.5 hours a run on 2 CPU cores.
 set -euo pipefail
 data=${1:-cifar10-jpg}
-out=${2:-runs/cifar}
+out=${2:-results/cifar10}
 bin=${RING_WGPU:-target/release/ring-wgpu}
 methods=${METHODS:-mocoring,moco,iring,ir}
 seeds=${SEEDS:-1 2 3}
