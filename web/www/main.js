@@ -354,28 +354,28 @@ function showRing(msg) {
 }
 
 // ---------- messages from the worker ----------
+// A download's progress in the bar and the status line (the total 0 when unknown); the bar
+// goes when it is done.
+function showDownload(what, { received, total, done }) {
+  const bar = $('load-progress');
+  bar.hidden = !!done;
+  const mb = (n) => (n / 1e6).toFixed(1);
+  if (total > 0) bar.value = Math.min(1, received / total); else bar.removeAttribute('value');
+  status(`downloading ${what}: ${mb(received)}${total > 0 ? ` of ${mb(total)}` : ''} MB`);
+}
 let pendingSaveName = null;
 worker.onmessage = ({ data: msg }) => {
   switch (msg.type) {
-    case 'loading': {
+    case 'loading':
       state.loadProgress = { received: msg.received, total: msg.total };
-      const bar = $('load-progress');
-      bar.hidden = !!msg.done;
-      const mb = (n) => (n / 1e6).toFixed(1);
-      if (msg.total > 0) { bar.value = Math.min(1, msg.received / msg.total); status(`downloading the training module: ${mb(msg.received)} of ${mb(msg.total)} MB`); } else { bar.removeAttribute('value'); status(`downloading the training module: ${mb(msg.received)} MB`); }
+      showDownload('the training module', msg);
       if (msg.done) status('compiling the training module…');
       break;
-    }
     case 'phase': status(msg.text); break;
-    case 'dataLoading': {
+    case 'dataLoading':
       state.dataProgress = { what: msg.what, received: msg.received, total: msg.total };
-      const bar = $('load-progress');
-      bar.hidden = !!msg.done;
-      const mb = (n) => (n / 1e6).toFixed(1);
-      if (msg.total > 0) bar.value = Math.min(1, msg.received / msg.total); else bar.removeAttribute('value');
-      status(`downloading ${msg.what}: ${mb(msg.received)}${msg.total > 0 ? ` of ${mb(msg.total)}` : ''} MB`);
+      showDownload(msg.what, msg);
       break;
-    }
     case 'ready':
       $('load-progress').hidden = true;
       state.ready = true; state.webgpu = msg.webgpu; state.loadMs = msg.ms; state.module = msg.module;
@@ -416,7 +416,7 @@ worker.onmessage = ({ data: msg }) => {
     case 'ringCheck': state.ringCheck = msg; break;
     case 'knn':
       if (!state.created) break;
-      if (msg.untrained) { state.untrainedKnn = msg.top1; status(`${state.device}: untrained network's kNN ${(100 * msg.top1).toFixed(1)}% (the curve starts there)`); }
+      if (msg.untrained) { status(`${state.device}: untrained network's kNN ${(100 * msg.top1).toFixed(1)}% (the curve starts there)`); }
       state.knn.push({ step: msg.untrained ? 0 : state.globalStep, top1: msg.top1, untrained: !!msg.untrained });
       drawCharts();
       break;

@@ -74,14 +74,17 @@ async function datasetFrom(spec) {
   let dataset;
   switch (spec.kind) {
     case 'synthetic': return null;
-    case 'served': {
-      const bytes = await download(spec.url, 'CIFAR-10');
+    case 'served':
+    case 'cifar10': {
+      const bytes = spec.kind === 'served' ? await download(spec.url, 'CIFAR-10') : new Uint8Array(spec.bytes);
       post('phase', { text: 'reading the dataset (unpacking the CIFAR-10 archive)…' });
       dataset = lib.Dataset.cifar10(bytes);
       break;
     }
-    case 'cifar10': dataset = lib.Dataset.cifar10(new Uint8Array(spec.bytes)); break;
-    case 'files': dataset = lib.Dataset.fromFiles(spec.paths, spec.contents.map((b) => new Uint8Array(b)), spec.size || 32, spec.testFraction || 0.2, spec.seed || 0); break;
+    case 'files':
+      post('phase', { text: 'reading the dataset (decoding the images)…' });
+      dataset = lib.Dataset.fromFiles(spec.paths, spec.contents.map((b) => new Uint8Array(b)), spec.size || 32, spec.testFraction || 0.2, spec.seed || 0);
+      break;
     default: throw new Error(`unknown dataset kind ${spec.kind}`);
   }
   const { test } = dataset.info();
@@ -97,7 +100,7 @@ async function sendEmbeddings() {
   const e = await trainer.embeddings('test', 'projection');
   embedMs = performance.now() - started;
   embeddedAt = performance.now();
-  post('embeddings', { points: e.points, labels: e.labels, classes: e.classes, count: e.count, ms: embedMs }, [e.points.buffer, e.labels.buffer]);
+  post('embeddings', { points: e.points, labels: e.labels, classes: e.classes, count: e.count }, [e.points.buffer, e.labels.buffer]);
 }
 
 async function trainLoop() {
@@ -134,7 +137,6 @@ const handlers = {
       post('phase', { text: 'loading the WebGPU build of the module…' });
       await useBuild('webgpu');
     }
-    if (msg.dataset.kind === 'cifar10' || msg.dataset.kind === 'files') post('phase', { text: `reading the dataset (${msg.dataset.kind === 'cifar10' ? 'unpacking the CIFAR-10 archive' : 'decoding the images'})…` });
     const dataset = await datasetFrom(msg.dataset);
     post('phase', { text: msg.checkpoint ? 'restoring the checkpoint…' : 'creating the model…' });
     const started = performance.now();

@@ -122,6 +122,7 @@ impl Cmc {
                 l: ContrastiveNet::with_head(m.encoder, 1, m.head, m.projection_dim, &autodiff),
                 ab: ContrastiveNet::with_head(m.encoder, 2, m.head, m.projection_dim, &autodiff),
             };
+            // The banks, then the weights: the order the values were always drawn in.
             let banks = (random_bank(m.bank_size, m.projection_dim, device), random_bank(m.bank_size, m.projection_dim, device));
             crate::model::draw_initial_values(&nets.l);
             crate::model::draw_initial_values(&nets.ab);

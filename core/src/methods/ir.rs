@@ -65,6 +65,7 @@ impl InstanceDiscrimination {
             input_error!("the memory bank needs at least one image and one dimension");
         }
         let (net, bank) = crate::rng::seeded(device, settings.seed, || {
+            // The bank, then the weights: the order the values were always drawn in.
             let net = ContrastiveNet::with_head(settings.encoder, 3, settings.head, settings.projection_dim, &device.clone().autodiff());
             let bank = random_bank(settings.bank_size, settings.projection_dim, device);
             crate::model::draw_initial_values(&net);
