@@ -7,8 +7,9 @@
 #      ../shared/tools/wasm-toolchain.sh where that exists);
 #   3. builds the web crate for wasm32-unknown-unknown (profile wasm-release: the one the
 #      browser tests and web/build.sh use, so the build is shared);
-#   4. cargo test --workspace --locked (every WGSL kernel against its reference, the
-#      Trainer on the CPU backend and the GPU, the CLI end to end);
+#   4. cargo wtest: cargo test --workspace --locked without the CLI's autotune (every WGSL
+#      kernel against its reference, the Trainer on the CPU backend and the GPU, the CLI
+#      end to end);
 #   5. web/ci-browser-test.sh: the kernels in headless Chromium's WebGPU (installs
 #      chromium, chromium-driver and wasm-bindgen-cli at the Cargo.lock version).
 #
@@ -58,10 +59,15 @@ echo "wasm toolchain: $wasm_toolchain"
 step "build the web crate for wasm32"
 cargo "+$wasm_toolchain" build --locked --profile wasm-release -p ring-wgpu-web --target wasm32-unknown-unknown
 
-step "cargo test --workspace --locked"
+# Without the CLI's default `autotune` feature: on a software Vulkan, burn's autotune compiles
+# every candidate kernel of every new shape (the CLI's tests went from 36 s to 289 s, one timed
+# out); the tests check our code, the GPU check measures the autotuned build on a real GPU.
+# `cargo wtest` (.cargo/config.toml) = cargo test --workspace --locked --no-default-features
+# --features ring-wgpu-web/webgpu.
+step "cargo wtest (the workspace's tests)"
 log=$(mktemp)
 set +e
-cargo test --workspace --locked 2>&1 | tee "$log"
+cargo wtest 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 grep -E "^test result:" "$log" | awk '{p+=$4; f+=$6} END {print "all cargo tests: " p " passed, " f " failed"}'

@@ -22,6 +22,14 @@ pub fn run(args: &GpuArgs) -> Result<()> {
     if gpu.summary().is_software {
         println!("  (a software rasteriser: correct but slow; real speed needs a GPU)");
     }
+    if cfg!(feature = "autotune") {
+        println!("Kernel choice: burn's autotune (the first step of each new shape times candidate kernels)");
+        if gpu.summary().is_software {
+            println!("  (on a software rasteriser compiling the candidates takes minutes per new shape)");
+        }
+    } else {
+        println!("Kernel choice: fixed kernels (built without the `autotune` feature: GPU training is several times slower)");
+    }
     println!("\nLimits that bind the Ring kernels:");
     println!("  invocations per workgroup   {:>14}  (kernels use 256)", limits.max_invocations_per_workgroup);
     println!("  workgroup memory            {:>14}  bytes (ring_select uses about 2 KiB)", limits.max_workgroup_storage_bytes);
