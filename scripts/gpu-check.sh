@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check: everything a GPU machine should measure about ring-wgpu, in one call that
-# stops well inside 8 minutes, with PyTorch on the same GPU side by side.
+# stops inside 9 minutes, with PyTorch on the same GPU side by side.
 #
 #   bash scripts/gpu-check.sh [--pack DIR] [--bin PATH] [--out DIR] [--budget SECONDS]
 #   bash scripts/gpu-check.sh --quick [--bin PATH] [--out DIR]     # tiny shapes, any adapter
@@ -9,15 +9,19 @@
 # the PyTorch peer on the CPU when python3 has torch, ResNet-18 on the GPU left out.
 #
 # Parts, most important first, each under its own time limit and all under one deadline
-# (--budget, default 420 s; a part that would start with under 15 s left is skipped):
+# (--budget, default 540 s; a part that would start with under 15 s left is skipped):
 #   info            `ring-wgpu info`: the adapter must be a hardware GPU (not with --quick)
 #   train-small-gpu `bench train --devices gpu`, small ResNet, B = 256, queue 65,536
 #   torch-small     scripts/torch_moco_step.py on CUDA (the CPU with --quick), same shapes
 #   ring            `bench ring`, B = 256, N = 65,536, checked against the CPU reference
 #   train-r18-gpu   `bench train --devices gpu`, ResNet-18, B = 256, queue 65,536
 #   torch-r18       the PyTorch peer, ResNet-18
+#   ops-gpu         `bench ops --gpu`, ResNet-18 at B = 256: each layer's operation on its
+#                   own (where a step's time goes)
 #   epoch           one epoch of `--preset paper-cifar10-mocoring` on 50,000 synthetic images
 #   train-small-cpu, train-r18-cpu   `bench train --devices cpu`, the same shapes
+# With burn's autotune (the CLI's default) the first step of every new shape times candidate
+# kernels: on an H200 that took 25 s (small ResNet) and 62 s (ResNet-18) of each GPU part.
 # Device memory: nvidia-smi sampled every 0.5 s, the peak within each part's window.
 #
 # Writes gpu-check.md (one table per measurement) and gpu-check.json, plus gpu-check.log
@@ -53,7 +57,7 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[ -n "$budget" ] || budget=$([ $quick = 1 ] && echo 600 || echo 420)
+[ -n "$budget" ] || budget=$([ $quick = 1 ] && echo 600 || echo 540)
 case "$budget" in ''|*[!0-9]*) echo "gpu-check: --budget takes whole seconds, got '$budget'" >&2; exit 2 ;; esac
 
 start=$(date +%s)
@@ -80,21 +84,23 @@ if [ -z "$bin" ]; then
 fi
 [ -x "$bin" ] || { echo "gpu-check: --bin $bin is not an executable file" >&2; exit 2; }
 
-# --- Vulkan: the loader from the pack when the system has none; the NVIDIA ICD if unlisted --
-have_loader() {
-  { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q 'libvulkan\.so\.1' && return 0
-  for lib in /usr/lib/x86_64-linux-gnu/libvulkan.so.1 /usr/lib64/libvulkan.so.1 /usr/lib/libvulkan.so.1; do
-    [ -e "$lib" ] && return 0
+# --- Vulkan: the loader and glvnd from the pack where the system lacks them; the NVIDIA ICD --
+# NVIDIA's Vulkan driver (libGLX_nvidia) needs glvnd's libGLdispatch: with the loader alone
+# the lent H200 listed no adapter at all.
+have_lib() {
+  { ldconfig -p 2>/dev/null || /sbin/ldconfig -p 2>/dev/null; } | grep -q "$1" && return 0
+  for dir in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib; do
+    [ -e "$dir/$1" ] && return 0
   done
   return 1
 }
-if ! have_loader; then
+if ! have_lib libvulkan.so.1 || ! have_lib libGLdispatch.so.0; then
   if ls "$pack"/debs/*.deb >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    say "no Vulkan loader on this system: unpacking $(ls "$pack"/debs | tr '\n' ' ')"
+    say "no Vulkan loader or no glvnd on this system: unpacking $(ls "$pack"/debs | tr '\n' ' ')"
     for deb in "$pack"/debs/*.deb; do dpkg -x "$deb" / || say "dpkg -x $deb failed"; done
     ldconfig
   else
-    say "no Vulkan loader (libvulkan.so.1) and none in $pack/debs: the GPU parts will fail"
+    say "no Vulkan loader (libvulkan.so.1) or glvnd (libGLdispatch.so.0), and no packages in $pack/debs to unpack as root: the GPU parts may fail"
   fi
 fi
 if [ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ] && ! ls /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json >/dev/null 2>&1; then
@@ -170,9 +176,11 @@ skip() {
 if [ $quick = 1 ]; then
   B=8; Q=64; RB=16; RN=1024; R18B=2; WARM=1; STEPS=1; CPU_STEPS=1; PER_CLASS=2
   epoch_args=(--model small --batch 8 --queue 64 --knn-k 5)
+  ops_args=(--model small --batch 8 --repeats 1)
 else
   B=256; Q=65536; RB=256; RN=65536; R18B=256; WARM=2; STEPS=10; CPU_STEPS=3; PER_CLASS=5000
   epoch_args=()
+  ops_args=(--model resnet18 --batch 256 --repeats 3)
 fi
 
 part info 30 "$bin" info
@@ -214,7 +222,13 @@ else
 fi
 torch_peer torch-r18 resnet18 "$R18B" 60
 if [ $gpu_ok = 1 ]; then
-  part epoch 150 "$bin" train --preset paper-cifar10-mocoring --dataset synthetic --synthetic-per-class "$PER_CLASS" \
+  part ops-gpu 100 "$bin" bench ops --gpu "${ops_args[@]}" --json "$work/ops-gpu.json"
+else
+  skip ops-gpu "no usable GPU adapter (see info)"
+fi
+if [ $gpu_ok = 1 ]; then
+  # The untrained and the final kNN monitor each embed all 75,000 images (70 s on the H200).
+  part epoch 300 "$bin" train --preset paper-cifar10-mocoring --dataset synthetic --synthetic-per-class "$PER_CLASS" \
     --epochs 1 --device gpu ${epoch_args[@]+"${epoch_args[@]}"} --out "$work/epoch-run"
   cp "$work/epoch-run/metrics.jsonl" "$work/epoch.jsonl" 2>/dev/null
   cp "$work/epoch-run/config.json" "$work/epoch-config.json" 2>/dev/null

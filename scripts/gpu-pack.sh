@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs the GPU check for a machine that has a GPU but no Rust toolchain and no network:
-# the release binary (stripped, gzipped), the Vulkan loader as Debian packages (amd64), the
-# check's scripts and the PyTorch peer, and the commit they were built from, into one
+# the release binary (stripped, gzipped), the Vulkan loader and the glvnd libraries that
+# NVIDIA's Vulkan driver loads as Debian packages (amd64; without glvnd the lent H200 showed
+# no adapter), the check's scripts and the PyTorch peer, and the commit they were built from, into one
 # git-ignored folder (default .gpu-pack/) of at most 64 MiB. Then prints how to run it.
 #
 #   bash scripts/gpu-pack.sh [DIR]
@@ -28,15 +29,15 @@ strip -o "$pack/ring-wgpu" "$target/release/ring-wgpu"
 glibc=$(objdump -T "$pack/ring-wgpu" 2>/dev/null | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1 || true)
 gzip -9 "$pack/ring-wgpu"
 
-echo "== Vulkan loader (Debian packages for amd64)"
+echo "== Vulkan loader and glvnd (Debian packages for amd64)"
 lists=$(mktemp -d)
 mkdir -p "$lists/partial"
 apt_opts=(-o APT::Architecture=amd64 -o APT::Architectures=amd64 -o "Dir::State::Lists=$lists")
 if apt-get "${apt_opts[@]}" update -qq >/dev/null 2>&1 \
-  && (cd "$pack/debs" && apt-get "${apt_opts[@]}" download libvulkan1 >/dev/null 2>&1); then
+  && (cd "$pack/debs" && apt-get "${apt_opts[@]}" download libvulkan1 libglvnd0 libgl1 libglx0 libegl1 libgles2 libopengl0 >/dev/null 2>&1); then
   ls "$pack/debs"
 else
-  echo "warning: could not download libvulkan1 (no apt or no network): the check will rely on the GPU machine's own Vulkan loader" >&2
+  echo "warning: could not download libvulkan1 and glvnd (no apt or no network): the check will rely on the GPU machine's own Vulkan loader" >&2
 fi
 rm -rf "$lists"
 
@@ -62,5 +63,5 @@ system has no Vulkan loader, so the packaged one can be unpacked):
   bash $pack/gpu-check.sh            # writes gpu-check.md / .json into \$OUT (else runs/gpu-check)
 
 With this workplace's device tool: run(command="bash $pack/gpu-check.sh", carry=["$pack"],
-timeout_s=540). The check stops by itself within 420 s (--budget SECONDS to change it).
+timeout_s=590). The check stops by itself within 540 s (--budget SECONDS to change it).
 EOF

@@ -10,7 +10,7 @@ import datetime
 import json
 import os
 
-PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "torch-r18", "epoch", "train-small-cpu", "train-r18-cpu"]
+PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "torch-r18", "ops-gpu", "epoch", "train-small-cpu", "train-r18-cpu"]
 EPOCHS_PROJECTED = 200
 
 
@@ -122,6 +122,10 @@ def main():
                 })
 
     ring = read_json(os.path.join(a.work, "ring.json"))
+    # `bench ops --json`: one row per operation and shape, ms per call and per training pass.
+    ops = read_json(os.path.join(a.work, "ops-gpu.json"))
+    if not isinstance(ops, list):
+        ops = None
 
     epoch = None
     lines = []
@@ -146,7 +150,7 @@ def main():
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "version": a.version, "quick": bool(a.quick), "budget_s": a.budget, "seconds": a.seconds,
-        "adapter": adapter, "parts": parts, "train_step": train_rows, "ring": ring, "epoch": epoch,
+        "adapter": adapter, "parts": parts, "train_step": train_rows, "ring": ring, "ops": ops, "epoch": epoch,
     }
     with open(os.path.join(a.out, "gpu-check.json"), "w") as f:
         json.dump(result, f, indent=2)
@@ -183,6 +187,15 @@ def main():
         if ratios:
             md.append("")
             md.extend(ratios)
+        phased = [r for r in train_rows if not r["runner"].startswith("PyTorch") and r.get("phases_ms")]
+        if phased:
+            md.append("\nPhases of a ring-wgpu step, ms:\n")
+            names = sorted({k for r in phased for k in r["phases_ms"]})
+            md.append("| model | method | runner | " + " | ".join(names) + " |")
+            md.append("|---|---|---|" + "---|" * len(names))
+            for r in phased:
+                md.append(f"| {r['model']} | {r['method']} | {r['runner']} | "
+                          + " | ".join(fmt(r["phases_ms"].get(k), 2) for k in names) + " |")
     if ring:
         md.append(f"\n## Ring selection (`bench ring`, l = {ring.get('lower')}%, u = {ring.get('upper')}%)\n")
         md.append("| B | N | ring | GPU ms | CPU select ms | GPU GB/s | verified against the CPU |")
@@ -190,6 +203,20 @@ def main():
         for r in ring.get("rows", []):
             md.append(f"| {r['batch']} | {r['candidates']:,} | {r['ring_len']} | {fmt(r['gpu_ms'], 3)} | {fmt(r['cpu_select_ms'], 2)} | "
                       f"{fmt(r['gpu_gb_per_s'], 1)} | {r['verified']} |")
+    if ops:
+        total = sum(r.get("ms_per_pass") or 0 for r in ops)
+        by_op = {}
+        for r in ops:
+            by_op[r["op"]] = by_op.get(r["op"], 0) + (r.get("ms_per_pass") or 0)
+        md.append("\n## Where a training pass goes on the GPU (`bench ops --gpu`, the query encoder's layers)\n")
+        md.append(f"- one pass (forward and both gradients, each layer once per use): {fmt(total, 1)} ms; by operation: "
+                  + ", ".join(f"{op} {fmt(ms, 1)} ms ({100 * ms / total:.0f}%)" for op, ms in sorted(by_op.items(), key=lambda x: -x[1]) if total))
+        md.append("\nThe ten costliest (operation, shape):\n")
+        md.append("| op | shape | uses per pass | ms per call | ms per pass | GFLOP/s |")
+        md.append("|---|---|---|---|---|---|")
+        for r in sorted(ops, key=lambda r: -(r.get("ms_per_pass") or 0))[:10]:
+            md.append(f"| {r['op']} | {r['shape']} | {r.get('per_pass')} | {fmt(r.get('ms'), 3)} | {fmt(r.get('ms_per_pass'), 3)} | "
+                      f"{fmt(r.get('gflops'), 1)} |")
     if epoch:
         md.append("\n## One epoch of `--preset paper-cifar10-mocoring` on synthetic images\n")
         md.append(f"- model {config.get('model', '?')}, batch {config.get('batch', '?')}, queue {config.get('queue', '?')}, "

@@ -616,7 +616,7 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
     let (ok, log, report, md) = gpu_check("quick", &["--quick"]);
     assert!(ok, "gpu-check --quick failed:\n{log}");
     let parts = &report["parts"];
-    for part in ["info", "train-small-gpu", "ring", "epoch", "train-small-cpu", "train-r18-cpu"] {
+    for part in ["info", "train-small-gpu", "ring", "ops-gpu", "epoch", "train-small-cpu", "train-r18-cpu"] {
         assert_eq!(parts[part]["status"], "ok", "{part}:\n{log}");
     }
     assert_eq!(parts["train-r18-gpu"]["status"], "skipped", "--quick leaves ResNet-18 on the GPU out");
@@ -635,9 +635,18 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
     }
     let ring = report["ring"]["rows"].as_array().expect("bench ring rows");
     assert!(!ring.is_empty() && ring.iter().all(|r| r["verified"] == true), "{md}");
+    let ops = report["ops"].as_array().expect("bench ops rows");
+    assert!(ops.iter().any(|r| r["op"] == "conv forward") && ops.iter().all(|r| r["ms"].as_f64().unwrap() >= 0.0), "{md}");
     assert!(report["epoch"]["images_per_s"].as_f64().unwrap() > 0.0, "{md}");
     assert!(report["epoch"]["projected_200_epochs_hours"].as_f64().unwrap() > 0.0, "{md}");
-    for section in ["| part | status |", "## Training step", "## Ring selection", "## One epoch"] {
+    for section in [
+        "| part | status |",
+        "## Training step",
+        "Phases of a ring-wgpu step",
+        "## Ring selection",
+        "## Where a training pass goes",
+        "## One epoch",
+    ] {
         assert!(md.contains(section), "gpu-check.md lacks {section}:\n{md}");
     }
 }
@@ -650,7 +659,7 @@ fn gpu_check_refuses_a_software_adapter_outside_quick_and_still_reports() {
     assert!(!ok, "a software adapter must fail the full check:\n{log}");
     assert_eq!(report["parts"]["info"]["status"], "failed", "{md}");
     assert!(log.contains("software"), "{log}");
-    for part in ["train-small-gpu", "ring", "epoch", "train-r18-gpu"] {
+    for part in ["train-small-gpu", "ring", "ops-gpu", "epoch", "train-r18-gpu"] {
         assert_eq!(report["parts"][part]["status"], "skipped", "{part}: {md}");
     }
 }
