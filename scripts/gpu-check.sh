@@ -15,6 +15,8 @@
 #   torch-small     scripts/torch_moco_step.py on CUDA (the CPU with --quick), same shapes
 #   ring            `bench ring`, B = 256, N = 65,536, checked against the CPU reference
 #   train-r18-gpu   `bench train --devices gpu`, ResNet-18, B = 256, queue 65,536
+#   train-r18-gpu-matmul  the same with RING_WGPU_GPU_CONV=matmul (the convolution as one
+#                   matrix product: burn's WGSL forward convolution is a direct one)
 #   torch-r18       the PyTorch peer, ResNet-18
 #   ops-gpu         `bench ops --gpu`, ResNet-18 at B = 256: each layer's operation on its
 #                   own (where a step's time goes)
@@ -219,6 +221,14 @@ if [ $quick = 1 ]; then
   skip train-r18-gpu "--quick: ResNet-18 on a software adapter takes minutes to compile"
 else
   bench_train train-r18-gpu gpu resnet18 "$R18B" "$STEPS" 100
+fi
+if [ $gpu_ok = 1 ]; then
+  # --quick: the small ResNet (ResNet-18 takes minutes to compile on a software adapter).
+  if [ $quick = 1 ]; then model=small; batch=$B; else model=resnet18; batch=$R18B; fi
+  part train-r18-gpu-matmul 100 env RING_WGPU_GPU_CONV=matmul "$bin" bench train --devices gpu --models "$model" \
+    --batch "$batch" --queue "$Q" --warmup "$WARM" --steps "$STEPS" --format json --json "$work/train-r18-gpu-matmul.json"
+else
+  skip train-r18-gpu-matmul "no usable GPU adapter (see info)"
 fi
 torch_peer torch-r18 resnet18 "$R18B" 60
 if [ $gpu_ok = 1 ]; then

@@ -10,7 +10,8 @@ import datetime
 import json
 import os
 
-PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "torch-r18", "ops-gpu", "epoch", "train-small-cpu", "train-r18-cpu"]
+PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "train-r18-gpu-matmul", "torch-r18", "ops-gpu", "epoch",
+         "train-small-cpu", "train-r18-cpu"]
 EPOCHS_PROJECTED = 200
 
 
@@ -95,16 +96,18 @@ def main():
     adapter = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Chosen:")), None)
 
     train_rows = []
-    for name in ["train-small-gpu", "train-r18-gpu", "train-small-cpu", "train-r18-cpu"]:
+    runners = {"train-small-gpu": "ring-wgpu GPU", "train-r18-gpu": "ring-wgpu GPU",
+               "train-r18-gpu-matmul": "ring-wgpu GPU, conv as matmul"}
+    for name in ["train-small-gpu", "train-r18-gpu", "train-r18-gpu-matmul", "train-small-cpu", "train-r18-cpu"]:
         report = read_json(os.path.join(a.work, name + ".json"))
         for r in (report or {}).get("rows", []):
             train_rows.append({
                 # The adapter is named above the tables; the CPU rows name their threads.
-                "runner": "ring-wgpu GPU" if name.endswith("gpu") else f"ring-wgpu {r['device']}",
+                "runner": runners.get(name, f"ring-wgpu {r['device']}"),
                 "device": r["device"], "model": r["model"].lower(), "method": r["method"], "batch": r["batch"],
                 "queue": r["queue"], "images_per_s": r["images_per_s"], "step_ms": r["step_ms"],
                 "first_step_ms": r.get("first_step_ms"), "setup_ms": r.get("setup_ms"),
-                "phases_ms": r.get("phases_ms"), "peak_device_mib": parts[name]["peak_device_mib"] if name.endswith("gpu") else None,
+                "phases_ms": r.get("phases_ms"), "peak_device_mib": parts[name]["peak_device_mib"] if name in runners else None,
             })
     for name in ["torch-small", "torch-r18"]:
         for line in (read(os.path.join(a.work, name + ".out")) or "").splitlines():
@@ -179,11 +182,12 @@ def main():
         ratios = []
         for model in ["small", "resnet18"]:
             for method in ["moco", "mocoring"]:
-                ours = next((r for r in train_rows if r["runner"] == "ring-wgpu GPU" and r["model"] == model and r["method"] == method), None)
                 peer = next((r for r in train_rows if r["runner"].startswith("PyTorch") and r["model"] == model and r["method"] == method), None)
-                if ours and peer:
-                    ratios.append(f"- {model} {method}: ring-wgpu GPU at {ours['images_per_s'] / peer['images_per_s']:.2f}x PyTorch's images/s "
-                                  f"(PyTorch's step leaves out augmentation; ring-wgpu's augment phase: {fmt((ours['phases_ms'] or {}).get('augment'), 2)} ms)")
+                for runner in ["ring-wgpu GPU", "ring-wgpu GPU, conv as matmul"]:
+                    ours = next((r for r in train_rows if r["runner"] == runner and r["model"] == model and r["method"] == method), None)
+                    if ours and peer:
+                        ratios.append(f"- {model} {method}: {runner} at {ours['images_per_s'] / peer['images_per_s']:.2f}x PyTorch's images/s "
+                                      f"(PyTorch's step leaves out augmentation; ring-wgpu's augment phase: {fmt((ours['phases_ms'] or {}).get('augment'), 2)} ms)")
         if ratios:
             md.append("")
             md.extend(ratios)

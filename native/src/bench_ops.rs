@@ -4,9 +4,10 @@
 //! residual add and the head's matmuls, at the shapes a step of `bench train` runs, each
 //! multiplied by how often one encoder pass runs it.
 //!
-//! Convolutions and batch norms go through `cpu::conv` / `cpu::norm`, as the
+//! Convolutions and batch norms go through `model::conv2d` / `cpu::norm`, as the
 //! encoders' do (our kernels on the CPU backend; `RING_WGPU_CPU_CONV=burn` measures burn's
-//! own instead, `RING_WGPU_CPU_NORM=burn` burn's batch norm only).
+//! own instead, `RING_WGPU_CPU_NORM=burn` burn's batch norm only; on the GPU
+//! `RING_WGPU_GPU_CONV=matmul` measures the convolution as a matrix product).
 //! Gradients are timed through burn's autodiff exactly as training computes them: the
 //! operation on tensors of which only the one input is tracked, `(y * g).sum()`, and only
 //! the `backward()` call timed (it includes the product's and the sum's small backward). The same shapes in
@@ -21,9 +22,9 @@ use ring_wgpu_core::burn::module::Module;
 use ring_wgpu_core::burn::nn::{BatchNorm, BatchNormConfig};
 use ring_wgpu_core::burn::tensor::activation::relu;
 use ring_wgpu_core::burn::tensor::{Device, Distribution, Tensor};
-use ring_wgpu_core::cpu::conv::conv2d;
 use ring_wgpu_core::cpu::norm::batch_norm;
 use ring_wgpu_core::model::EncoderKind;
+use ring_wgpu_core::model::conv2d;
 use serde::Serialize;
 
 use crate::GpuArgs;

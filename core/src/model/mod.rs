@@ -1,10 +1,12 @@
 //! Encoders (burn): CIFAR-style ResNets and the contrastive projection head, the
 //! momentum (EMA) copy of an encoder, and a module's values as named tensors.
 
+mod conv;
 mod ema;
 mod resnet;
 mod state;
 
+pub use conv::{conv2d, conv2d_by_matmul, matmul_on_gpu};
 pub use ema::{key_encoder, momentum_update};
 pub use resnet::{ContrastiveNet, EncoderKind, Head, ResNet, l2_normalise};
 pub(crate) use state::ParamPath;

@@ -42,15 +42,14 @@ fn conv3x3(inputs: usize, outputs: usize, stride: usize, device: &Device) -> Con
         .init(device)
 }
 
-/// `conv` applied to `x`: on the CPU backend through [`crate::cpu::conv`] (same result,
-/// faster gradients), elsewhere burn's own. Our convolutions have no bias and pad by
-/// half the kernel.
+/// `conv` applied to `x` through [`super::conv2d`] (on the CPU backend our kernels: same
+/// result, faster gradients). Our convolutions have no bias and pad by half the kernel.
 fn apply(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let [k, k2] = conv.kernel_size;
     if conv.bias.is_some() || conv.groups != 1 || conv.dilation != [1, 1] || k != k2 || conv.stride[0] != conv.stride[1] {
         return conv.forward(x);
     }
-    crate::cpu::conv::conv2d(x, conv.weight.val(), conv.stride[0], k / 2)
+    super::conv2d(x, conv.weight.val(), conv.stride[0], k / 2)
 }
 
 /// `bn` applied to `x`: in training on the CPU backend through [`crate::cpu::norm`].

@@ -2,7 +2,7 @@
 //! link instead of one per file): the WGSL kernels on the GPU (lavapipe without one), the CPU
 //! backend's convolution and batch norm, evaluation, mixing and the objectives. Each module
 //! is named after the part of `core/src` it tests; run one with
-//! `cargo test --workspace --locked --test kernels cpu_conv::`.
+//! `cargo wtest --test kernels cpu_conv::`.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -12,6 +12,7 @@ mod cpu_conv;
 mod cpu_norm;
 mod eval;
 mod mixing;
+mod model_conv;
 mod objective;
 mod ring_kernels;
 mod ring_loss;

@@ -1,0 +1,76 @@
+//! The encoders' convolution (no bias, square kernel, equal strides, zero padding), one entry
+//! point for every backend: on the CPU backend our kernels ([`crate::cpu::conv`]); on a GPU
+//! burn's own convolution, or, with `RING_WGPU_GPU_CONV=matmul`, the same convolution as one
+//! batched matrix product over shifted copies of the input ([`conv2d_by_matmul`]).
+//!
+//! Why the second GPU form: through WGSL burn has no implicit-GEMM convolution (its
+//! candidates need tensor-core instructions WGSL lacks), so its forward pass is a direct
+//! convolution; on an H200 the ResNet-18 step's forward took 333 ms against 72 ms for the
+//! backward (BENCHMARKS.md). A matrix product is what GPUs and burn's autotuned matmul do
+//! best. Which is faster is for the GPU check to measure; until then burn's stays the default.
+
+use burn::tensor::{Slice, Tensor};
+
+/// `conv2d(x, weight)` with `stride` and symmetric zero `pad`: see the module's doc for
+/// which implementation runs.
+pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, pad: usize) -> Tensor<4> {
+    if matmul_on_gpu() && !crate::gpu::is_cpu(&x.device()) {
+        return conv2d_by_matmul(x, weight, stride, pad);
+    }
+    crate::cpu::conv::conv2d(x, weight, stride, pad)
+}
+
+/// Is `RING_WGPU_GPU_CONV=matmul` set (read once)? Any other value, or none, keeps burn's
+/// convolution on the GPU. Always false in the browser.
+pub fn matmul_on_gpu() -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| std::env::var("RING_WGPU_GPU_CONV").is_ok_and(|v| v == "matmul"))
+    }
+    #[cfg(target_arch = "wasm32")]
+    false
+}
+
+/// A convolution as one batched matrix product, in burn's tensor operations (so autodiff
+/// differentiates it like any other): the k x k shifted, strided views of the padded input
+/// are stacked along the channels into `[B, k*k*C, Ho*Wo]` ("im2col" by slices), and the
+/// weight, reordered to the same `(dy, dx, c)` order, multiplies them:
+/// `[Cout, k*k*C] @ [B, k*k*C, Ho*Wo] -> [B, Cout, Ho*Wo]`, already in NCHW order.
+///
+/// Memory: the stacked input is k*k times the input (kept for the weight gradient).
+/// `weight` is `[Cout, C, k, k]`; panics if its channels differ from `x`'s or the padded
+/// input is smaller than the kernel (as burn's convolution does).
+pub fn conv2d_by_matmul(x: Tensor<4>, weight: Tensor<4>, stride: usize, pad: usize) -> Tensor<4> {
+    let [batch, channels, height, width] = x.dims();
+    let [cout, wc, k, k2] = weight.dims();
+    assert!(wc == channels && k == k2 && stride > 0, "conv2d_by_matmul: weight {:?} for input {:?}", weight.dims(), x.dims());
+    assert!(
+        height + 2 * pad >= k && width + 2 * pad >= k,
+        "conv2d_by_matmul: a {k}x{k} kernel over a {height}x{width} input padded by {pad}"
+    );
+    let out_h = (height + 2 * pad - k) / stride + 1;
+    let out_w = (width + 2 * pad - k) / stride + 1;
+    let padded = if pad > 0 { x.pad([(pad, pad), (pad, pad)], burn::tensor::ops::PadMode::Constant(0.0)) } else { x };
+    let cols = if k == 1 && stride == 1 {
+        padded
+    } else {
+        let shifted: Vec<Tensor<4>> = (0..k)
+            .flat_map(|dy| (0..k).map(move |dx| (dy, dx)))
+            .map(|(dy, dx)| {
+                padded.clone().slice([
+                    Slice::full(),
+                    Slice::full(),
+                    Slice::new(dy as isize, Some((dy + stride * (out_h - 1) + 1) as isize), stride as isize),
+                    Slice::new(dx as isize, Some((dx + stride * (out_w - 1) + 1) as isize), stride as isize),
+                ])
+            })
+            .collect();
+        Tensor::cat(shifted, 1)
+    };
+    let cols: Tensor<3> = cols.reshape([batch, k * k * channels, out_h * out_w]);
+    // [Cout, C, k, k] -> [Cout, k, k, C] -> [Cout, k*k*C]: the column order (dy, dx, c) of `cols`.
+    let w: Tensor<2> = weight.permute([0, 2, 3, 1]).reshape([cout, k * k * channels]);
+    let w: Tensor<3> = w.unsqueeze::<3>().expand([batch, cout, k * k * channels]);
+    w.matmul(cols).reshape([batch, cout, out_h, out_w])
+}
