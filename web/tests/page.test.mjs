@@ -98,6 +98,9 @@ try {
   const badFile = await demo(() => window.ringDemo.error);
   check('a corrupt CIFAR-10 archive shows a message', /not a gzip file|corrupt/.test(badFile), badFile);
   check('no Rust panic reached the page', !consoleLines.some((l) => /internal error|unreachable|RuntimeError/.test(l)), consoleLines.filter((l) => /error/i.test(l)).slice(0, 3).join(' | '));
+  // A bad file is an error message, not an uncaught exception: any `pageerror` so far fails.
+  const uncaught = consoleLines.filter((l) => l.startsWith('pageerror:'));
+  check('no uncaught exception on the page', uncaught.length === 0, uncaught.slice(0, 3).join(' | '));
   await dismissError();
 
   // WebGPU: a short run (SwiftShader is slow), finite loss, and the ring of the GPU kernel
