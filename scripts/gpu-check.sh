@@ -196,10 +196,11 @@ elif grep -q "a software rasteriser" "$work/info.out" && [ $quick = 0 ]; then
   gpu_ok=0
 fi
 
-bench_train() { # NAME DEVICE MODEL BATCH STEPS LIMIT
+bench_train() { # NAME DEVICE MODEL BATCH STEPS LIMIT [VAR=VALUE...] (environment for the run)
   local name=$1 device=$2 model=$3 batch=$4 steps=$5 limit=$6
+  shift 6
   if [ "$device" = gpu ] && [ $gpu_ok = 0 ]; then skip "$name" "no usable GPU adapter (see info)"; return; fi
-  part "$name" "$limit" "$bin" bench train --devices "$device" --models "$model" --batch "$batch" --queue "$Q" \
+  part "$name" "$limit" env "$@" "$bin" bench train --devices "$device" --models "$model" --batch "$batch" --queue "$Q" \
     --warmup "$WARM" --steps "$steps" --format json --json "$work/$name.json"
 }
 torch_peer() { # NAME MODEL BATCH LIMIT
@@ -222,13 +223,11 @@ if [ $quick = 1 ]; then
 else
   bench_train train-r18-gpu gpu resnet18 "$R18B" "$STEPS" 100
 fi
-if [ $gpu_ok = 1 ]; then
-  # --quick: the small ResNet (ResNet-18 takes minutes to compile on a software adapter).
-  if [ $quick = 1 ]; then model=small; batch=$B; else model=resnet18; batch=$R18B; fi
-  part train-r18-gpu-matmul 100 env RING_WGPU_GPU_CONV=matmul "$bin" bench train --devices gpu --models "$model" \
-    --batch "$batch" --queue "$Q" --warmup "$WARM" --steps "$STEPS" --format json --json "$work/train-r18-gpu-matmul.json"
+# --quick: the small ResNet (ResNet-18 takes minutes to compile on a software adapter).
+if [ $quick = 1 ]; then
+  bench_train train-r18-gpu-matmul gpu small "$B" "$STEPS" 100 RING_WGPU_GPU_CONV=matmul
 else
-  skip train-r18-gpu-matmul "no usable GPU adapter (see info)"
+  bench_train train-r18-gpu-matmul gpu resnet18 "$R18B" "$STEPS" 100 RING_WGPU_GPU_CONV=matmul
 fi
 torch_peer torch-r18 resnet18 "$R18B" 60
 if [ $gpu_ok = 1 ]; then

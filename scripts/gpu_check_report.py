@@ -69,6 +69,12 @@ def peak_memory(samples, part):
     return max(inside) if inside else None
 
 
+def step_row(rows, runner, model, method):
+    """The training-step row of `runner` ("PyTorch" matches any PyTorch version) for `model` and `method`, or None."""
+    matches = (lambda r: r.startswith("PyTorch")) if runner == "PyTorch" else (lambda r: r == runner)
+    return next((r for r in rows if matches(r["runner"]) and r["model"] == model and r["method"] == method), None)
+
+
 def fmt(x, digits=1):
     if x is None:
         return "-"
@@ -182,9 +188,9 @@ def main():
         ratios = []
         for model in ["small", "resnet18"]:
             for method in ["moco", "mocoring"]:
-                peer = next((r for r in train_rows if r["runner"].startswith("PyTorch") and r["model"] == model and r["method"] == method), None)
+                peer = step_row(train_rows, "PyTorch", model, method)
                 for runner in ["ring-wgpu GPU", "ring-wgpu GPU, conv as matmul"]:
-                    ours = next((r for r in train_rows if r["runner"] == runner and r["model"] == model and r["method"] == method), None)
+                    ours = step_row(train_rows, runner, model, method)
                     if ours and peer:
                         ratios.append(f"- {model} {method}: {runner} at {ours['images_per_s'] / peer['images_per_s']:.2f}x PyTorch's images/s "
                                       f"(PyTorch's step leaves out augmentation; ring-wgpu's augment phase: {fmt((ours['phases_ms'] or {}).get('augment'), 2)} ms)")
@@ -231,7 +237,7 @@ def main():
     elif not a.quick:
         # The epoch did not finish (its kNN monitor embeds 75,000 images before and after):
         # project from the ResNet-18 step instead, saying so.
-        step = next((r for r in train_rows if r["runner"] == "ring-wgpu GPU" and r["model"] == "resnet18" and r["method"] == "mocoring"), None)
+        step = step_row(train_rows, "ring-wgpu GPU", "resnet18", "mocoring")
         md.append("\n## One epoch of `--preset paper-cifar10-mocoring`: not finished\n")
         if step:
             seconds = 50_000 / step["images_per_s"]

@@ -62,8 +62,7 @@ cargo "+$wasm_toolchain" build --locked --profile wasm-release -p ring-wgpu-web 
 # Without the CLI's default `autotune` feature: on a software Vulkan, burn's autotune compiles
 # every candidate kernel of every new shape (the CLI's tests went from 36 s to 289 s, one timed
 # out); the tests check our code, the GPU check measures the autotuned build on a real GPU.
-# `cargo wtest` (.cargo/config.toml) = cargo test --workspace --locked --no-default-features
-# --features ring-wgpu-web/webgpu.
+# The alias `cargo wtest` is defined in .cargo/config.toml.
 step "cargo wtest (the workspace's tests)"
 log=$(mktemp)
 set +e
