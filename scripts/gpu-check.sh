@@ -4,6 +4,7 @@
 #
 #   bash scripts/gpu-check.sh [--pack DIR] [--bin PATH] [--out DIR] [--budget SECONDS]
 #   bash scripts/gpu-check.sh --quick [--bin PATH] [--out DIR]     # tiny shapes, any adapter
+#   --parts info,train-r18-gpu,...   run only these parts (the others are reported skipped)
 #
 # --quick is the check's own test (CI runs it on lavapipe): every part with tiny shapes,
 # the PyTorch peer on the CPU when python3 has torch, ResNet-18 on the GPU left out.
@@ -15,13 +16,14 @@
 #   torch-small     scripts/torch_moco_step.py on CUDA (the CPU with --quick), same shapes
 #   ring            `bench ring`, B = 256, N = 65,536, checked against the CPU reference
 #   train-r18-gpu   `bench train --devices gpu`, ResNet-18, B = 256, queue 65,536
-#   train-r18-gpu-matmul  the same with RING_WGPU_GPU_CONV=matmul (the convolution as one
-#                   matrix product: burn's WGSL forward convolution is a direct one)
 #   torch-r18       the PyTorch peer, ResNet-18
 #   ops-gpu         `bench ops --gpu`, ResNet-18 at B = 256: each layer's operation on its
 #                   own (where a step's time goes)
 #   epoch           one epoch of `--preset paper-cifar10-mocoring` on 50,000 synthetic images
+#                   (220 s on an H200: kNN monitor before and after, autotuning, the epoch)
 #   train-small-cpu, train-r18-cpu   `bench train --devices cpu`, the same shapes
+#   train-r18-gpu-matmul  train-r18-gpu with RING_WGPU_GPU_CONV=matmul (the convolution as
+#                   one matrix product: burn's WGSL forward convolution is a direct one)
 # With burn's autotune (the CLI's default) the first step of every new shape times candidate
 # kernels: on an H200 that took 25 s (small ResNet) and 62 s (ResNet-18) of each GPU part.
 # Device memory: nvidia-smi sampled every 0.5 s, the peak within each part's window.
@@ -47,6 +49,7 @@ pack="$here/../.gpu-pack"
 bin=""
 out="${OUT:-runs/gpu-check}"
 budget=""
+parts=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -54,13 +57,18 @@ while [ $# -gt 0 ]; do
     --bin) bin="$2"; shift ;;
     --out) out="$2"; shift ;;
     --budget) budget="$2"; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    --parts) parts="$2"; shift ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "gpu-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
   shift
 done
 [ -n "$budget" ] || budget=$([ $quick = 1 ] && echo 600 || echo 540)
 case "$budget" in ''|*[!0-9]*) echo "gpu-check: --budget takes whole seconds, got '$budget'" >&2; exit 2 ;; esac
+known_parts="info train-small-gpu torch-small ring train-r18-gpu torch-r18 ops-gpu epoch train-small-cpu train-r18-cpu train-r18-gpu-matmul"
+for name in ${parts//,/ }; do
+  [[ " $known_parts " == *" $name "* ]] || { echo "gpu-check: --parts: no part named '$name' (the parts: ${known_parts// /,})" >&2; exit 2; }
+done
 
 start=$(date +%s)
 deadline=$((start + budget))
@@ -148,6 +156,11 @@ part() {
   local name=$1 limit=$2; shift 2
   local now left
   now=$(date +%s)
+  if [ -n "$parts" ] && [[ ",$parts," != *",$name,"* ]]; then
+    echo "skipped not in --parts 0 $now $now $limit" > "$work/$name.status"
+    say "$name: skipped (not in --parts)"
+    return
+  fi
   left=$((deadline - now))
   if [ "$left" -lt 15 ]; then
     say "$name: skipped, ${left}s left of the ${budget}s budget"
@@ -223,21 +236,17 @@ if [ $quick = 1 ]; then
 else
   bench_train train-r18-gpu gpu resnet18 "$R18B" "$STEPS" 100
 fi
-# --quick: the small ResNet (ResNet-18 takes minutes to compile on a software adapter).
-if [ $quick = 1 ]; then
-  bench_train train-r18-gpu-matmul gpu small "$B" "$STEPS" 100 RING_WGPU_GPU_CONV=matmul
-else
-  bench_train train-r18-gpu-matmul gpu resnet18 "$R18B" "$STEPS" 100 RING_WGPU_GPU_CONV=matmul
-fi
 torch_peer torch-r18 resnet18 "$R18B" 60
 if [ $gpu_ok = 1 ]; then
   part ops-gpu 100 "$bin" bench ops --gpu "${ops_args[@]}" --json "$work/ops-gpu.json"
 else
   skip ops-gpu "no usable GPU adapter (see info)"
 fi
+# A check started with RING_WGPU_GPU_CONV=matmul in its environment uses it everywhere.
+echo "${RING_WGPU_GPU_CONV:-burn}" > "$work/epoch-conv.txt"
 if [ $gpu_ok = 1 ]; then
   # The untrained and the final kNN monitor each embed all 75,000 images (70 s on the H200).
-  part epoch 300 "$bin" train --preset paper-cifar10-mocoring --dataset synthetic --synthetic-per-class "$PER_CLASS" \
+  part epoch 420 "$bin" train --preset paper-cifar10-mocoring --dataset synthetic --synthetic-per-class "$PER_CLASS" \
     --epochs 1 --device gpu ${epoch_args[@]+"${epoch_args[@]}"} --out "$work/epoch-run"
   cp "$work/epoch-run/metrics.jsonl" "$work/epoch.jsonl" 2>/dev/null
   cp "$work/epoch-run/config.json" "$work/epoch-config.json" 2>/dev/null
@@ -246,6 +255,13 @@ else
 fi
 bench_train train-small-cpu cpu small "$B" "$CPU_STEPS" 60
 bench_train train-r18-cpu cpu resnet18 "$R18B" "$CPU_STEPS" 90
+# Last: the matmul convolution lost the A/B on the H200 (0.31x, then 0.36x burn's images/s).
+# --quick: the small ResNet (ResNet-18 takes minutes to compile on a software adapter).
+if [ $quick = 1 ]; then
+  bench_train train-r18-gpu-matmul gpu small "$B" "$STEPS" 100 RING_WGPU_GPU_CONV=matmul
+else
+  bench_train train-r18-gpu-matmul gpu resnet18 "$R18B" "$STEPS" 100 RING_WGPU_GPU_CONV=matmul
+fi
 
 [ -n "$sampler" ] && { kill "$sampler" 2>/dev/null; sampler=""; }
 version="unknown commit"

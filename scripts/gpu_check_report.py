@@ -10,8 +10,8 @@ import datetime
 import json
 import os
 
-PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "train-r18-gpu-matmul", "torch-r18", "ops-gpu", "epoch",
-         "train-small-cpu", "train-r18-cpu"]
+PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "torch-r18", "ops-gpu", "epoch",
+         "train-small-cpu", "train-r18-cpu", "train-r18-gpu-matmul"]
 EPOCHS_PROJECTED = 200
 
 
@@ -149,8 +149,11 @@ def main():
         ips = trained[0]["images_per_s"]
         # The run's config.json is its TrainConfig; the synthetic set has 10 classes.
         images = config.get("synthetic_per_class", 0) * 10 if config.get("dataset") == "synthetic" else 0
+        # Which convolution the epoch used: "matmul" when the check ran with RING_WGPU_GPU_CONV=matmul.
+        conv = (read(os.path.join(a.work, "epoch-conv.txt")) or "unknown").strip()
         epoch = {"images_per_s": ips, "loss": trained[0].get("loss"), "command_seconds": parts["epoch"]["seconds"],
-                 "peak_device_mib": parts["epoch"]["peak_device_mib"]}
+                 "peak_device_mib": parts["epoch"]["peak_device_mib"],
+                 "convolution": "matmul" if conv == "matmul" else "burn's"}
         if images:
             epoch["train_images"] = images
             epoch["epoch_seconds"] = images / ips
@@ -230,7 +233,8 @@ def main():
     if epoch:
         md.append("\n## One epoch of `--preset paper-cifar10-mocoring` on synthetic images\n")
         md.append(f"- model {config.get('model', '?')}, batch {config.get('batch', '?')}, queue {config.get('queue', '?')}, "
-                  f"{fmt(epoch.get('train_images'), 0)} training images, {fmt(epoch['images_per_s'])} images/s")
+                  f"{fmt(epoch.get('train_images'), 0)} training images, {fmt(epoch['images_per_s'])} images/s, "
+                  f"{epoch['convolution']} convolution")
         md.append(f"- training: {fmt(epoch['images_per_s'])} images/s = {fmt(epoch.get('epoch_seconds'))} s per epoch; "
                   f"{EPOCHS_PROJECTED} epochs would take {fmt(epoch.get(f'projected_{EPOCHS_PROJECTED}_epochs_hours'), 2)} h of training "
                   f"(plus the kNN monitor: the whole one-epoch command, with its kNN before and after, took {fmt(epoch['command_seconds'])} s)")

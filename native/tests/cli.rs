@@ -643,6 +643,7 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
     assert!(ops.iter().any(|r| r["op"] == "conv forward") && ops.iter().all(|r| r["ms"].as_f64().unwrap() >= 0.0), "{md}");
     assert!(report["epoch"]["images_per_s"].as_f64().unwrap() > 0.0, "{md}");
     assert!(report["epoch"]["projected_200_epochs_hours"].as_f64().unwrap() > 0.0, "{md}");
+    assert_eq!(report["epoch"]["convolution"], "burn's", "{md}");
     for section in [
         "| part | status |",
         "## Training step",
@@ -653,6 +654,22 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
     ] {
         assert!(md.contains(section), "gpu-check.md lacks {section}:\n{md}");
     }
+}
+
+#[test]
+fn gpu_check_runs_only_the_parts_named_and_refuses_an_unknown_one() {
+    let (ok, log, report, md) = gpu_check("parts", &["--quick", "--parts", "info,ring"]);
+    assert!(ok, "gpu-check --quick --parts info,ring failed:\n{log}");
+    assert_eq!(report["parts"]["ring"]["status"], "ok", "{md}");
+    for part in ["train-small-gpu", "ops-gpu", "epoch", "train-small-cpu", "train-r18-gpu-matmul"] {
+        assert_eq!(report["parts"][part]["status"], "skipped", "{part}: {md}");
+        assert_eq!(report["parts"][part]["reason"], "not in --parts", "{part}: {md}");
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gpu-check.sh");
+    let run = Command::new("bash").arg(&script).args(["--quick", "--parts", "info,epochs"]).output().expect("bash runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--parts: no part named 'epochs'") && stderr.contains("epoch,"), "{stderr}");
 }
 
 #[test]

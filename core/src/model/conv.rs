@@ -1,13 +1,15 @@
 //! The encoders' convolution (no bias, square kernel, equal strides, zero padding), one entry
 //! point for every backend: on the CPU backend our kernels ([`crate::cpu::conv`]); on a GPU
 //! burn's own convolution, or, with `RING_WGPU_GPU_CONV=matmul`, the same convolution as one
-//! batched matrix product over shifted copies of the input ([`conv2d_by_matmul`]).
+//! matrix product over shifted copies of the input ([`conv2d_by_matmul`]).
 //!
 //! Why the second GPU form: through WGSL burn has no implicit-GEMM convolution (those
 //! candidates need cooperative-matrix instructions that cubecl's WGSL compiler does not
-//! offer), so its forward pass is a direct convolution; on an H200 the ResNet-18 step's forward took 333 ms against 72 ms for the
-//! backward (BENCHMARKS.md). A matrix product is what GPUs and burn's autotuned matmul do
-//! best. Which is faster is for the GPU check to measure; until then burn's stays the default.
+//! offer), so for a 3 x 3 kernel its only forward candidate is a direct convolution, while its
+//! gradients have im2col-and-matmul candidates. On an H200 (BENCHMARKS.md), alone, the matmul
+//! form's forward took ResNet-18's convolutions from 154 ms to 55 ms a pass, yet the whole
+//! training step ran at 0.36x burn's images/s (1,104 ms against 402; peak memory 9.2 GB
+//! against 5.3): measured, and slower, so burn's convolution stays the default.
 
 use burn::tensor::{Slice, Tensor};
 
@@ -32,11 +34,13 @@ pub fn matmul_on_gpu() -> bool {
     false
 }
 
-/// A convolution as one batched matrix product, in burn's tensor operations (so autodiff
-/// differentiates it like any other): the k x k shifted, strided views of the padded input
-/// are stacked along the channels into `[B, k*k*C, Ho*Wo]` ("im2col" by slices), and the
-/// weight, reordered to the same `(dy, dx, c)` order, multiplies them:
-/// `[Cout, k*k*C] @ [B, k*k*C, Ho*Wo] -> [B, Cout, Ho*Wo]`, already in NCHW order.
+/// A convolution as one matrix product, in burn's tensor operations (so autodiff
+/// differentiates it like any other), channels last: the input goes to `[B, H, W, C]`, and
+/// the k x k shifted, strided views of its padded copy are stacked along the channels into
+/// `[B*Ho*Wo, k*k*C]` ("im2col" by slices); the weight, reordered to the same `(dy, dx, c)`
+/// order, multiplies them as one large 2-D product `[B*Ho*Wo, k*k*C] @ [k*k*C, Cout]`, whose
+/// result goes back to `[B, Cout, Ho, Wo]`. (The first form, `[Cout, k*k*C] @ [B, k*k*C, Ho*Wo]`
+/// batched per image, ran ResNet-18's step at a third of burn's convolution on an H200.)
 ///
 /// Memory: the stacked input is k*k times the input, kept for the weight gradient (0.6 GB
 /// for one of ResNet-18's 64-channel 32 x 32 layers at B = 256).
@@ -53,25 +57,23 @@ pub fn conv2d_by_matmul(x: Tensor<4>, weight: Tensor<4>, stride: usize, pad: usi
     let out_h = (height + 2 * pad - k) / stride + 1;
     let out_w = (width + 2 * pad - k) / stride + 1;
     let padded = if pad > 0 { x.pad([(pad, pad), (pad, pad)], burn::tensor::ops::PadMode::Constant(0.0)) } else { x };
-    let cols = if k == 1 && stride == 1 {
-        padded
-    } else {
-        let shifted: Vec<Tensor<4>> = (0..k)
-            .flat_map(|dy| (0..k).map(move |dx| (dy, dx)))
-            .map(|(dy, dx)| {
-                padded.clone().slice([
-                    Slice::full(),
-                    Slice::full(),
-                    Slice::new(dy as isize, Some((dy + stride * (out_h - 1) + 1) as isize), stride as isize),
-                    Slice::new(dx as isize, Some((dx + stride * (out_w - 1) + 1) as isize), stride as isize),
-                ])
-            })
-            .collect();
-        Tensor::cat(shifted, 1)
-    };
-    let cols: Tensor<3> = cols.reshape([batch, k * k * channels, out_h * out_w]);
-    // [Cout, C, k, k] -> [Cout, k, k, C] -> [Cout, k*k*C]: the column order (dy, dx, c) of `cols`.
-    let w: Tensor<2> = weight.permute([0, 2, 3, 1]).reshape([cout, k * k * channels]);
-    let w: Tensor<3> = w.unsqueeze::<3>().expand([batch, cout, k * k * channels]);
-    w.matmul(cols).reshape([batch, cout, out_h, out_w])
+    // [B, C, H, W] -> [B, H, W, C]: each output pixel's window is then contiguous per shift.
+    let padded = padded.permute([0, 2, 3, 1]);
+    let shifted: Vec<Tensor<4>> = (0..k)
+        .flat_map(|dy| (0..k).map(move |dx| (dy, dx)))
+        .map(|(dy, dx)| {
+            padded.clone().slice([
+                Slice::full(),
+                Slice::new(dy as isize, Some((dy + stride * (out_h - 1) + 1) as isize), stride as isize),
+                Slice::new(dx as isize, Some((dx + stride * (out_w - 1) + 1) as isize), stride as isize),
+                Slice::full(),
+            ])
+        })
+        .collect();
+    let cols = if shifted.len() == 1 { shifted.into_iter().next().expect("one shift") } else { Tensor::cat(shifted, 3) };
+    let cols: Tensor<2> = cols.reshape([batch * out_h * out_w, k * k * channels]);
+    // [Cout, C, k, k] -> [k, k, C, Cout] -> [k*k*C, Cout]: the column order (dy, dx, c) of `cols`.
+    let w: Tensor<2> = weight.permute([2, 3, 1, 0]).reshape([k * k * channels, cout]);
+    let y: Tensor<4> = cols.matmul(w).reshape([batch, out_h, out_w, cout]);
+    y.permute([0, 3, 1, 2])
 }

@@ -1,4 +1,4 @@
-//! `model::conv2d_by_matmul` (the convolution as one batched matrix product of burn
+//! `model::conv2d_by_matmul` (the convolution as one matrix product of burn
 //! operations, chosen on the GPU by `RING_WGPU_GPU_CONV=matmul`) against the f64 loop
 //! references of `cpu::conv::reference`: the output and both gradients through burn's
 //! autodiff, on the CPU backend and the test GPU, on the encoders' kinds of layer and odd
