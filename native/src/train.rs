@@ -128,6 +128,13 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainArgs, matches: &ArgMatches) -> Result
         config.batch,
         config.queue.unwrap_or_default()
     );
+    if cfg!(feature = "autotune") && compute.gpu().is_some() {
+        // Otherwise the first step looks hung: 60-80 s for ResNet-18 on an H200.
+        eprintln!(
+            "in each run, the first use of each layer shape (the first step, the kNN monitor's first batch) times \
+             burn's candidate GPU kernels: about a minute for ResNet-18 on an H200"
+        );
+    }
     if saved.is_some() {
         eprintln!(
             "resuming after step {} (epoch {}) from {}",
