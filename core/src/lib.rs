@@ -50,6 +50,7 @@
 pub mod augment;
 pub mod cpu;
 pub mod data;
+mod env_switch;
 mod error;
 pub mod eval;
 pub mod gpu;

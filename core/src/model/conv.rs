@@ -25,13 +25,8 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, pad: usize) -> Ten
 /// Is `RING_WGPU_GPU_CONV=matmul` set (read once)? Any other value, or none, keeps burn's
 /// convolution on the GPU. Always false in the browser.
 pub fn matmul_on_gpu() -> bool {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ON.get_or_init(|| std::env::var("RING_WGPU_GPU_CONV").is_ok_and(|v| v == "matmul"))
-    }
-    #[cfg(target_arch = "wasm32")]
-    false
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    crate::env_switch::is_set_to(&ON, "RING_WGPU_GPU_CONV", "matmul")
 }
 
 /// A convolution as one matrix product, in burn's tensor operations (so autodiff

@@ -25,13 +25,8 @@ pub fn calls() -> usize {
 
 /// Is our CPU convolution in force (the default; `RING_WGPU_CPU_CONV=burn` turns it off)?
 pub fn enabled() -> bool {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ENABLED.get_or_init(|| std::env::var("RING_WGPU_CPU_CONV").map_or(true, |v| v != "burn"))
-    }
-    #[cfg(target_arch = "wasm32")]
-    true
+    static BURN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    !crate::env_switch::is_set_to(&BURN, "RING_WGPU_CPU_CONV", "burn")
 }
 
 /// `conv2d(x, weight)` without bias, `stride` and symmetric zero `pad` in both directions:

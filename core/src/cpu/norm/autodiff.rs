@@ -17,13 +17,8 @@ use crate::cpu::flex::{AutodiffFlex, flex_values};
 /// Is our CPU batch norm in force (the default; `RING_WGPU_CPU_CONV=burn` or
 /// `RING_WGPU_CPU_NORM=burn` turn it off)?
 pub fn enabled() -> bool {
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        static ENABLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-        *ENABLED.get_or_init(|| crate::cpu::conv::enabled() && std::env::var("RING_WGPU_CPU_NORM").map_or(true, |v| v != "burn"))
-    }
-    #[cfg(target_arch = "wasm32")]
-    true
+    static BURN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    crate::cpu::conv::enabled() && !crate::env_switch::is_set_to(&BURN, "RING_WGPU_CPU_NORM", "burn")
 }
 
 thread_local! {
