@@ -14,7 +14,8 @@
 # script again resumes where it stopped; a finished run is kept, with or without its
 # checkpoint, when its config.json records the same settings (the same DATA_DIR string too). RING_WGPU names the binary (default
 # target/release/ring-wgpu); METHODS and SEEDS narrow the main comparison (defaults
-# mocoring,moco,iring,ir and 1 2 3). About 2.5-4.5 hours a run on 2 CPU cores.
+# mocoring,moco,iring,ir and 1 2 3). About 35-40 minutes a run with its probe on 2 AVX-512
+# cores, 2.5-4.5 hours on 2 cores with AVX2 only. The last command's table covers SEEDS only.
 set -euo pipefail
 data=${1:-cifar10-jpg}
 out=${2:-results/cifar10}
