@@ -16,6 +16,8 @@
 #   torch-small     scripts/torch_moco_step.py on CUDA (the CPU with --quick), same shapes
 #   ring            `bench ring`, B = 256, N = 65,536, checked against the CPU reference
 #   train-r18-gpu   `bench train --devices gpu`, ResNet-18, B = 256, queue 65,536
+#   train-r18-gpu-transpose  the same with RING_WGPU_GPU_CONV=transpose (the convolutions no
+#                   gradient flows through, the key encoder's, as burn's transposed convolution)
 #   torch-r18       the PyTorch peer, ResNet-18
 #   ops-gpu         `bench ops --gpu`, ResNet-18 at B = 256: each layer's operation on its
 #                   own (where a step's time goes)
@@ -65,7 +67,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$budget" ] || budget=$([ $quick = 1 ] && echo 600 || echo 540)
 case "$budget" in ''|*[!0-9]*) echo "gpu-check: --budget takes whole seconds, got '$budget'" >&2; exit 2 ;; esac
-known_parts="info train-small-gpu torch-small ring train-r18-gpu torch-r18 ops-gpu epoch train-small-cpu train-r18-cpu train-r18-gpu-matmul"
+known_parts="info train-small-gpu torch-small ring train-r18-gpu train-r18-gpu-transpose torch-r18 ops-gpu epoch train-small-cpu train-r18-cpu train-r18-gpu-matmul"
 for name in ${parts//,/ }; do
   [[ " $known_parts " == *" $name "* ]] || { echo "gpu-check: --parts: no part named '$name' (the parts: ${known_parts// /,})" >&2; exit 2; }
 done
@@ -234,7 +236,13 @@ if [ $quick = 1 ]; then
   # On a software adapter ResNet-18's kernels alone take minutes to compile.
   skip train-r18-gpu "--quick: ResNet-18 on a software adapter takes minutes to compile"
 else
-  bench_train train-r18-gpu gpu resnet18 "$R18B" "$STEPS" 100
+  bench_train train-r18-gpu gpu resnet18 "$R18B" "$STEPS" 130
+fi
+# --quick: the small ResNet (ResNet-18 takes minutes to compile on a software adapter).
+if [ $quick = 1 ]; then
+  bench_train train-r18-gpu-transpose gpu small "$B" "$STEPS" 100 RING_WGPU_GPU_CONV=transpose
+else
+  bench_train train-r18-gpu-transpose gpu resnet18 "$R18B" "$STEPS" 130 RING_WGPU_GPU_CONV=transpose
 fi
 torch_peer torch-r18 resnet18 "$R18B" 60
 if [ $gpu_ok = 1 ]; then

@@ -10,7 +10,7 @@ import datetime
 import json
 import os
 
-PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "torch-r18", "ops-gpu", "epoch",
+PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "train-r18-gpu-transpose", "torch-r18", "ops-gpu", "epoch",
          "train-small-cpu", "train-r18-cpu", "train-r18-gpu-matmul"]
 EPOCHS_PROJECTED = 200
 
@@ -103,8 +103,9 @@ def main():
 
     train_rows = []
     runners = {"train-small-gpu": "ring-wgpu GPU", "train-r18-gpu": "ring-wgpu GPU",
+               "train-r18-gpu-transpose": "ring-wgpu GPU, no-grad conv as transpose",
                "train-r18-gpu-matmul": "ring-wgpu GPU, conv as matmul"}
-    for name in ["train-small-gpu", "train-r18-gpu", "train-r18-gpu-matmul", "train-small-cpu", "train-r18-cpu"]:
+    for name in ["train-small-gpu", "train-r18-gpu", "train-r18-gpu-transpose", "train-r18-gpu-matmul", "train-small-cpu", "train-r18-cpu"]:
         report = read_json(os.path.join(a.work, name + ".json"))
         for r in (report or {}).get("rows", []):
             train_rows.append({
@@ -149,11 +150,11 @@ def main():
         ips = trained[0]["images_per_s"]
         # The run's config.json is its TrainConfig; the synthetic set has 10 classes.
         images = config.get("synthetic_per_class", 0) * 10 if config.get("dataset") == "synthetic" else 0
-        # Which convolution the epoch used: "matmul" when the check ran with RING_WGPU_GPU_CONV=matmul.
+        # Which convolution the epoch used: RING_WGPU_GPU_CONV's value when the check ran with one.
         conv = (read(os.path.join(a.work, "epoch-conv.txt")) or "unknown").strip()
         epoch = {"images_per_s": ips, "loss": trained[0].get("loss"), "command_seconds": parts["epoch"]["seconds"],
                  "peak_device_mib": parts["epoch"]["peak_device_mib"],
-                 "convolution": "matmul" if conv == "matmul" else "burn's"}
+                 "convolution": conv if conv in ("matmul", "transpose") else "burn's"}
         if images:
             epoch["train_images"] = images
             epoch["epoch_seconds"] = images / ips
@@ -192,7 +193,7 @@ def main():
         for model in ["small", "resnet18"]:
             for method in ["moco", "mocoring"]:
                 peer = step_row(train_rows, "PyTorch", model, method)
-                for runner in ["ring-wgpu GPU", "ring-wgpu GPU, conv as matmul"]:
+                for runner in ["ring-wgpu GPU", "ring-wgpu GPU, no-grad conv as transpose", "ring-wgpu GPU, conv as matmul"]:
                     ours = step_row(train_rows, runner, model, method)
                     if ours and peer:
                         ratios.append(f"- {model} {method}: {runner} at {ours['images_per_s'] / peer['images_per_s']:.2f}x PyTorch's images/s "

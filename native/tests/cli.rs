@@ -616,7 +616,17 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
     let (ok, log, report, md) = gpu_check("quick", &["--quick"]);
     assert!(ok, "gpu-check --quick failed:\n{log}");
     let parts = &report["parts"];
-    for part in ["info", "train-small-gpu", "ring", "train-r18-gpu-matmul", "ops-gpu", "epoch", "train-small-cpu", "train-r18-cpu"] {
+    for part in [
+        "info",
+        "train-small-gpu",
+        "ring",
+        "train-r18-gpu-transpose",
+        "train-r18-gpu-matmul",
+        "ops-gpu",
+        "epoch",
+        "train-small-cpu",
+        "train-r18-cpu",
+    ] {
         assert_eq!(parts[part]["status"], "ok", "{part}:\n{log}");
     }
     assert_eq!(parts["train-r18-gpu"]["status"], "skipped", "--quick leaves ResNet-18 on the GPU out");
@@ -624,7 +634,7 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
     assert_eq!(parts["train-small-gpu"]["peak_device_mib"], 1234.0, "{log}");
     let rows = report["train_step"].as_array().expect("training-step rows");
     for method in ["moco", "mocoring"] {
-        for runner in ["ring-wgpu GPU", "ring-wgpu GPU, conv as matmul", "ring-wgpu CPU"] {
+        for runner in ["ring-wgpu GPU", "ring-wgpu GPU, no-grad conv as transpose", "ring-wgpu GPU, conv as matmul", "ring-wgpu CPU"] {
             let row = rows
                 .iter()
                 .find(|r| {
@@ -680,7 +690,7 @@ fn gpu_check_refuses_a_software_adapter_outside_quick_and_still_reports() {
     assert!(!ok, "a software adapter must fail the full check:\n{log}");
     assert_eq!(report["parts"]["info"]["status"], "failed", "{md}");
     assert!(log.contains("software"), "{log}");
-    for part in ["train-small-gpu", "ring", "ops-gpu", "epoch", "train-r18-gpu", "train-r18-gpu-matmul"] {
+    for part in ["train-small-gpu", "ring", "ops-gpu", "epoch", "train-r18-gpu", "train-r18-gpu-transpose", "train-r18-gpu-matmul"] {
         assert_eq!(report["parts"][part]["status"], "skipped", "{part}: {md}");
     }
 }

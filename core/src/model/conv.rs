@@ -1,7 +1,9 @@
 //! The encoders' convolution (no bias, square kernel, equal strides, zero padding), one entry
 //! point for every backend: on the CPU backend our kernels ([`crate::cpu::conv`]); on a GPU
 //! burn's own convolution, or, with `RING_WGPU_GPU_CONV=matmul`, the same convolution as one
-//! matrix product over shifted copies of the input ([`conv2d_by_matmul`]).
+//! matrix product over shifted copies of the input ([`conv2d_by_matmul`]), or, with
+//! `RING_WGPU_GPU_CONV=transpose`, where no gradient flows and the stride is 1, as burn's
+//! transposed convolution ([`conv2d_by_transpose`]; not yet measured on a GPU).
 //!
 //! Why the second GPU form: through WGSL burn has no implicit-GEMM convolution (those
 //! candidates need cooperative-matrix instructions that cubecl's WGSL compiler does not
@@ -16,8 +18,15 @@ use burn::tensor::{Slice, Tensor};
 /// `conv2d(x, weight)` with `stride` and symmetric zero `pad`: see the module's doc for
 /// which implementation runs.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, pad: usize) -> Tensor<4> {
-    if matmul_on_gpu() && !crate::gpu::is_cpu(&x.device()) {
-        return conv2d_by_matmul(x, weight, stride, pad);
+    if !crate::gpu::is_cpu(&x.device()) {
+        if matmul_on_gpu() {
+            return conv2d_by_matmul(x, weight, stride, pad);
+        }
+        // Only where no gradient flows: the transposed convolution's own input gradient is
+        // burn's direct forward convolution, which would move the cost, not remove it.
+        if transpose_on_gpu() && stride == 1 && pad < weight.dims()[2] && !x.is_require_grad() && !weight.is_require_grad() {
+            return conv2d_by_transpose(x, weight, pad);
+        }
     }
     crate::cpu::conv::conv2d(x, weight, stride, pad)
 }
@@ -27,6 +36,30 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, pad: usize) -> Ten
 pub fn matmul_on_gpu() -> bool {
     static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     crate::env_switch::is_set_to(&ON, "RING_WGPU_GPU_CONV", "matmul")
+}
+
+/// Is `RING_WGPU_GPU_CONV=transpose` set (read once)? Then the GPU's stride-1 convolutions
+/// that no gradient flows through (the momentum encoder's, the kNN monitor's, `embed`'s) run
+/// as [`conv2d_by_transpose`]. Always false in the browser.
+pub fn transpose_on_gpu() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    crate::env_switch::is_set_to(&ON, "RING_WGPU_GPU_CONV", "transpose")
+}
+
+/// A stride-1 convolution as burn's transposed convolution: `conv2d(x, W, pad p)` equals
+/// `conv_transpose2d(x, V, pad k - 1 - p)` with `V[c, o, a, b] = W[o, c, k-1-a, k-1-b]` (channel
+/// axes swapped, kernel flipped). Why: through WGSL burn's forward convolution of a 3 x 3
+/// kernel is a direct one (1.3-2.2 TFLOP/s on an H200), while its input gradient, the same
+/// computation as a transposed convolution, has im2col-and-matmul candidates (5.3-7.5 TFLOP/s,
+/// BENCHMARKS.md); whether burn's transposed convolution picks them too is for the GPU check
+/// to measure. `weight` is `[Cout, C, k, k]`; panics unless `pad < k` and the channels match.
+pub fn conv2d_by_transpose(x: Tensor<4>, weight: Tensor<4>, pad: usize) -> Tensor<4> {
+    let [_, channels, _, _] = x.dims();
+    let [_, wc, k, k2] = weight.dims();
+    assert!(wc == channels && k == k2 && pad < k, "conv2d_by_transpose: weight {:?} for input {:?}, pad {pad}", weight.dims(), x.dims());
+    let flipped = weight.swap_dims(0, 1).flip([2, 3]);
+    let options = burn::tensor::ops::ConvTransposeOptions::new([1; 2], [k - 1 - pad; 2], [0; 2], [1; 2], 1);
+    burn::tensor::module::conv_transpose2d(x, flipped, None, options)
 }
 
 /// A convolution as one matrix product, in burn's tensor operations (so autodiff
