@@ -56,7 +56,7 @@ fn normal(rng: &mut Rng, n: usize) -> Vec<f32> {
     (0..n).map(|_| 2.0 * rng.unit() - 1.0).collect()
 }
 
-fn random_case(form: Form, device: &Device, rng: &mut Rng, shape: (usize, usize, usize, usize, usize, usize, usize), name: &str) {
+fn random_case(form: Form, device: &Device, rng: &mut Rng, shape: Shape, name: &str) {
     let (batch, cin, cout, size, kernel, stride, pad) = shape;
     let g = ConvGeometry { batch, cin, cout, height: size, width: size, kernel, stride, pad };
     let x = normal(rng, batch * cin * size * size);
@@ -65,10 +65,23 @@ fn random_case(form: Form, device: &Device, rng: &mut Rng, shape: (usize, usize,
     check(form, device, g, &x, &w, &dy, &format!("{name}: {batch}x{cin}x{size}x{size} k{kernel} s{stride} p{pad} -> {cout}"));
 }
 
+/// (batch, cin, cout, size, kernel, stride, pad).
+type Shape = (usize, usize, usize, usize, usize, usize, usize);
+
+/// Every shape, random values from `seed`, on every device.
+fn random_cases(form: Form, shapes: &[Shape], seed: u64) {
+    let mut rng = Rng(seed);
+    for (name, device) in devices() {
+        for &shape in shapes {
+            random_case(form, &device, &mut rng, shape, name);
+        }
+    }
+}
+
 #[test]
 fn the_matrix_product_form_equals_the_references_on_every_device() {
-    // (batch, cin, cout, size, kernel, stride, pad): the encoders' layers in small (3x3 with
-    // padding 1, stride 1 and 2; the 1x1 stride-2 shortcut), then odd ones.
+    // The encoders' layers in small (3x3 with padding 1, stride 1 and 2; the 1x1 stride-2
+    // shortcut), then odd ones.
     let shapes = [
         (2, 3, 8, 8, 3, 1, 1),
         (3, 4, 6, 9, 3, 2, 1),
@@ -79,12 +92,7 @@ fn the_matrix_product_form_equals_the_references_on_every_device() {
         (2, 2, 3, 1, 3, 1, 1),
         (1, 2, 2, 4, 3, 3, 1),
     ];
-    let mut rng = Rng(20261204);
-    for (name, device) in devices() {
-        for shape in shapes {
-            random_case(conv2d_by_matmul, &device, &mut rng, shape, name);
-        }
-    }
+    random_cases(conv2d_by_matmul, &shapes, 20261204);
 }
 
 #[test]
@@ -99,12 +107,7 @@ fn the_transposed_form_equals_the_references_on_every_device() {
         (2, 2, 3, 1, 3, 1, 1),
         (1, 2, 2, 7, 5, 1, 2),
     ];
-    let mut rng = Rng(20261205);
-    for (name, device) in devices() {
-        for shape in shapes {
-            random_case(by_transpose, &device, &mut rng, shape, name);
-        }
-    }
+    random_cases(by_transpose, &shapes, 20261205);
 }
 
 #[test]
