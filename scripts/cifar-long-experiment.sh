@@ -3,7 +3,7 @@
 # seeds) shrink with training length? MoCoRing against MoCo at 50 epochs, seed 1, otherwise
 # the budget of scripts/cifar-ring-experiment.sh: small ResNet, 32 px, batch 256, queue
 # 16,384, u annealed linearly from 100 to 10 over the first half with l = 1, kNN every 10
-# epochs, then a linear probe. About an hour a run on 2 AVX-512 cores.
+# epochs, then a linear probe. About 1.5 hours a run on 2 AVX-512 cores.
 #
 #   scripts/cifar-long-experiment.sh [DATA_DIR] [OUT]
 #

@@ -4,7 +4,8 @@
 #
 #   bash scripts/gpu-check.sh [--pack DIR] [--bin PATH] [--out DIR] [--budget SECONDS]
 #   bash scripts/gpu-check.sh --quick [--bin PATH] [--out DIR]     # tiny shapes, any adapter
-#   --parts info,train-r18-gpu,...   run only these parts (the others are reported skipped)
+#   --parts train-r18-gpu,ops-gpu,...  run only these parts, comma-separated (the others are
+#                   reported skipped; `info` always runs: the GPU parts need its adapter check)
 #
 # --quick is the check's own test (CI runs it on lavapipe): every part with tiny shapes,
 # the PyTorch peer on the CPU when python3 has torch, ResNet-18 on the GPU left out.
@@ -67,10 +68,24 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$budget" ] || budget=$([ $quick = 1 ] && echo 600 || echo 540)
 case "$budget" in ''|*[!0-9]*) echo "gpu-check: --budget takes whole seconds, got '$budget'" >&2; exit 2 ;; esac
-known_parts="info train-small-gpu torch-small ring train-r18-gpu train-r18-gpu-transpose torch-r18 ops-gpu epoch train-small-cpu train-r18-cpu train-r18-gpu-matmul"
-for name in ${parts//,/ }; do
-  [[ " $known_parts " == *" $name "* ]] || { echo "gpu-check: --parts: no part named '$name' (the parts: ${known_parts// /,})" >&2; exit 2; }
-done
+known_parts=(info train-small-gpu torch-small ring train-r18-gpu train-r18-gpu-transpose torch-r18 ops-gpu epoch
+  train-small-cpu train-r18-cpu train-r18-gpu-matmul)
+wanted=()
+if [ -n "$parts" ]; then
+  IFS=, read -ra wanted <<< "$parts"
+  for name in ${wanted[@]+"${wanted[@]}"}; do
+    known=0
+    for k in "${known_parts[@]}"; do [ "$name" = "$k" ] && known=1; done
+    [ $known = 1 ] || { echo "gpu-check: --parts: no part named '$name' (the parts, comma-separated without spaces: $(IFS=,; echo "${known_parts[*]}"))" >&2; exit 2; }
+  done
+fi
+# Is part $1 to run? Every part without --parts; `info` always.
+wanted_part() {
+  [ -z "$parts" ] || [ "$1" = info ] && return 0
+  local name
+  for name in ${wanted[@]+"${wanted[@]}"}; do [ "$name" = "$1" ] && return 0; done
+  return 1
+}
 
 start=$(date +%s)
 deadline=$((start + budget))
@@ -158,7 +173,7 @@ part() {
   local name=$1 limit=$2; shift 2
   local now left
   now=$(date +%s)
-  if [ -n "$parts" ] && [[ ",$parts," != *",$name,"* ]]; then
+  if ! wanted_part "$name"; then
     echo "skipped not in --parts 0 $now $now $limit" > "$work/$name.status"
     say "$name: skipped (not in --parts)"
     return
@@ -250,8 +265,8 @@ if [ $gpu_ok = 1 ]; then
 else
   skip ops-gpu "no usable GPU adapter (see info)"
 fi
-# A check started with RING_WGPU_GPU_CONV=matmul in its environment uses it everywhere.
-echo "${RING_WGPU_GPU_CONV:-burn}" > "$work/epoch-conv.txt"
+# A check started with RING_WGPU_GPU_CONV in its environment uses that form in every part.
+echo "${RING_WGPU_GPU_CONV:-}" > "$work/conv-env.txt"
 if [ $gpu_ok = 1 ]; then
   # The untrained and the final kNN monitor each embed all 75,000 images (70 s on the H200).
   part epoch 420 "$bin" train --preset paper-cifar10-mocoring --dataset synthetic --synthetic-per-class "$PER_CLASS" \
@@ -268,7 +283,7 @@ bench_train train-r18-cpu cpu resnet18 "$R18B" "$CPU_STEPS" 90
 if [ $quick = 1 ]; then
   bench_train train-r18-gpu-matmul gpu small "$B" "$STEPS" 100 RING_WGPU_GPU_CONV=matmul
 else
-  bench_train train-r18-gpu-matmul gpu resnet18 "$R18B" "$STEPS" 100 RING_WGPU_GPU_CONV=matmul
+  bench_train train-r18-gpu-matmul gpu resnet18 "$R18B" "$STEPS" 130 RING_WGPU_GPU_CONV=matmul
 fi
 
 [ -n "$sampler" ] && { kill "$sampler" 2>/dev/null; sampler=""; }

@@ -99,6 +99,8 @@ def main():
         p["peak_device_mib"] = peak_memory(samples, p) if samples else None
 
     info = read(os.path.join(a.work, "info.out")) or ""
+    # RING_WGPU_GPU_CONV as the whole check ran with it ("" when unset: burn's convolution).
+    conv_env = (read(os.path.join(a.work, "conv-env.txt")) or "").strip()
     adapter = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Chosen:")), None)
 
     train_rows = []
@@ -115,6 +117,8 @@ def main():
                 "queue": r["queue"], "images_per_s": r["images_per_s"], "step_ms": r["step_ms"],
                 "first_step_ms": r.get("first_step_ms"), "setup_ms": r.get("setup_ms"),
                 "phases_ms": r.get("phases_ms"), "peak_device_mib": parts[name]["peak_device_mib"] if name in runners else None,
+                # Convolutions computed in the switch's form: what shows RING_WGPU_GPU_CONV took effect.
+                "matmul_convs": r.get("matmul_convs"), "transposed_convs": r.get("transposed_convs"),
             })
     for name in ["torch-small", "torch-r18"]:
         for line in (read(os.path.join(a.work, name + ".out")) or "").splitlines():
@@ -151,10 +155,9 @@ def main():
         # The run's config.json is its TrainConfig; the synthetic set has 10 classes.
         images = config.get("synthetic_per_class", 0) * 10 if config.get("dataset") == "synthetic" else 0
         # Which convolution the epoch used: RING_WGPU_GPU_CONV's value when the check ran with one.
-        conv = (read(os.path.join(a.work, "epoch-conv.txt")) or "unknown").strip()
         epoch = {"images_per_s": ips, "loss": trained[0].get("loss"), "command_seconds": parts["epoch"]["seconds"],
                  "peak_device_mib": parts["epoch"]["peak_device_mib"],
-                 "convolution": conv if conv in ("matmul", "transpose") else "burn's"}
+                 "convolution": conv_env or "burn's"}
         if images:
             epoch["train_images"] = images
             epoch["epoch_seconds"] = images / ips
@@ -163,7 +166,7 @@ def main():
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "version": a.version, "quick": bool(a.quick), "budget_s": a.budget, "seconds": a.seconds,
-        "adapter": adapter, "parts": parts, "train_step": train_rows, "ring": ring, "ops": ops, "epoch": epoch,
+        "adapter": adapter, "gpu_conv_env": conv_env or None, "parts": parts, "train_step": train_rows, "ring": ring, "ops": ops, "epoch": epoch,
     }
     with open(os.path.join(a.out, "gpu-check.json"), "w") as f:
         json.dump(result, f, indent=2)
@@ -171,6 +174,8 @@ def main():
     md = []
     md.append(f"# GPU check{' (--quick: tiny shapes)' if a.quick else ''}\n")
     md.append(f"- date: {result['date']}; ring-wgpu {a.version}; {a.seconds:.0f} s of a {a.budget} s budget")
+    if conv_env:
+        md.append(f"- every part ran with RING_WGPU_GPU_CONV={conv_env} (the GPU rows' convolutions are that form, not burn's)")
     md.append(f"- adapter: {adapter or 'none found'}")
     md.append("")
     md.append("| part | status | seconds | peak device MiB |")
@@ -189,6 +194,10 @@ def main():
             md.append(f"| {r['model']} | {r['method']} | {r['batch']} | {r['queue']:,} | {r['runner']} | "
                       f"{fmt(r['images_per_s'])} | {fmt(r['step_ms'], 2)} | {fmt(r['first_step_ms'], 0)} | {fmt(r['setup_ms'], 0)} | "
                       f"{fmt(r['peak_device_mib'], 0)} |")
+        for r in train_rows:
+            wanted = {"ring-wgpu GPU, conv as matmul": "matmul_convs", "ring-wgpu GPU, no-grad conv as transpose": "transposed_convs"}.get(r["runner"])
+            if wanted and not r.get(wanted):
+                md.append(f"- **warning**: {r['runner']} ({r['model']} {r['method']}) computed no convolution in that form: the row is burn's convolution")
         ratios = []
         for model in ["small", "resnet18"]:
             for method in ["moco", "mocoring"]:

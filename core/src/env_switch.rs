@@ -1,6 +1,6 @@
 //! The A/B switches read from environment variables (`RING_WGPU_CPU_CONV=burn`,
-//! `RING_WGPU_CPU_NORM=burn`, `RING_WGPU_GPU_CONV=matmul`), each read once per process. The
-//! browser has no environment variables: there every switch reads as unset.
+//! `RING_WGPU_CPU_NORM=burn`, `RING_WGPU_GPU_CONV=matmul` or `=transpose`), each read once
+//! per process. The browser has no environment variables: there every switch reads as unset.
 
 use std::sync::OnceLock;
 

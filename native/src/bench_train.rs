@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ring_wgpu_core::Compute;
 use ring_wgpu_core::burn::tensor::Device;
 use ring_wgpu_core::methods::StepPhase;
-use ring_wgpu_core::model::EncoderKind;
+use ring_wgpu_core::model::{EncoderKind, matmul_calls, transposed_calls};
 use ring_wgpu_core::train::{Anneal, Datasets, MethodKind, TrainConfig, Trainer};
 use serde::Serialize;
 
@@ -91,6 +91,10 @@ struct Row {
     first_step_ms: Option<f64>,
     /// Mean ms per phase with a sync after each: augment, forward, negatives, backward, update.
     phases_ms: BTreeMap<&'static str, f64>,
+    /// Convolutions computed in another GPU form during this row's steps (`RING_WGPU_GPU_CONV`):
+    /// zero for burn's own.
+    matmul_convs: usize,
+    transposed_convs: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -194,8 +198,11 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
         for &model in &args.models {
             for (method, ring) in [("moco", false), ("mocoring", true)] {
                 bar.set_message(format!("{method} {model:?} on {compute}"));
+                let (matmul_before, transposed_before) = (matmul_calls(), transposed_calls());
                 let m = measure(compute.burn_device(), model, ring, args, &bar)?;
                 rows.push(Row {
+                    matmul_convs: matmul_calls() - matmul_before,
+                    transposed_convs: transposed_calls() - transposed_before,
                     device: compute.to_string(),
                     model,
                     method,

@@ -602,6 +602,7 @@ fn gpu_check(name: &str, extra: &[&str]) -> (bool, String, serde_json::Value, St
         .args(extra)
         .env("PATH", path)
         .env_remove("OUT")
+        .env_remove("RING_WGPU_GPU_CONV")
         .output()
         .expect("bash runs");
     let log = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
@@ -644,6 +645,13 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
                 })
                 .unwrap_or_else(|| panic!("no {runner} {method} row:\n{md}"));
             assert!(row["images_per_s"].as_f64().unwrap() > 0.0, "{row}");
+            // Each switch's rows computed convolutions in its form, the others none.
+            let (matmul, transposed) = (row["matmul_convs"].as_u64(), row["transposed_convs"].as_u64());
+            match runner {
+                "ring-wgpu GPU, conv as matmul" => assert!(matmul > Some(0) && transposed == Some(0), "{row}"),
+                "ring-wgpu GPU, no-grad conv as transpose" => assert!(transposed > Some(0) && matmul == Some(0), "{row}"),
+                _ => assert!(matmul == Some(0) && transposed == Some(0), "{row}"),
+            }
             assert!(row["first_step_ms"].as_f64().unwrap() > 0.0, "the first step is timed apart: {row}");
         }
     }
@@ -668,18 +676,22 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
 
 #[test]
 fn gpu_check_runs_only_the_parts_named_and_refuses_an_unknown_one() {
-    let (ok, log, report, md) = gpu_check("parts", &["--quick", "--parts", "info,ring"]);
-    assert!(ok, "gpu-check --quick --parts info,ring failed:\n{log}");
+    // `info` runs without being named: the GPU parts need its adapter check.
+    let (ok, log, report, md) = gpu_check("parts", &["--quick", "--parts", "ring"]);
+    assert!(ok, "gpu-check --quick --parts ring failed:\n{log}");
+    assert_eq!(report["parts"]["info"]["status"], "ok", "{md}");
     assert_eq!(report["parts"]["ring"]["status"], "ok", "{md}");
     for part in ["train-small-gpu", "ops-gpu", "epoch", "train-small-cpu", "train-r18-gpu-matmul"] {
         assert_eq!(report["parts"][part]["status"], "skipped", "{part}: {md}");
         assert_eq!(report["parts"][part]["reason"], "not in --parts", "{part}: {md}");
     }
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/gpu-check.sh");
-    let run = Command::new("bash").arg(&script).args(["--quick", "--parts", "info,epochs"]).output().expect("bash runs");
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--parts: no part named 'epochs'") && stderr.contains("epoch,"), "{stderr}");
+    for (parts, named) in [("info,epochs", "'epochs'"), ("info, ring", "' ring'"), (",ring", "''")] {
+        let run = Command::new("bash").arg(&script).args(["--quick", "--parts", parts]).output().expect("bash runs");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(2), "--parts {parts:?}: {stderr}");
+        assert!(stderr.contains(&format!("--parts: no part named {named}")) && stderr.contains("epoch,"), "--parts {parts:?}: {stderr}");
+    }
 }
 
 #[test]

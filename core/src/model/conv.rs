@@ -10,21 +10,41 @@
 //! offer), so for a 3 x 3 kernel its only forward candidate is a direct convolution, while its
 //! gradients have im2col-and-matmul candidates. On an H200 (BENCHMARKS.md), alone, the matmul
 //! form's forward took ResNet-18's convolutions from 154 ms to 55 ms a pass, yet the whole
-//! training step ran at 0.36x burn's images/s (1,104 ms against 402; peak memory 9.2 GB
-//! against 5.3): measured, and slower, so burn's convolution stays the default.
+//! training step ran at 0.36x burn's images/s (1,104 ms against 402; peak device memory
+//! 9,172 MiB against 5,348): measured, and slower, so burn's convolution stays the default.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::tensor::{Slice, Tensor};
+
+static MATMUL_CALLS: AtomicUsize = AtomicUsize::new(0);
+static TRANSPOSED_CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// Convolutions [`conv2d`] has computed as [`conv2d_by_matmul`] in this process (a benchmark
+/// reports it to show that `RING_WGPU_GPU_CONV=matmul` took effect).
+pub fn matmul_calls() -> usize {
+    MATMUL_CALLS.load(Ordering::Relaxed)
+}
+
+/// Convolutions [`conv2d`] has computed as [`conv2d_by_transpose`] in this process.
+pub fn transposed_calls() -> usize {
+    TRANSPOSED_CALLS.load(Ordering::Relaxed)
+}
 
 /// `conv2d(x, weight)` with `stride` and symmetric zero `pad`: see the module's doc for
 /// which implementation runs.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, pad: usize) -> Tensor<4> {
     if !crate::gpu::is_cpu(&x.device()) {
         if matmul_on_gpu() {
+            MATMUL_CALLS.fetch_add(1, Ordering::Relaxed);
             return conv2d_by_matmul(x, weight, stride, pad);
         }
         // Only where no gradient flows: the transposed convolution's own input gradient is
-        // burn's direct forward convolution, which would move the cost, not remove it.
+        // burn's direct forward convolution, which would move the cost, not remove it. The
+        // weight's flag is the real guard (burn marks only leaves): the key encoder's weights
+        // are `no_grad`, the monitor's and `embed`'s are off the autodiff graph (`valid`).
         if transpose_on_gpu() && stride == 1 && pad < weight.dims()[2] && !x.is_require_grad() && !weight.is_require_grad() {
+            TRANSPOSED_CALLS.fetch_add(1, Ordering::Relaxed);
             return conv2d_by_transpose(x, weight, pad);
         }
     }
@@ -50,9 +70,9 @@ pub fn transpose_on_gpu() -> bool {
 /// `conv_transpose2d(x, V, pad k - 1 - p)` with `V[c, o, a, b] = W[o, c, k-1-a, k-1-b]` (channel
 /// axes swapped, kernel flipped). Why: through WGSL burn's forward convolution of a 3 x 3
 /// kernel is a direct one (1.3-2.2 TFLOP/s on an H200), while its input gradient, the same
-/// computation as a transposed convolution, has im2col-and-matmul candidates (5.3-7.5 TFLOP/s,
-/// BENCHMARKS.md); whether burn's transposed convolution picks them too is for the GPU check
-/// to measure. `weight` is `[Cout, C, k, k]`; panics unless `pad < k` and the channels match.
+/// computation as a transposed convolution, ran at 6.6-9.3 TFLOP/s (`dgrad_im2col` among its
+/// candidates; BENCHMARKS.md). burn's transposed convolution has other candidates (a direct
+/// kernel, col2im): whether it is as fast is for the GPU check to measure. `weight` is `[Cout, C, k, k]`; panics unless `pad < k` and the channels match.
 pub fn conv2d_by_transpose(x: Tensor<4>, weight: Tensor<4>, pad: usize) -> Tensor<4> {
     let [_, channels, _, _] = x.dims();
     let [_, wc, k, k2] = weight.dims();

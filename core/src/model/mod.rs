@@ -6,7 +6,7 @@ mod ema;
 mod resnet;
 mod state;
 
-pub use conv::{conv2d, conv2d_by_matmul, conv2d_by_transpose, matmul_on_gpu, transpose_on_gpu};
+pub use conv::{conv2d, conv2d_by_matmul, conv2d_by_transpose, matmul_calls, matmul_on_gpu, transpose_on_gpu, transposed_calls};
 pub use ema::{key_encoder, momentum_update};
 pub use resnet::{ContrastiveNet, EncoderKind, Head, ResNet, l2_normalise};
 pub(crate) use state::ParamPath;
