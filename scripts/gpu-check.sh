@@ -16,14 +16,15 @@
 #   train-small-gpu `bench train --devices gpu`, small ResNet, B = 256, queue 65,536
 #   torch-small     scripts/torch_moco_step.py on CUDA (the CPU with --quick), same shapes
 #   ring            `bench ring`, B = 256, N = 65,536, checked against the CPU reference
-#   train-r18-gpu   `bench train --devices gpu`, ResNet-18, B = 256, queue 65,536
-#   train-r18-gpu-transpose  the same with RING_WGPU_GPU_CONV=transpose (the convolutions no
-#                   gradient flows through, the key encoder's, as burn's transposed convolution)
+#   train-r18-gpu   `bench train --devices gpu`, ResNet-18, B = 256, queue 65,536 (the
+#                   default GPU convolution: stride 1 as burn's transposed convolution)
+#   train-r18-gpu-burn  the same with RING_WGPU_GPU_CONV=burn (burn's direct convolution
+#                   throughout: what the default replaced, 2.4x slower on an H200)
 #   torch-r18       the PyTorch peer, ResNet-18
 #   ops-gpu         `bench ops --gpu`, ResNet-18 at B = 256: each layer's operation on its
 #                   own (where a step's time goes)
 #   epoch           one epoch of `--preset paper-cifar10-mocoring` on 50,000 synthetic images
-#                   (220 s on an H200: kNN monitor before and after, autotuning, the epoch)
+#                   (100 s on an H200: kNN monitor before and after, autotuning, the epoch)
 #   train-small-cpu, train-r18-cpu   `bench train --devices cpu`, the same shapes
 #   train-r18-gpu-matmul  train-r18-gpu with RING_WGPU_GPU_CONV=matmul (the convolution as
 #                   one matrix product: burn's WGSL forward convolution is a direct one)
@@ -68,23 +69,25 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$budget" ] || budget=$([ $quick = 1 ] && echo 600 || echo 540)
 case "$budget" in ''|*[!0-9]*) echo "gpu-check: --budget takes whole seconds, got '$budget'" >&2; exit 2 ;; esac
-known_parts=(info train-small-gpu torch-small ring train-r18-gpu train-r18-gpu-transpose torch-r18 ops-gpu epoch
+known_parts=(info train-small-gpu torch-small ring train-r18-gpu train-r18-gpu-burn torch-r18 ops-gpu epoch
   train-small-cpu train-r18-cpu train-r18-gpu-matmul)
+# in_list VALUE [ITEM...]: is VALUE one of the items?
+in_list() {
+  local value=$1 item; shift
+  for item in "$@"; do [ "$item" = "$value" ] && return 0; done
+  return 1
+}
 wanted=()
 if [ -n "$parts" ]; then
   IFS=, read -ra wanted <<< "$parts"
   for name in ${wanted[@]+"${wanted[@]}"}; do
-    known=0
-    for k in "${known_parts[@]}"; do [ "$name" = "$k" ] && known=1; done
-    [ $known = 1 ] || { echo "gpu-check: --parts: no part named '$name' (the parts, comma-separated without spaces: $(IFS=,; echo "${known_parts[*]}"))" >&2; exit 2; }
+    in_list "$name" "${known_parts[@]}" || { echo "gpu-check: --parts: no part named '$name' (the parts, comma-separated without spaces: $(IFS=,; echo "${known_parts[*]}"))" >&2; exit 2; }
   done
 fi
 # Is part $1 to run? Every part without --parts; `info` always.
 wanted_part() {
   [ -z "$parts" ] || [ "$1" = info ] && return 0
-  local name
-  for name in ${wanted[@]+"${wanted[@]}"}; do [ "$name" = "$1" ] && return 0; done
-  return 1
+  in_list "$1" ${wanted[@]+"${wanted[@]}"}
 }
 
 start=$(date +%s)
@@ -205,12 +208,16 @@ skip() {
   say "$1: skipped: $2"
 }
 
+# The convolution A/B parts (train-r18-gpu-burn, -matmul) run ResNet-18, or with --quick the
+# small ResNet (ResNet-18's kernels take minutes to compile on a software adapter).
 if [ $quick = 1 ]; then
   B=8; Q=64; RB=16; RN=1024; R18B=2; WARM=1; STEPS=1; CPU_STEPS=1; PER_CLASS=2
+  AB_MODEL=small; AB_B=$B; AB_LIMIT=100
   epoch_args=(--model small --batch 8 --queue 64 --knn-k 5)
   ops_args=(--model small --batch 8 --repeats 1)
 else
   B=256; Q=65536; RB=256; RN=65536; R18B=256; WARM=2; STEPS=10; CPU_STEPS=3; PER_CLASS=5000
+  AB_MODEL=resnet18; AB_B=$R18B; AB_LIMIT=130
   epoch_args=()
   ops_args=(--model resnet18 --batch 256 --repeats 3)
 fi
@@ -253,12 +260,7 @@ if [ $quick = 1 ]; then
 else
   bench_train train-r18-gpu gpu resnet18 "$R18B" "$STEPS" 130
 fi
-# --quick: the small ResNet (ResNet-18 takes minutes to compile on a software adapter).
-if [ $quick = 1 ]; then
-  bench_train train-r18-gpu-transpose gpu small "$B" "$STEPS" 100 RING_WGPU_GPU_CONV=transpose
-else
-  bench_train train-r18-gpu-transpose gpu resnet18 "$R18B" "$STEPS" 130 RING_WGPU_GPU_CONV=transpose
-fi
+bench_train train-r18-gpu-burn gpu "$AB_MODEL" "$AB_B" "$STEPS" "$AB_LIMIT" RING_WGPU_GPU_CONV=burn
 torch_peer torch-r18 resnet18 "$R18B" 60
 if [ $gpu_ok = 1 ]; then
   part ops-gpu 100 "$bin" bench ops --gpu "${ops_args[@]}" --json "$work/ops-gpu.json"
@@ -279,12 +281,7 @@ fi
 bench_train train-small-cpu cpu small "$B" "$CPU_STEPS" 60
 bench_train train-r18-cpu cpu resnet18 "$R18B" "$CPU_STEPS" 90
 # Last: the matmul convolution lost the A/B on the H200 (0.31x, then 0.36x burn's images/s).
-# --quick: the small ResNet (ResNet-18 takes minutes to compile on a software adapter).
-if [ $quick = 1 ]; then
-  bench_train train-r18-gpu-matmul gpu small "$B" "$STEPS" 100 RING_WGPU_GPU_CONV=matmul
-else
-  bench_train train-r18-gpu-matmul gpu resnet18 "$R18B" "$STEPS" 130 RING_WGPU_GPU_CONV=matmul
-fi
+bench_train train-r18-gpu-matmul gpu "$AB_MODEL" "$AB_B" "$STEPS" "$AB_LIMIT" RING_WGPU_GPU_CONV=matmul
 
 [ -n "$sampler" ] && { kill "$sampler" 2>/dev/null; sampler=""; }
 version="unknown commit"

@@ -10,9 +10,18 @@ import datetime
 import json
 import os
 
-PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "train-r18-gpu-transpose", "torch-r18", "ops-gpu", "epoch",
+PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "train-r18-gpu-burn", "torch-r18", "ops-gpu", "epoch",
          "train-small-cpu", "train-r18-cpu", "train-r18-gpu-matmul"]
 EPOCHS_PROJECTED = 200
+# The GPU training-step parts: part -> (runner label, which convolution counts of `bench train`
+# its rows must have above zero). The default form computes the stride-1 convolutions as burn's
+# transposed convolution; RING_WGPU_GPU_CONV=burn and =matmul are the A/B parts.
+GPU_STEP_PARTS = {
+    "train-small-gpu": ("ring-wgpu GPU", {"matmul_convs": False, "transposed_convs": True}),
+    "train-r18-gpu": ("ring-wgpu GPU", {"matmul_convs": False, "transposed_convs": True}),
+    "train-r18-gpu-burn": ("ring-wgpu GPU, burn's convolution", {"matmul_convs": False, "transposed_convs": False}),
+    "train-r18-gpu-matmul": ("ring-wgpu GPU, conv as matmul", {"matmul_convs": True, "transposed_convs": False}),
+}
 
 
 def read(path):
@@ -99,15 +108,13 @@ def main():
         p["peak_device_mib"] = peak_memory(samples, p) if samples else None
 
     info = read(os.path.join(a.work, "info.out")) or ""
-    # RING_WGPU_GPU_CONV as the whole check ran with it ("" when unset: burn's convolution).
+    # RING_WGPU_GPU_CONV as the whole check ran with it ("" when unset: the binary's default form).
     conv_env = (read(os.path.join(a.work, "conv-env.txt")) or "").strip()
     adapter = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Chosen:")), None)
 
     train_rows = []
-    runners = {"train-small-gpu": "ring-wgpu GPU", "train-r18-gpu": "ring-wgpu GPU",
-               "train-r18-gpu-transpose": "ring-wgpu GPU, no-grad conv as transpose",
-               "train-r18-gpu-matmul": "ring-wgpu GPU, conv as matmul"}
-    for name in ["train-small-gpu", "train-r18-gpu", "train-r18-gpu-transpose", "train-r18-gpu-matmul", "train-small-cpu", "train-r18-cpu"]:
+    runners = {part: label for part, (label, _) in GPU_STEP_PARTS.items()}
+    for name in [*GPU_STEP_PARTS, "train-small-cpu", "train-r18-cpu"]:
         report = read_json(os.path.join(a.work, name + ".json"))
         for r in (report or {}).get("rows", []):
             train_rows.append({
@@ -157,7 +164,7 @@ def main():
         # Which convolution the epoch used: RING_WGPU_GPU_CONV's value when the check ran with one.
         epoch = {"images_per_s": ips, "loss": trained[0].get("loss"), "command_seconds": parts["epoch"]["seconds"],
                  "peak_device_mib": parts["epoch"]["peak_device_mib"],
-                 "convolution": conv_env or "burn's"}
+                 "convolution": conv_env or "default"}
         if images:
             epoch["train_images"] = images
             epoch["epoch_seconds"] = images / ips
@@ -175,7 +182,7 @@ def main():
     md.append(f"# GPU check{' (--quick: tiny shapes)' if a.quick else ''}\n")
     md.append(f"- date: {result['date']}; ring-wgpu {a.version}; {a.seconds:.0f} s of a {a.budget} s budget")
     if conv_env:
-        md.append(f"- every part ran with RING_WGPU_GPU_CONV={conv_env} (the GPU rows' convolutions are that form, not burn's)")
+        md.append(f"- every part ran with RING_WGPU_GPU_CONV={conv_env} (the GPU rows' convolutions are that form, not the default)")
     md.append(f"- adapter: {adapter or 'none found'}")
     md.append("")
     md.append("| part | status | seconds | peak device MiB |")
@@ -194,15 +201,22 @@ def main():
             md.append(f"| {r['model']} | {r['method']} | {r['batch']} | {r['queue']:,} | {r['runner']} | "
                       f"{fmt(r['images_per_s'])} | {fmt(r['step_ms'], 2)} | {fmt(r['first_step_ms'], 0)} | {fmt(r['setup_ms'], 0)} | "
                       f"{fmt(r['peak_device_mib'], 0)} |")
+        # Each part's convolution form shows in its rows' counts; with RING_WGPU_GPU_CONV set for
+        # the whole check, the parts without their own setting run that form instead.
+        expected = {label: counts for label, counts in GPU_STEP_PARTS.values()}
         for r in train_rows:
-            wanted = {"ring-wgpu GPU, conv as matmul": "matmul_convs", "ring-wgpu GPU, no-grad conv as transpose": "transposed_convs"}.get(r["runner"])
-            if wanted and not r.get(wanted):
-                md.append(f"- **warning**: {r['runner']} ({r['model']} {r['method']}) computed no convolution in that form: the row is burn's convolution")
+            counts = expected.get(r["runner"])
+            if counts is None or (conv_env and r["runner"] == "ring-wgpu GPU"):
+                continue
+            got = {field: bool(r.get(field)) for field in ("matmul_convs", "transposed_convs")}
+            if got != counts:
+                md.append(f"- **warning**: {r['runner']} ({r['model']} {r['method']}) did not compute its convolutions in the "
+                          f"part's form (matmul_convs {r.get('matmul_convs')}, transposed_convs {r.get('transposed_convs')})")
         ratios = []
         for model in ["small", "resnet18"]:
             for method in ["moco", "mocoring"]:
                 peer = step_row(train_rows, "PyTorch", model, method)
-                for runner in ["ring-wgpu GPU", "ring-wgpu GPU, no-grad conv as transpose", "ring-wgpu GPU, conv as matmul"]:
+                for runner in dict.fromkeys(label for label, _ in GPU_STEP_PARTS.values()):
                     ours = step_row(train_rows, runner, model, method)
                     if ours and peer:
                         ratios.append(f"- {model} {method}: {runner} at {ours['images_per_s'] / peer['images_per_s']:.2f}x PyTorch's images/s "

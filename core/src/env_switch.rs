@@ -1,5 +1,5 @@
 //! The A/B switches read from environment variables (`RING_WGPU_CPU_CONV=burn`,
-//! `RING_WGPU_CPU_NORM=burn`, `RING_WGPU_GPU_CONV=matmul` or `=transpose`), each read once
+//! `RING_WGPU_CPU_NORM=burn`; `RING_WGPU_GPU_CONV` in `model::GpuConv`), each read once
 //! per process. The browser has no environment variables: there every switch reads as unset.
 
 use std::sync::OnceLock;

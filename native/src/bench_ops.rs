@@ -6,8 +6,8 @@
 //!
 //! Convolutions and batch norms go through `model::conv2d` / `cpu::norm`, as the
 //! encoders' do (our kernels on the CPU backend; `RING_WGPU_CPU_CONV=burn` measures burn's
-//! own instead, `RING_WGPU_CPU_NORM=burn` burn's batch norm only; on the GPU
-//! `RING_WGPU_GPU_CONV=matmul` measures the convolution as a matrix product).
+//! own instead, `RING_WGPU_CPU_NORM=burn` burn's batch norm only; on the GPU the default
+//! form, stride 1 as a transposed convolution, or `RING_WGPU_GPU_CONV=burn` / `=matmul`).
 //! Gradients are timed through burn's autodiff exactly as training computes them: the
 //! operation on tensors of which only the one input is tracked, `(y * g).sum()`, and only
 //! the `backward()` call timed (it includes the product's and the sum's small backward). The same shapes in

@@ -91,8 +91,8 @@ struct Row {
     first_step_ms: Option<f64>,
     /// Mean ms per phase with a sync after each: augment, forward, negatives, backward, update.
     phases_ms: BTreeMap<&'static str, f64>,
-    /// Convolutions computed in another GPU form during this row's steps (`RING_WGPU_GPU_CONV`):
-    /// zero for burn's own.
+    /// Convolutions computed in the GPU's own forms during this row's steps (`model::GpuConv`):
+    /// transposed by default on a GPU, zero of both for burn's own and on the CPU.
     matmul_convs: usize,
     transposed_convs: usize,
 }

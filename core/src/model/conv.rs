@@ -1,27 +1,29 @@
 //! The encoders' convolution (no bias, square kernel, equal strides, zero padding), one entry
 //! point for every backend: on the CPU backend our kernels ([`crate::cpu::conv`]); on a GPU
-//! burn's own convolution, or, with `RING_WGPU_GPU_CONV=matmul`, the same convolution as one
-//! matrix product over shifted copies of the input ([`conv2d_by_matmul`]), or, with
-//! `RING_WGPU_GPU_CONV=transpose`, where no gradient flows and the stride is 1, as burn's
-//! transposed convolution ([`conv2d_by_transpose`]; not yet measured on a GPU).
+//! the form [`GpuConv`] names: burn's own convolution, the stride-1 ones as burn's transposed
+//! convolution ([`conv2d_by_transpose`]), or every one as a matrix product over shifted
+//! copies of the input ([`conv2d_by_matmul`]).
 //!
-//! Why the second GPU form: through WGSL burn has no implicit-GEMM convolution (those
-//! candidates need cooperative-matrix instructions that cubecl's WGSL compiler does not
-//! offer), so for a 3 x 3 kernel its only forward candidate is a direct convolution, while its
-//! gradients have im2col-and-matmul candidates. On an H200 (BENCHMARKS.md), alone, the matmul
-//! form's forward took ResNet-18's convolutions from 154 ms to 55 ms a pass, yet the whole
-//! training step ran at 0.36x burn's images/s (1,104 ms against 402; peak device memory
-//! 9,172 MiB against 5,348): measured, and slower, so burn's convolution stays the default.
+//! Why other GPU forms: through WGSL burn has no implicit-GEMM convolution (those candidates
+//! need cooperative-matrix instructions that cubecl's WGSL compiler does not offer), so for a
+//! 3 x 3 kernel its only forward candidate is a direct convolution (1.3-2.2 TFLOP/s on an
+//! H200), while its gradients have im2col-and-matmul candidates (5.4-9.7 TFLOP/s). The
+//! transposed form computes the forward as the input gradient's kind of operation: the
+//! default, 2.4x burn's images/s in ResNet-18's training step on an H200. The matmul form was
+//! faster alone yet ran the step at 0.36x burn's images/s (BENCHMARKS.md).
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use burn::tensor::{Slice, Tensor};
+
+pub use super::conv_transpose::{conv2d_by_transpose, tracked_transposed_calls};
 
 static MATMUL_CALLS: AtomicUsize = AtomicUsize::new(0);
 static TRANSPOSED_CALLS: AtomicUsize = AtomicUsize::new(0);
 
 /// Convolutions [`conv2d`] has computed as [`conv2d_by_matmul`] in this process (a benchmark
-/// reports it to show that `RING_WGPU_GPU_CONV=matmul` took effect).
+/// reports it to show which form ran).
 pub fn matmul_calls() -> usize {
     MATMUL_CALLS.load(Ordering::Relaxed)
 }
@@ -31,55 +33,53 @@ pub fn transposed_calls() -> usize {
     TRANSPOSED_CALLS.load(Ordering::Relaxed)
 }
 
+/// How [`conv2d`] computes a convolution on a GPU, chosen by `RING_WGPU_GPU_CONV` (read once
+/// per process; the browser has no environment, so there it is always the default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuConv {
+    /// burn's convolution (`RING_WGPU_GPU_CONV=burn`).
+    Burn,
+    /// The default: stride-1 convolutions as [`conv2d_by_transpose`], the others (ResNets'
+    /// stride-2 downsampling) burn's (`RING_WGPU_GPU_CONV=transpose`). On an H200 it ran
+    /// ResNet-18's MoCo step at 2.4x burn's images/s (1,563 against 640).
+    Transpose,
+    /// Every convolution as [`conv2d_by_matmul`] (`RING_WGPU_GPU_CONV=matmul`).
+    Matmul,
+}
+
+impl GpuConv {
+    /// The form without the variable, or with a value other than `burn`, `transpose` or `matmul`.
+    pub const DEFAULT: GpuConv = GpuConv::Transpose;
+
+    /// The form this process uses.
+    pub fn current() -> GpuConv {
+        static FORM: OnceLock<GpuConv> = OnceLock::new();
+        *FORM.get_or_init(|| match std::env::var("RING_WGPU_GPU_CONV").as_deref() {
+            Ok("burn") => GpuConv::Burn,
+            Ok("transpose") => GpuConv::Transpose,
+            Ok("matmul") => GpuConv::Matmul,
+            _ => GpuConv::DEFAULT,
+        })
+    }
+}
+
 /// `conv2d(x, weight)` with `stride` and symmetric zero `pad`: see the module's doc for
 /// which implementation runs.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, stride: usize, pad: usize) -> Tensor<4> {
     if !crate::gpu::is_cpu(&x.device()) {
-        if matmul_on_gpu() {
-            MATMUL_CALLS.fetch_add(1, Ordering::Relaxed);
-            return conv2d_by_matmul(x, weight, stride, pad);
-        }
-        // Only where no gradient flows: the transposed convolution's own input gradient is
-        // burn's direct forward convolution, which would move the cost, not remove it. The
-        // weight's flag is the real guard (burn marks only leaves): the key encoder's weights
-        // are `no_grad`, the monitor's and `embed`'s are off the autodiff graph (`valid`).
-        if transpose_on_gpu() && stride == 1 && pad < weight.dims()[2] && !x.is_require_grad() && !weight.is_require_grad() {
-            TRANSPOSED_CALLS.fetch_add(1, Ordering::Relaxed);
-            return conv2d_by_transpose(x, weight, pad);
+        match GpuConv::current() {
+            GpuConv::Matmul => {
+                MATMUL_CALLS.fetch_add(1, Ordering::Relaxed);
+                return conv2d_by_matmul(x, weight, stride, pad);
+            }
+            GpuConv::Transpose if stride == 1 && pad < weight.dims()[2] => {
+                TRANSPOSED_CALLS.fetch_add(1, Ordering::Relaxed);
+                return conv2d_by_transpose(x, weight, pad);
+            }
+            _ => {}
         }
     }
     crate::cpu::conv::conv2d(x, weight, stride, pad)
-}
-
-/// Is `RING_WGPU_GPU_CONV=matmul` set (read once)? Any other value, or none, keeps burn's
-/// convolution on the GPU. Always false in the browser.
-pub fn matmul_on_gpu() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    crate::env_switch::is_set_to(&ON, "RING_WGPU_GPU_CONV", "matmul")
-}
-
-/// Is `RING_WGPU_GPU_CONV=transpose` set (read once)? Then the GPU's stride-1 convolutions
-/// that no gradient flows through (the momentum encoder's, the kNN monitor's, `embed`'s) run
-/// as [`conv2d_by_transpose`]. Always false in the browser.
-pub fn transpose_on_gpu() -> bool {
-    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    crate::env_switch::is_set_to(&ON, "RING_WGPU_GPU_CONV", "transpose")
-}
-
-/// A stride-1 convolution as burn's transposed convolution: `conv2d(x, W, pad p)` equals
-/// `conv_transpose2d(x, V, pad k - 1 - p)` with `V[c, o, a, b] = W[o, c, k-1-a, k-1-b]` (channel
-/// axes swapped, kernel flipped). Why: through WGSL burn's forward convolution of a 3 x 3
-/// kernel is a direct one (1.3-2.2 TFLOP/s on an H200), while its input gradient, the same
-/// computation as a transposed convolution, ran at 6.6-9.3 TFLOP/s (`dgrad_im2col` among its
-/// candidates; BENCHMARKS.md). burn's transposed convolution has other candidates (a direct
-/// kernel, col2im): whether it is as fast is for the GPU check to measure. `weight` is `[Cout, C, k, k]`; panics unless `pad < k` and the channels match.
-pub fn conv2d_by_transpose(x: Tensor<4>, weight: Tensor<4>, pad: usize) -> Tensor<4> {
-    let [_, channels, _, _] = x.dims();
-    let [_, wc, k, k2] = weight.dims();
-    assert!(wc == channels && k == k2 && pad < k, "conv2d_by_transpose: weight {:?} for input {:?}, pad {pad}", weight.dims(), x.dims());
-    let flipped = weight.swap_dims(0, 1).flip([2, 3]);
-    let options = burn::tensor::ops::ConvTransposeOptions::new([1; 2], [k - 1 - pad; 2], [0; 2], [1; 2], 1);
-    burn::tensor::module::conv_transpose2d(x, flipped, None, options)
 }
 
 /// A convolution as one matrix product, in burn's tensor operations (so autodiff

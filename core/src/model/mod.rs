@@ -2,11 +2,12 @@
 //! momentum (EMA) copy of an encoder, and a module's values as named tensors.
 
 mod conv;
+mod conv_transpose;
 mod ema;
 mod resnet;
 mod state;
 
-pub use conv::{conv2d, conv2d_by_matmul, conv2d_by_transpose, matmul_calls, matmul_on_gpu, transpose_on_gpu, transposed_calls};
+pub use conv::{GpuConv, conv2d, conv2d_by_matmul, conv2d_by_transpose, matmul_calls, tracked_transposed_calls, transposed_calls};
 pub use ema::{key_encoder, momentum_update};
 pub use resnet::{ContrastiveNet, EncoderKind, Head, ResNet, l2_normalise};
 pub(crate) use state::ParamPath;

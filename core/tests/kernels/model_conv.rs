@@ -1,6 +1,7 @@
-//! The GPU's other convolution forms, `model::conv2d_by_matmul` (one matrix product of burn
-//! operations, `RING_WGPU_GPU_CONV=matmul`) and `model::conv2d_by_transpose` (burn's
-//! transposed convolution, stride 1, `RING_WGPU_GPU_CONV=transpose`), against the f64 loop
+//! The GPU's own convolution forms, `model::conv2d_by_transpose` (burn's transposed
+//! convolution, stride 1, tracked as one operation with burn's convolution gradients: the GPU
+//! default) and `model::conv2d_by_matmul` (one matrix product of burn operations,
+//! `RING_WGPU_GPU_CONV=matmul`), against the f64 loop
 //! references of `cpu::conv::reference`: the output and both gradients through burn's
 //! autodiff, on the CPU backend and the test GPU, on the encoders' kinds of layer and odd
 //! ones (stride 2 over odd sizes, 1x1 with and without stride, one input channel, no
@@ -11,14 +12,19 @@ use crate::common::*;
 use ring_wgpu_core::burn::tensor::{Device, Tensor, TensorData};
 use ring_wgpu_core::cpu::conv::ConvGeometry;
 use ring_wgpu_core::cpu::conv::reference::{conv2d_forward_reference, conv2d_input_grad_reference, conv2d_weight_grad_reference};
-use ring_wgpu_core::model::{conv2d_by_matmul, conv2d_by_transpose};
+use ring_wgpu_core::model::{conv2d_by_matmul, conv2d_by_transpose, tracked_transposed_calls};
 
 /// A convolution form: `(x, weight, stride, pad) -> y`.
 type Form = fn(Tensor<4>, Tensor<4>, usize, usize) -> Tensor<4>;
 
+/// The transposed form; on tensors from the autodiff graph it must be the one tracked
+/// operation (burn's convolution gradients in the backward step) on every device.
 fn by_transpose(x: Tensor<4>, w: Tensor<4>, stride: usize, pad: usize) -> Tensor<4> {
     assert_eq!(stride, 1, "the transposed form is for stride 1");
-    conv2d_by_transpose(x, w, pad)
+    let (tracked, before) = (x.is_autodiff(), tracked_transposed_calls());
+    let y = conv2d_by_transpose(x, w, pad);
+    assert_eq!(tracked_transposed_calls() - before, usize::from(tracked), "recorded as one tracked operation");
+    y
 }
 
 /// Within `8e-5` of the f64 reference relative to its largest finite magnitude (at least
