@@ -18,6 +18,8 @@
 #   ring            `bench ring`, B = 256, N = 65,536, checked against the CPU reference
 #   train-r18-gpu   `bench train --devices gpu`, ResNet-18, B = 256, queue 65,536 (the
 #                   default GPU convolution: stride 1 as burn's transposed convolution)
+#   train-r18-gpu-norm  the same with RING_WGPU_GPU_NORM=wgsl (batch norm through our WGSL
+#                   kernels instead of burn's dozen operations)
 #   train-r18-gpu-burn  the same with RING_WGPU_GPU_CONV=burn (burn's direct convolution
 #                   throughout: what the default replaced, 2.4x slower on an H200)
 #   torch-r18       the PyTorch peer, ResNet-18
@@ -69,7 +71,7 @@ while [ $# -gt 0 ]; do
 done
 [ -n "$budget" ] || budget=$([ $quick = 1 ] && echo 600 || echo 540)
 case "$budget" in ''|*[!0-9]*) echo "gpu-check: --budget takes whole seconds, got '$budget'" >&2; exit 2 ;; esac
-known_parts=(info train-small-gpu torch-small ring train-r18-gpu train-r18-gpu-burn torch-r18 ops-gpu epoch
+known_parts=(info train-small-gpu torch-small ring train-r18-gpu train-r18-gpu-norm train-r18-gpu-burn torch-r18 ops-gpu epoch
   train-small-cpu train-r18-cpu train-r18-gpu-matmul)
 # in_list VALUE [ITEM...]: is VALUE one of the items?
 in_list() {
@@ -208,7 +210,7 @@ skip() {
   say "$1: skipped: $2"
 }
 
-# The convolution A/B parts (train-r18-gpu-burn, -matmul) run ResNet-18, or with --quick the
+# The A/B parts (train-r18-gpu-norm, -burn, -matmul) run ResNet-18, or with --quick the
 # small ResNet (ResNet-18's kernels take minutes to compile on a software adapter).
 if [ $quick = 1 ]; then
   B=8; Q=64; RB=16; RN=1024; R18B=2; WARM=1; STEPS=1; CPU_STEPS=1; PER_CLASS=2
@@ -260,6 +262,7 @@ if [ $quick = 1 ]; then
 else
   bench_train train-r18-gpu gpu resnet18 "$R18B" "$STEPS" 130
 fi
+bench_train train-r18-gpu-norm gpu "$AB_MODEL" "$AB_B" "$STEPS" "$AB_LIMIT" RING_WGPU_GPU_NORM=wgsl
 bench_train train-r18-gpu-burn gpu "$AB_MODEL" "$AB_B" "$STEPS" "$AB_LIMIT" RING_WGPU_GPU_CONV=burn
 torch_peer torch-r18 resnet18 "$R18B" 60
 if [ $gpu_ok = 1 ]; then
@@ -267,8 +270,9 @@ if [ $gpu_ok = 1 ]; then
 else
   skip ops-gpu "no usable GPU adapter (see info)"
 fi
-# A check started with RING_WGPU_GPU_CONV in its environment uses that form in every part.
-echo "${RING_WGPU_GPU_CONV:-}" > "$work/conv-env.txt"
+# A check started with RING_WGPU_GPU_CONV or RING_WGPU_GPU_NORM in its environment uses that
+# form in every part that does not set its own.
+echo "${RING_WGPU_GPU_CONV:+RING_WGPU_GPU_CONV=$RING_WGPU_GPU_CONV }${RING_WGPU_GPU_NORM:+RING_WGPU_GPU_NORM=$RING_WGPU_GPU_NORM}" > "$work/conv-env.txt"
 if [ $gpu_ok = 1 ]; then
   # The untrained and the final kNN monitor each embed all 75,000 images (70 s on the H200).
   part epoch 420 "$bin" train --preset paper-cifar10-mocoring --dataset synthetic --synthetic-per-class "$PER_CLASS" \

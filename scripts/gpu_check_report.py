@@ -10,17 +10,20 @@ import datetime
 import json
 import os
 
-PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "train-r18-gpu-burn", "torch-r18", "ops-gpu", "epoch",
+PARTS = ["info", "train-small-gpu", "torch-small", "ring", "train-r18-gpu", "train-r18-gpu-norm", "train-r18-gpu-burn", "torch-r18", "ops-gpu", "epoch",
          "train-small-cpu", "train-r18-cpu", "train-r18-gpu-matmul"]
 EPOCHS_PROJECTED = 200
-# The GPU training-step parts: part -> (runner label, which convolution counts of `bench train`
+# The GPU training-step parts: part -> (runner label, which operation counts of `bench train`
 # its rows must have above zero). The default form computes the stride-1 convolutions as burn's
-# transposed convolution; RING_WGPU_GPU_CONV=burn and =matmul are the A/B parts.
+# transposed convolution and runs burn's batch norm; RING_WGPU_GPU_NORM=wgsl,
+# RING_WGPU_GPU_CONV=burn and =matmul are the A/B parts.
+COUNTS = ("matmul_convs", "transposed_convs", "wgsl_norms")
 GPU_STEP_PARTS = {
-    "train-small-gpu": ("ring-wgpu GPU", {"matmul_convs": False, "transposed_convs": True}),
-    "train-r18-gpu": ("ring-wgpu GPU", {"matmul_convs": False, "transposed_convs": True}),
-    "train-r18-gpu-burn": ("ring-wgpu GPU, burn's convolution", {"matmul_convs": False, "transposed_convs": False}),
-    "train-r18-gpu-matmul": ("ring-wgpu GPU, conv as matmul", {"matmul_convs": True, "transposed_convs": False}),
+    "train-small-gpu": ("ring-wgpu GPU", {"transposed_convs"}),
+    "train-r18-gpu": ("ring-wgpu GPU", {"transposed_convs"}),
+    "train-r18-gpu-norm": ("ring-wgpu GPU, WGSL batch norm", {"transposed_convs", "wgsl_norms"}),
+    "train-r18-gpu-burn": ("ring-wgpu GPU, burn's convolution", set()),
+    "train-r18-gpu-matmul": ("ring-wgpu GPU, conv as matmul", {"matmul_convs"}),
 }
 
 
@@ -108,7 +111,7 @@ def main():
         p["peak_device_mib"] = peak_memory(samples, p) if samples else None
 
     info = read(os.path.join(a.work, "info.out")) or ""
-    # RING_WGPU_GPU_CONV as the whole check ran with it ("" when unset: the binary's default form).
+    # The GPU switches the whole check ran with ("VAR=value ..."; "" when unset: the binary's defaults).
     conv_env = (read(os.path.join(a.work, "conv-env.txt")) or "").strip()
     adapter = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Chosen:")), None)
 
@@ -124,8 +127,8 @@ def main():
                 "queue": r["queue"], "images_per_s": r["images_per_s"], "step_ms": r["step_ms"],
                 "first_step_ms": r.get("first_step_ms"), "setup_ms": r.get("setup_ms"),
                 "phases_ms": r.get("phases_ms"), "peak_device_mib": parts[name]["peak_device_mib"] if name in runners else None,
-                # Convolutions computed in the switch's form: what shows RING_WGPU_GPU_CONV took effect.
-                "matmul_convs": r.get("matmul_convs"), "transposed_convs": r.get("transposed_convs"),
+                # Operations computed in a switch's form: what shows the part's setting took effect.
+                **{field: r.get(field) for field in COUNTS},
             })
     for name in ["torch-small", "torch-r18"]:
         for line in (read(os.path.join(a.work, name + ".out")) or "").splitlines():
@@ -161,10 +164,10 @@ def main():
         ips = trained[0]["images_per_s"]
         # The run's config.json is its TrainConfig; the synthetic set has 10 classes.
         images = config.get("synthetic_per_class", 0) * 10 if config.get("dataset") == "synthetic" else 0
-        # Which convolution the epoch used: RING_WGPU_GPU_CONV's value when the check ran with one.
+        # Which forms the epoch used: the switches the check ran with, if any.
         epoch = {"images_per_s": ips, "loss": trained[0].get("loss"), "command_seconds": parts["epoch"]["seconds"],
                  "peak_device_mib": parts["epoch"]["peak_device_mib"],
-                 "convolution": conv_env or "default"}
+                 "switches": conv_env or "default"}
         if images:
             epoch["train_images"] = images
             epoch["epoch_seconds"] = images / ips
@@ -173,7 +176,7 @@ def main():
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "version": a.version, "quick": bool(a.quick), "budget_s": a.budget, "seconds": a.seconds,
-        "adapter": adapter, "gpu_conv_env": conv_env or None, "parts": parts, "train_step": train_rows, "ring": ring, "ops": ops, "epoch": epoch,
+        "adapter": adapter, "gpu_switches": conv_env or None, "parts": parts, "train_step": train_rows, "ring": ring, "ops": ops, "epoch": epoch,
     }
     with open(os.path.join(a.out, "gpu-check.json"), "w") as f:
         json.dump(result, f, indent=2)
@@ -182,7 +185,7 @@ def main():
     md.append(f"# GPU check{' (--quick: tiny shapes)' if a.quick else ''}\n")
     md.append(f"- date: {result['date']}; ring-wgpu {a.version}; {a.seconds:.0f} s of a {a.budget} s budget")
     if conv_env:
-        md.append(f"- every part ran with RING_WGPU_GPU_CONV={conv_env} (the GPU rows' convolutions are that form, not the default)")
+        md.append(f"- every part ran with {conv_env} (the GPU rows' operations are those forms, not the defaults)")
     md.append(f"- adapter: {adapter or 'none found'}")
     md.append("")
     md.append("| part | status | seconds | peak device MiB |")
@@ -201,17 +204,16 @@ def main():
             md.append(f"| {r['model']} | {r['method']} | {r['batch']} | {r['queue']:,} | {r['runner']} | "
                       f"{fmt(r['images_per_s'])} | {fmt(r['step_ms'], 2)} | {fmt(r['first_step_ms'], 0)} | {fmt(r['setup_ms'], 0)} | "
                       f"{fmt(r['peak_device_mib'], 0)} |")
-        # Each part's convolution form shows in its rows' counts; with RING_WGPU_GPU_CONV set for
-        # the whole check, the parts without their own setting run that form instead.
+        # Each part's forms show in its rows' counts; with a switch set for the whole check, the
+        # parts without their own setting run that form instead.
         expected = {label: counts for label, counts in GPU_STEP_PARTS.values()}
         for r in train_rows:
             counts = expected.get(r["runner"])
             if counts is None or (conv_env and r["runner"] == "ring-wgpu GPU"):
                 continue
-            got = {field: bool(r.get(field)) for field in ("matmul_convs", "transposed_convs")}
-            if got != counts:
-                md.append(f"- **warning**: {r['runner']} ({r['model']} {r['method']}) did not compute its convolutions in the "
-                          f"part's form (matmul_convs {r.get('matmul_convs')}, transposed_convs {r.get('transposed_convs')})")
+            if {field for field in COUNTS if r.get(field)} != counts:
+                md.append(f"- **warning**: {r['runner']} ({r['model']} {r['method']}) did not compute its operations in the "
+                          f"part's forms ({', '.join(f'{field} {r.get(field)}' for field in COUNTS)})")
         ratios = []
         for model in ["small", "resnet18"]:
             for method in ["moco", "mocoring"]:
@@ -258,7 +260,7 @@ def main():
         md.append("\n## One epoch of `--preset paper-cifar10-mocoring` on synthetic images\n")
         md.append(f"- model {config.get('model', '?')}, batch {config.get('batch', '?')}, queue {config.get('queue', '?')}, "
                   f"{fmt(epoch.get('train_images'), 0)} training images, {fmt(epoch['images_per_s'])} images/s, "
-                  f"{epoch['convolution']} convolution")
+                  f"{'the default GPU forms' if epoch['switches'] == 'default' else epoch['switches']}")
         md.append(f"- training: {fmt(epoch['images_per_s'])} images/s = {fmt(epoch.get('epoch_seconds'))} s per epoch; "
                   f"{EPOCHS_PROJECTED} epochs would take {fmt(epoch.get(f'projected_{EPOCHS_PROJECTED}_epochs_hours'), 2)} h of training "
                   f"(plus the kNN monitor: the whole one-epoch command, with its kNN before and after, took {fmt(epoch['command_seconds'])} s)")

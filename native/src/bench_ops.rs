@@ -4,10 +4,11 @@
 //! residual add and the head's matmuls, at the shapes a step of `bench train` runs, each
 //! multiplied by how often one encoder pass runs it.
 //!
-//! Convolutions and batch norms go through `model::conv2d` / `cpu::norm`, as the
+//! Convolutions and batch norms go through `model::conv2d` / `model::batch_norm`, as the
 //! encoders' do (our kernels on the CPU backend; `RING_WGPU_CPU_CONV=burn` measures burn's
 //! own instead, `RING_WGPU_CPU_NORM=burn` burn's batch norm only; on the GPU the default
-//! form, stride 1 as a transposed convolution, or `RING_WGPU_GPU_CONV=burn` / `=matmul`).
+//! form, stride 1 as a transposed convolution, or `RING_WGPU_GPU_CONV=burn` / `=matmul`, and
+//! burn's batch norm or, with `RING_WGPU_GPU_NORM=wgsl`, our WGSL kernels).
 //! Gradients are timed through burn's autodiff exactly as training computes them: the
 //! operation on tensors of which only the one input is tracked, `(y * g).sum()`, and only
 //! the `backward()` call timed (it includes the product's and the sum's small backward). The same shapes in
@@ -22,8 +23,8 @@ use ring_wgpu_core::burn::module::Module;
 use ring_wgpu_core::burn::nn::{BatchNorm, BatchNormConfig};
 use ring_wgpu_core::burn::tensor::activation::relu;
 use ring_wgpu_core::burn::tensor::{Device, Distribution, Tensor};
-use ring_wgpu_core::cpu::norm::batch_norm;
 use ring_wgpu_core::model::EncoderKind;
+use ring_wgpu_core::model::batch_norm;
 use ring_wgpu_core::model::conv2d;
 use serde::Serialize;
 

@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ring_wgpu_core::Compute;
 use ring_wgpu_core::burn::tensor::Device;
 use ring_wgpu_core::methods::StepPhase;
-use ring_wgpu_core::model::{EncoderKind, matmul_calls, transposed_calls};
+use ring_wgpu_core::model::{EncoderKind, matmul_calls, transposed_calls, wgsl_norm_calls};
 use ring_wgpu_core::train::{Anneal, Datasets, MethodKind, TrainConfig, Trainer};
 use serde::Serialize;
 
@@ -95,6 +95,8 @@ struct Row {
     /// transposed by default on a GPU, zero of both for burn's own and on the CPU.
     matmul_convs: usize,
     transposed_convs: usize,
+    /// Batch norms computed by the WGSL kernels (`RING_WGPU_GPU_NORM=wgsl`) in this row's steps.
+    wgsl_norms: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -198,11 +200,12 @@ pub fn run(gpu_args: &GpuArgs, args: &TrainBenchArgs) -> Result<()> {
         for &model in &args.models {
             for (method, ring) in [("moco", false), ("mocoring", true)] {
                 bar.set_message(format!("{method} {model:?} on {compute}"));
-                let (matmul_before, transposed_before) = (matmul_calls(), transposed_calls());
+                let (matmul_before, transposed_before, norms_before) = (matmul_calls(), transposed_calls(), wgsl_norm_calls());
                 let m = measure(compute.burn_device(), model, ring, args, &bar)?;
                 rows.push(Row {
                     matmul_convs: matmul_calls() - matmul_before,
                     transposed_convs: transposed_calls() - transposed_before,
+                    wgsl_norms: wgsl_norm_calls() - norms_before,
                     device: compute.to_string(),
                     model,
                     method,

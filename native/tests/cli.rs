@@ -603,6 +603,7 @@ fn gpu_check(name: &str, extra: &[&str]) -> (bool, String, serde_json::Value, St
         .env("PATH", path)
         .env_remove("OUT")
         .env_remove("RING_WGPU_GPU_CONV")
+        .env_remove("RING_WGPU_GPU_NORM")
         .output()
         .expect("bash runs");
     let log = format!("{}{}", String::from_utf8_lossy(&run.stdout), String::from_utf8_lossy(&run.stderr));
@@ -621,6 +622,7 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
         "info",
         "train-small-gpu",
         "ring",
+        "train-r18-gpu-norm",
         "train-r18-gpu-burn",
         "train-r18-gpu-matmul",
         "ops-gpu",
@@ -635,7 +637,13 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
     assert_eq!(parts["train-small-gpu"]["peak_device_mib"], 1234.0, "{log}");
     let rows = report["train_step"].as_array().expect("training-step rows");
     for method in ["moco", "mocoring"] {
-        for runner in ["ring-wgpu GPU", "ring-wgpu GPU, burn's convolution", "ring-wgpu GPU, conv as matmul", "ring-wgpu CPU"] {
+        for runner in [
+            "ring-wgpu GPU",
+            "ring-wgpu GPU, WGSL batch norm",
+            "ring-wgpu GPU, burn's convolution",
+            "ring-wgpu GPU, conv as matmul",
+            "ring-wgpu CPU",
+        ] {
             let row = rows
                 .iter()
                 .find(|r| {
@@ -645,14 +653,17 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
                 })
                 .unwrap_or_else(|| panic!("no {runner} {method} row:\n{md}"));
             assert!(row["images_per_s"].as_f64().unwrap() > 0.0, "{row}");
-            // Each form's rows computed convolutions in that form: the default GPU one transposed
-            // (stride 1), the switches' theirs, the CPU none of either.
-            let (matmul, transposed) = (row["matmul_convs"].as_u64(), row["transposed_convs"].as_u64());
-            match runner {
-                "ring-wgpu GPU" => assert!(transposed > Some(0) && matmul == Some(0), "{row}"),
-                "ring-wgpu GPU, conv as matmul" => assert!(matmul > Some(0) && transposed == Some(0), "{row}"),
-                _ => assert!(matmul == Some(0) && transposed == Some(0), "{row}"),
-            }
+            // Each part's rows computed their operations in its forms: the default GPU one's
+            // convolutions transposed (stride 1), the switches' theirs, the CPU none of these.
+            let counts = ["matmul_convs", "transposed_convs", "wgsl_norms"]
+                .map(|field| row[field].as_u64().unwrap_or_else(|| panic!("{field}: {row}")) > 0);
+            let want = match runner {
+                "ring-wgpu GPU" => [false, true, false],
+                "ring-wgpu GPU, WGSL batch norm" => [false, true, true],
+                "ring-wgpu GPU, conv as matmul" => [true, false, false],
+                _ => [false, false, false],
+            };
+            assert_eq!(counts, want, "(matmul_convs, transposed_convs, wgsl_norms) > 0: {row}");
             assert!(row["first_step_ms"].as_f64().unwrap() > 0.0, "the first step is timed apart: {row}");
         }
     }
@@ -662,7 +673,7 @@ fn gpu_check_quick_measures_every_part_on_this_adapter() {
     assert!(ops.iter().any(|r| r["op"] == "conv forward") && ops.iter().all(|r| r["ms"].as_f64().unwrap() >= 0.0), "{md}");
     assert!(report["epoch"]["images_per_s"].as_f64().unwrap() > 0.0, "{md}");
     assert!(report["epoch"]["projected_200_epochs_hours"].as_f64().unwrap() > 0.0, "{md}");
-    assert_eq!(report["epoch"]["convolution"], "default", "{md}");
+    assert_eq!(report["epoch"]["switches"], "default", "{md}");
     assert!(!md.contains("**warning**"), "every part computed its convolutions in its form:\n{md}");
     for section in [
         "| part | status |",
@@ -704,7 +715,9 @@ fn gpu_check_refuses_a_software_adapter_outside_quick_and_still_reports() {
     assert!(!ok, "a software adapter must fail the full check:\n{log}");
     assert_eq!(report["parts"]["info"]["status"], "failed", "{md}");
     assert!(log.contains("software"), "{log}");
-    for part in ["train-small-gpu", "ring", "ops-gpu", "epoch", "train-r18-gpu", "train-r18-gpu-burn", "train-r18-gpu-matmul"] {
+    for part in
+        ["train-small-gpu", "ring", "ops-gpu", "epoch", "train-r18-gpu", "train-r18-gpu-norm", "train-r18-gpu-burn", "train-r18-gpu-matmul"]
+    {
         assert_eq!(report["parts"][part]["status"], "skipped", "{part}: {md}");
     }
 }

@@ -2,12 +2,16 @@
 //!
 //! Every kernel is one `.wgsl` file under `shaders/wgsl/`; the ring kernels are completed
 //! by prepending `common.wgsl` (the `RingParams` block, the order key, the random
-//! generator): see [`WgslKernel::source`]. The Rust side of each kernel (launch code and
+//! generator), the batch-norm kernels by prepending `norm_common.wgsl`: see
+//! [`WgslKernel::source`]. The Rust side of each kernel (launch code and
 //! the plain-Rust reference it is tested against) lives in `ring_wgpu_core::ring` and
 //! `ring_wgpu_core::augment`.
 
 /// Definitions shared by every kernel (parameter struct, order key, RNG).
 pub const COMMON: &str = include_str!("../wgsl/common.wgsl");
+
+/// Definitions the batch-norm kernels share (`NormParams`, the channel's element index).
+pub const NORM_COMMON: &str = include_str!("../wgsl/norm_common.wgsl");
 
 /// A kernel: its file name, the shared definitions it builds on, and its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,5 +63,30 @@ pub const BLUR: WgslKernel = WgslKernel { file: "blur.wgsl", prelude: "", body: 
 /// CMC's colour split: normalised RGB views to normalised CIE Lab.
 pub const LAB: WgslKernel = WgslKernel { file: "lab.wgsl", prelude: "", body: include_str!("../wgsl/lab.wgsl"), workgroup_size: 256 };
 
+/// Batch norm (training): each channel's mean and biased variance, one workgroup per channel.
+pub const NORM_STATS: WgslKernel =
+    WgslKernel { file: "norm_stats.wgsl", prelude: NORM_COMMON, body: include_str!("../wgsl/norm_stats.wgsl"), workgroup_size: 256 };
+
+/// Batch norm: the normalised, scaled and shifted output.
+pub const NORM_APPLY: WgslKernel =
+    WgslKernel { file: "norm_apply.wgsl", prelude: NORM_COMMON, body: include_str!("../wgsl/norm_apply.wgsl"), workgroup_size: 256 };
+
+/// Batch norm's backward pass: the per-channel sums (beta's and gamma's gradients).
+pub const NORM_GRAD_STATS: WgslKernel = WgslKernel {
+    file: "norm_grad_stats.wgsl",
+    prelude: NORM_COMMON,
+    body: include_str!("../wgsl/norm_grad_stats.wgsl"),
+    workgroup_size: 256,
+};
+
+/// Batch norm's backward pass: the input gradient.
+pub const NORM_GRAD_APPLY: WgslKernel = WgslKernel {
+    file: "norm_grad_apply.wgsl",
+    prelude: NORM_COMMON,
+    body: include_str!("../wgsl/norm_grad_apply.wgsl"),
+    workgroup_size: 256,
+};
+
 /// Every kernel, for validation and warm-up.
-pub const ALL: [WgslKernel; 7] = [RING_SELECT, RING_MASK, RING_COMPACT, RING_SAMPLE, AUGMENT, BLUR, LAB];
+pub const ALL: [WgslKernel; 11] =
+    [RING_SELECT, RING_MASK, RING_COMPACT, RING_SAMPLE, AUGMENT, BLUR, LAB, NORM_STATS, NORM_APPLY, NORM_GRAD_STATS, NORM_GRAD_APPLY];

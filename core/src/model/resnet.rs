@@ -52,9 +52,9 @@ fn apply(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     super::conv2d(x, conv.weight.val(), conv.stride[0], k / 2)
 }
 
-/// `bn` applied to `x`: in training on the CPU backend through [`crate::cpu::norm`].
+/// `bn` applied to `x` through [`super::batch_norm`].
 fn norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    crate::cpu::norm::batch_norm(bn, x)
+    super::batch_norm(bn, x)
 }
 
 /// A basic residual block: two 3x3 convolutions with batch norm, 1x1 projection shortcut

@@ -13,6 +13,7 @@ mod cpu_norm;
 mod eval;
 mod mixing;
 mod model_conv;
+mod model_norm;
 mod objective;
 mod ring_kernels;
 mod ring_loss;

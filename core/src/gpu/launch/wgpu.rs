@@ -95,6 +95,16 @@ pub(crate) fn empty(like: &CubeTensor, shape: [usize; 2], dtype: DType) -> CubeT
     CubeTensor::new_contiguous(like.client.clone(), like.device.clone(), Shape::from(shape), handle, dtype)
 }
 
+/// `cube` as contiguous f32 storage (a copy where it was strided), or `None` for another dtype.
+pub(crate) fn contiguous_f32(cube: CubeTensor) -> Option<CubeTensor> {
+    (cube.dtype == DType::F32).then(|| into_contiguous(cube))
+}
+
+/// `cube`'s contiguous storage seen with another shape of as many elements.
+pub(crate) fn reshaped(cube: CubeTensor, shape: Shape) -> CubeTensor {
+    CubeTensor::new_contiguous(cube.client.clone(), cube.device.clone(), shape, cube.handle, cube.dtype)
+}
+
 /// Wraps a float primitive back into a burn tensor.
 pub(crate) fn float_tensor(cube: CubeTensor) -> Tensor<2> {
     Tensor::<2>::from_primitive::<Wgpu>(cube)
