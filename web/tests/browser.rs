@@ -1,5 +1,5 @@
-//! Browser test: runs the Ring kernels in headless Chromium's WebGPU and compares them
-//! with the plain-Rust references.
+//! Browser test: runs the Ring kernels in headless Chromium's WebGPU, and the CPU
+//! convolution as WebAssembly plans it, and compares them with the plain-Rust references.
 //!
 //! Run with `web/ci-browser-test.sh` (or see web/README.md for the cargo command). The
 //! test fails, and never skips, when the browser offers no WebGPU adapter.
@@ -221,4 +221,43 @@ async fn step_reports_events_and_stops_on_an_abort_signal() {
     assert_eq!(get(&m, "steps").as_f64(), Some(0.0));
     let e = wasm_bindgen_futures::JsFuture::from(trainer.step(1.0, js(r#"{"onEvent": 3}"#))).await.err().expect("refused");
     assert!(get(&e, "message").as_string().unwrap().contains("onEvent must be a function"));
+}
+
+/// The CPU convolution as the plan picks it in WebAssembly (Winograd for the small
+/// encoder's 16-64 channel 3x3 layers, which natively run as im2col + GEMM) against the f64
+/// loop references: forward, input and weight gradients, within 8e-5 of the largest value
+/// (the tolerance the kernels meet natively).
+#[wasm_bindgen_test]
+fn cpu_convolutions_in_webassembly_match_the_references() {
+    use ring_wgpu_core::cpu::conv::plan::{CpuFeatures, Forward, WeightGrad, plan};
+    use ring_wgpu_core::cpu::conv::reference::{conv2d_forward_reference, conv2d_input_grad_reference, conv2d_weight_grad_reference};
+    use ring_wgpu_core::cpu::conv::{ConvGeometry, conv2d_forward, conv2d_input_grad, conv2d_weight_grad};
+    let close = |got: &[f32], want: &[f32], what: &str| {
+        assert_eq!(got.len(), want.len(), "{what}");
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let worst = got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 8e-5 * scale, "{what}: off by {worst} at scale {scale}");
+    };
+    let mut state = 0x2545_f491_u32;
+    let mut values = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state as f32 / u32::MAX as f32) * 2.0 - 1.0
+            })
+            .collect()
+    };
+    for (cin, cout, side) in [(16, 16, 32), (32, 32, 16), (64, 64, 8), (17, 19, 11)] {
+        let g = ConvGeometry { batch: 2, cin, cout, height: side, width: side, kernel: 3, stride: 1, pad: 1 };
+        let chosen = plan(&g, CpuFeatures::detected());
+        assert_eq!((chosen.forward, chosen.weight_grad), (Forward::Winograd4, WeightGrad::Winograd), "{g:?}");
+        let x = values(2 * cin * side * side);
+        let w = values(cout * cin * 9);
+        let dy = values(2 * cout * side * side);
+        close(&conv2d_forward(&x, &w, &g), &conv2d_forward_reference(&x, &w, &g), &format!("{g:?} forward"));
+        close(&conv2d_input_grad(&dy, &w, &g), &conv2d_input_grad_reference(&dy, &w, &g), &format!("{g:?} input gradient"));
+        close(&conv2d_weight_grad(&x, &dy, &g), &conv2d_weight_grad_reference(&x, &dy, &g), &format!("{g:?} weight gradient"));
+    }
 }

@@ -9,7 +9,7 @@
 //! 3 x 3 kernel its only forward candidate is a direct convolution (1.3-2.2 TFLOP/s on an
 //! H200), while its gradients have im2col-and-matmul candidates (5.4-9.7 TFLOP/s). The
 //! transposed form computes the forward as the input gradient's kind of operation: the
-//! default, 2.4x burn's images/s in ResNet-18's training step on an H200. The matmul form was
+//! default with burn's autotune, 2.44x burn's images/s in ResNet-18's training step on an H200. The matmul form was
 //! faster alone yet ran the step at 0.36x burn's images/s (BENCHMARKS.md).
 
 use std::sync::OnceLock;
@@ -39,17 +39,22 @@ pub fn transposed_calls() -> usize {
 pub enum GpuConv {
     /// burn's convolution (`RING_WGPU_GPU_CONV=burn`).
     Burn,
-    /// The default: stride-1 convolutions as [`conv2d_by_transpose`], the others (ResNets'
-    /// stride-2 downsampling) burn's (`RING_WGPU_GPU_CONV=transpose`). On an H200 it ran
-    /// ResNet-18's MoCo step at 2.4x burn's images/s (1,563 against 640).
+    /// Stride-1 convolutions as [`conv2d_by_transpose`], the others (ResNets' stride-2
+    /// downsampling) burn's (`RING_WGPU_GPU_CONV=transpose`; the default with burn's
+    /// autotune). On an H200 it ran ResNet-18's MoCo step at 2.44x burn's images/s (1,563
+    /// against 639).
     Transpose,
     /// Every convolution as [`conv2d_by_matmul`] (`RING_WGPU_GPU_CONV=matmul`).
     Matmul,
 }
 
 impl GpuConv {
-    /// The form without the variable, or with a value other than `burn`, `transpose` or `matmul`.
-    pub const DEFAULT: GpuConv = GpuConv::Transpose;
+    /// The form without the variable, or with a value other than `burn`, `transpose` or
+    /// `matmul`: [`GpuConv::Transpose`] in builds with burn's autotune (the CLI's default),
+    /// where it was measured; burn's convolution without it (the browser package, the test
+    /// builds), where burn's transposed convolution is a single direct kernel, not measured
+    /// against burn's direct convolution.
+    pub const DEFAULT: GpuConv = if cfg!(feature = "autotune") { GpuConv::Transpose } else { GpuConv::Burn };
 
     /// The form this process uses.
     pub fn current() -> GpuConv {

@@ -43,7 +43,14 @@ impl NormParams {
 pub fn batch_norm_wgsl(bn: &BatchNorm, x: &Tensor<4>) -> Option<Tensor<4>> {
     let [batch, channels, height, width] = x.dims();
     let training = x.device().is_autodiff() && bn.training.is_enabled();
-    if !training || x.dtype() != DType::F32 || batch * height * width == 0 || channels as u32 > launch::MAX_GROUPS_PER_DIMENSION {
+    // The kernels index with u32 and launch one workgroup per channel in one grid row.
+    let elements = batch * channels * height * width;
+    if !training
+        || x.dtype() != DType::F32
+        || elements == 0
+        || elements > u32::MAX as usize
+        || channels as u32 > launch::MAX_GROUPS_PER_DIMENSION
+    {
         return None;
     }
     let (gamma, beta) = (bn.gamma.val().autodiff(), bn.beta.val().autodiff());

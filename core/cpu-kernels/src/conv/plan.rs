@@ -5,9 +5,10 @@
 //! measurements on 2 cores (ms per call, min over alternating runs, `cargo bench -p
 //! ring-wgpu-cpu-kernels --bench convbench`), and are tried in order: the first that holds wins,
 //! and im2col + GEMM ([`super::gemm`]), which computes every geometry, is the last resort.
-//! The kernels marked AVX-512 run only where the CPU has it ([`CpuFeatures`]); the plan is a
-//! pure function of the geometry and those features, so a test can list it for every layer
-//! of both encoders on any machine.
+//! The kernels marked AVX-512 run only where the CPU has it ([`CpuFeatures`]), and in
+//! WebAssembly (4-wide SIMD, one thread in the browser) Winograd pays from fewer channels;
+//! the plan is a pure function of the geometry and those features, so a test can list it
+//! for every layer of both encoders on any machine.
 
 use super::{ConvGeometry, direct, direct_small, strided_input_grad, winograd};
 
@@ -17,12 +18,14 @@ pub struct CpuFeatures {
     /// AVX-512F: the direct kernels ([`super::direct`], [`super::direct_small`],
     /// [`super::strided_input_grad`]).
     pub avx512: bool,
+    /// WebAssembly (simd128): Winograd from 16 channels and rows of 8 outputs.
+    pub wasm: bool,
 }
 
 impl CpuFeatures {
-    /// This CPU's features, detected at run time.
+    /// This CPU's features, detected at run time (WebAssembly: at compile time).
     pub fn detected() -> Self {
-        CpuFeatures { avx512: crate::simd::avx512() }
+        CpuFeatures { avx512: crate::simd::avx512(), wasm: cfg!(target_arch = "wasm32") }
     }
 }
 
@@ -86,7 +89,7 @@ pub fn plan(g: &ConvGeometry, cpu: CpuFeatures) -> Plan {
 
 /// The forward pass's algorithm: the first rule that holds, in this order.
 pub fn forward(g: &ConvGeometry, cpu: CpuFeatures) -> Forward {
-    if winograd4_pays(g) {
+    if winograd4_pays(g, cpu) {
         Forward::Winograd4
     } else if winograd_pays(g) {
         Forward::Winograd
@@ -113,7 +116,7 @@ pub fn input_grad(g: &ConvGeometry, cpu: CpuFeatures) -> InputGrad {
 
 /// The weight gradient's algorithm: the first rule that holds, in this order.
 pub fn weight_grad(g: &ConvGeometry, cpu: CpuFeatures) -> WeightGrad {
-    if winograd_weight_grad_pays(g) {
+    if winograd_weight_grad_pays(g, cpu) {
         WeightGrad::Winograd
     } else if forward(g, cpu) == Forward::Direct {
         // Wherever the forward pass runs on it. Measured against im2col + GEMM: 16
@@ -151,9 +154,16 @@ pub fn transposed(g: &ConvGeometry) -> Option<ConvGeometry> {
 /// 32 x 32 at B = 32 0.76x (8.9 -> 6.1-6.9 ms), 128 of 16 x 16 0.78x, 64 of 16 x 16 at B = 64
 /// 0.88x. Shorter rows leave too few tiles per row: 256 channels of 8 x 8 at B = 32 0.96x,
 /// within noise; 64 of 8 x 8 at B = 64 1.8x; 512 of 4 x 4 2.4x.
-fn winograd4_pays(g: &ConvGeometry) -> bool {
+///
+/// In WebAssembly (headless Chromium, one thread, the small encoder's 16-64 channel layers of
+/// 32 x 32 to 8 x 8 at B = 64), with F(2x2, 3x3)'s weight gradient below: the training step
+/// 1.24x as fast as with im2col + GEMM there (medians of 6 alternated runs, 304.3 against
+/// 244.6 images/s; BENCHMARKS.md, "The browser package's size"): with 4-wide SIMD the GEMM
+/// took 79% of the step, so the multiplications Winograd saves count for more than natively.
+fn winograd4_pays(g: &ConvGeometry, cpu: CpuFeatures) -> bool {
     let (channels, row) = (g.cin.min(g.cout), g.out_width());
-    winograd::computes(g) && channels >= 64 && row >= 16
+    let pays = if cpu.wasm { channels >= 16 && row >= 8 } else { channels >= 64 && row >= 16 };
+    winograd::computes(g) && pays
 }
 
 /// F(2x2, 3x3): at least 64 channels in and out with rows of at least 16 outputs, or at
@@ -172,7 +182,11 @@ fn winograd_pays(g: &ConvGeometry) -> bool {
 /// or rows of at least 32 outputs. At B = 32: 64 channels of 32 x 32 14.9-15.0 -> 12.9-13.6,
 /// 128 of 16 x 16 12.1-12.5 -> 10.5-10.9, 256 of 8 x 8 13.5-13.8 -> 10.4-12.2; but 64 of
 /// 16 x 16 at B = 64 7.2-7.4 -> 8.1-8.2.
-fn winograd_weight_grad_pays(g: &ConvGeometry) -> bool {
+/// In WebAssembly: from 16 channels and rows of 8 (with [`winograd4_pays`]' measurement).
+fn winograd_weight_grad_pays(g: &ConvGeometry, cpu: CpuFeatures) -> bool {
+    if cpu.wasm {
+        return winograd::computes(g) && g.cin.min(g.cout) >= 16 && g.out_width() >= 8;
+    }
     winograd_pays(g) && (g.cin.min(g.cout) >= 128 || g.out_width() >= 32)
 }
 
@@ -233,8 +247,9 @@ fn strided_phases_pay(g: &ConvGeometry) -> bool {
 mod tests {
     use super::*;
 
-    const AVX512: CpuFeatures = CpuFeatures { avx512: true };
-    const BASELINE: CpuFeatures = CpuFeatures { avx512: false };
+    const AVX512: CpuFeatures = CpuFeatures { avx512: true, wasm: false };
+    const BASELINE: CpuFeatures = CpuFeatures { avx512: false, wasm: false };
+    const WASM: CpuFeatures = CpuFeatures { avx512: false, wasm: true };
 
     fn conv(batch: usize, cin: usize, cout: usize, side: usize, kernel: usize, stride: usize) -> ConvGeometry {
         ConvGeometry { batch, cin, cout, height: side, width: side, kernel, stride, pad: kernel / 2 }
@@ -309,6 +324,23 @@ mod tests {
         };
         assert_eq!(listing(64, &[16, 32, 64], BASELINE), fallback(&small_avx512));
         assert_eq!(listing(32, &[64, 128, 256, 512], BASELINE), fallback(&resnet18_avx512));
+        // In WebAssembly the small encoder's stride-1 3x3 layers take F(4x4, 3x3) forward
+        // and for the input gradient, F(2x2, 3x3) for the weight gradient; the stem (3
+        // channels) and the strided layers keep the GEMM.
+        let w4 = || p(F::Winograd4, I::ForwardOfDy(F::Winograd4), W::Winograd);
+        let gemm = || p(F::Gemm, I::Gemm, W::Gemm);
+        let small_wasm = [
+            ("stem", p(F::Gemm, I::ForwardOfDy(F::Gemm), W::Gemm)),
+            ("stage 1 conv1", w4()),
+            ("stage 1 conv2", w4()),
+            ("stage 2 conv1", gemm()),
+            ("stage 2 conv2", w4()),
+            ("stage 2 shortcut", gemm()),
+            ("stage 3 conv1", gemm()),
+            ("stage 3 conv2", w4()),
+            ("stage 3 shortcut", gemm()),
+        ];
+        assert_eq!(listing(64, &[16, 32, 64], WASM), expect(&small_wasm));
     }
 
     #[test]
