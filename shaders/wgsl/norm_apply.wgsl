@@ -15,7 +15,7 @@ fn main(
     @builtin(num_workgroups) groups: vec3<u32>,
 ) {
     let p = params;
-    let e = gid.x + gid.y * groups.x * WORKGROUP;
+    let e = element_index(gid, groups);
     if e >= p.batch * p.channels * p.plane {
         return;
     }

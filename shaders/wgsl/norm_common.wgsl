@@ -27,6 +27,11 @@ fn inv_std(c: u32, p: NormParams) -> f32 {
     return 1.0 / sqrt(stats[p.channels + c] + p.epsilon);
 }
 
+// The element an invocation of a one-per-element kernel handles (the grid spills into y).
+fn element_index(gid: vec3<u32>, groups: vec3<u32>) -> u32 {
+    return gid.x + gid.y * groups.x * WORKGROUP;
+}
+
 // Index of the i-th value (0 <= i < batch * plane) of `channel`.
 fn channel_element(i: u32, channel: u32, p: NormParams) -> u32 {
     let image = i / p.plane;

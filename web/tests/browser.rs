@@ -95,7 +95,7 @@ async fn trainer_steps_and_checkpoints_in_the_browser() {
     let trainer = Trainer::create(config, None, js(r#"{"device": "cpu"}"#)).await.expect("created");
     // Numbers a JavaScript caller might pass by mistake are refused, not wrapped.
     for bad in [-1.0, 0.0, 1.5, 1e12, f64::NAN] {
-        let e = wasm_bindgen_futures::JsFuture::from(trainer.step(bad, wasm_bindgen::JsValue::UNDEFINED)).await.err().expect("refused");
+        let e = wasm_bindgen_futures::JsFuture::from(trainer.step(bad, wasm_bindgen::JsValue::UNDEFINED)).await.expect_err("refused");
         let e = js_sys::Reflect::get(&e, &"message".into()).unwrap().as_string().unwrap();
         assert!(e.contains("whole number of steps"), "step({bad}): {e}");
     }
@@ -219,7 +219,7 @@ async fn step_reports_events_and_stops_on_an_abort_signal() {
     js_sys::Reflect::set(&options, &"signal".into(), &get(&controller, "signal")).unwrap();
     let m = wasm_bindgen_futures::JsFuture::from(trainer.step(5.0, options.into())).await.expect("stepped");
     assert_eq!(get(&m, "steps").as_f64(), Some(0.0));
-    let e = wasm_bindgen_futures::JsFuture::from(trainer.step(1.0, js(r#"{"onEvent": 3}"#))).await.err().expect("refused");
+    let e = wasm_bindgen_futures::JsFuture::from(trainer.step(1.0, js(r#"{"onEvent": 3}"#))).await.expect_err("refused");
     assert!(get(&e, "message").as_string().unwrap().contains("onEvent must be a function"));
 }
 
