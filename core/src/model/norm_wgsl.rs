@@ -64,14 +64,9 @@ pub fn batch_norm_wgsl(bn: &BatchNorm, x: &Tensor<4>) -> Option<Tensor<4>> {
     };
     let params = NormParams { batch: batch as u32, channels: channels as u32, plane: (height * width) as u32, epsilon: bn.epsilon as f32 };
     let (output, stats) = tracked(xp, gp, bp, params)?;
-    // As burn's BatchNorm::forward_train: running = (1 - momentum) running + momentum batch.
     let stats = launch::float_tensor(stats);
-    let device = x.device();
-    let batch_stat = |row: usize| stats.clone().narrow(0, row, 1).reshape([channels]).autodiff().detach().mul_scalar(bn.momentum);
-    let running_mean = bn.running_mean.value_sync().to_device(&device).mul_scalar(1.0 - bn.momentum).add(batch_stat(0));
-    let running_var = bn.running_var.value_sync().to_device(&device).mul_scalar(1.0 - bn.momentum).add(batch_stat(1));
-    bn.running_mean.update(running_mean.detach());
-    bn.running_var.update(running_var.detach());
+    let row = |r: usize| stats.clone().narrow(0, r, 1).reshape([channels]);
+    crate::cpu::norm::autodiff::update_running_statistics(bn, row(0), row(1));
     Some(Tensor::from_primitive::<Autodiff<Wgpu>>(output))
 }
 

@@ -50,16 +50,22 @@ pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
         return bn.forward(x);
     };
     let (output, mean, variance) = tracked(xp, gp, bp, bn.epsilon, geometry);
-    let device = x.device();
-    // As burn's BatchNorm::forward_train: running = (1 - momentum) running + momentum batch.
-    let stat = |values: Vec<f32>| Tensor::<1>::from_data(TensorData::new(values, [channels]), &device.clone().without_autodiff());
-    let running_mean = bn.running_mean.value_sync().to_device(&device);
-    let running_var = bn.running_var.value_sync().to_device(&device);
-    let running_mean = running_mean.mul_scalar(1.0 - bn.momentum).add(stat(mean).autodiff().detach().mul_scalar(bn.momentum));
-    let running_var = running_var.mul_scalar(1.0 - bn.momentum).add(stat(variance).autodiff().detach().mul_scalar(bn.momentum));
-    bn.running_mean.update(running_mean.detach());
-    bn.running_var.update(running_var.detach());
+    let plain = x.device().without_autodiff();
+    let stat = |values: Vec<f32>| Tensor::<1>::from_data(TensorData::new(values, [channels]), &plain);
+    update_running_statistics(bn, stat(mean), stat(variance));
     Tensor::from_primitive::<Autodiff<Flex>>(output)
+}
+
+/// A training step's update of `bn`'s running statistics from the batch's `mean` and biased
+/// `variance` (`[channels]`, off the autodiff graph, on the layer's device), as burn's
+/// `BatchNorm::forward_train` does it: running = (1 - momentum) running + momentum batch.
+pub(crate) fn update_running_statistics(bn: &BatchNorm, mean: Tensor<1>, variance: Tensor<1>) {
+    let device = mean.device().autodiff();
+    let step = |running: Tensor<1>, batch: Tensor<1>| {
+        running.to_device(&device).mul_scalar(1.0 - bn.momentum).add(batch.autodiff().detach().mul_scalar(bn.momentum)).detach()
+    };
+    bn.running_mean.update(step(bn.running_mean.value_sync(), mean));
+    bn.running_var.update(step(bn.running_var.value_sync(), variance));
 }
 
 #[derive(Debug)]
