@@ -20,6 +20,24 @@ pub fn upload_on(device: &Device, values: &[f32], rows: usize, cols: usize) -> T
     Tensor::<2>::from_data(TensorData::new(values.to_vec(), [rows, cols]), device)
 }
 
+/// A tensor of `shape` holding `values` on `device`.
+pub fn tensor<const D: usize>(values: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::<D>::from_data(TensorData::new(values.to_vec(), shape), device)
+}
+
+/// Within `tolerance` of the f64 reference `want` relative to its largest finite magnitude
+/// (at least 1); NaN exactly where the reference has NaN.
+pub fn assert_close_to_reference(got: &[f32], want: &[f32], tolerance: f32, what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    let scale = want.iter().filter(|v| v.is_finite()).fold(1.0f32, |m, v| m.max(v.abs()));
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        assert_eq!(a.is_nan(), b.is_nan(), "{what}: element {i} is {a}, the reference {b}");
+        if b.is_finite() {
+            assert!((a - b).abs() <= tolerance * scale, "{what}: element {i} is {a}, the reference {b} (scale {scale})");
+        }
+    }
+}
+
 pub fn read_f32<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     pollster::block_on(ring_wgpu_core::gpu::read::read_f32(t)).unwrap()
 }

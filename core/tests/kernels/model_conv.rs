@@ -1,15 +1,14 @@
 //! The GPU's own convolution forms, `model::conv2d_by_transpose` (burn's transposed
 //! convolution, stride 1, tracked as one operation with burn's convolution gradients: the GPU
-//! default) and `model::conv2d_by_matmul` (one matrix product of burn operations,
-//! `RING_WGPU_GPU_CONV=matmul`), against the f64 loop
-//! references of `cpu::conv::reference`: the output and both gradients through burn's
+//! default with burn's autotune) and `model::conv2d_by_matmul` (one matrix product of burn
+//! operations, `RING_WGPU_GPU_CONV=matmul`), against the f64 loop references of `cpu::conv::reference`: the output and both gradients through burn's
 //! autodiff, on the CPU backend and the test GPU, on the encoders' kinds of layer and odd
 //! ones (stride 2 over odd sizes, 1x1 with and without stride, one input channel, no
 //! padding, padding k - 1, a kernel as large as the padded input, 5x5), and NaN where the
 //! references have it.
 
 use crate::common::*;
-use ring_wgpu_core::burn::tensor::{Device, Tensor, TensorData};
+use ring_wgpu_core::burn::tensor::{Device, Tensor};
 use ring_wgpu_core::cpu::conv::ConvGeometry;
 use ring_wgpu_core::cpu::conv::reference::{conv2d_forward_reference, conv2d_input_grad_reference, conv2d_weight_grad_reference};
 use ring_wgpu_core::model::{conv2d_by_matmul, conv2d_by_transpose, tracked_transposed_calls};
@@ -31,18 +30,7 @@ fn by_transpose(x: Tensor<4>, w: Tensor<4>, stride: usize, pad: usize) -> Tensor
 /// 1): f32 products summed in another order over at most C k k terms (the tolerance the CPU
 /// kernels meet against the same references); NaN exactly where the reference has NaN.
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let scale = want.iter().filter(|v| v.is_finite()).fold(1.0f32, |m, v| m.max(v.abs()));
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert_eq!(a.is_nan(), b.is_nan(), "{what}: element {i} is {a}, the reference {b}");
-        if b.is_finite() {
-            assert!((a - b).abs() <= 8e-5 * scale, "{what}: element {i} is {a}, the reference {b} (scale {scale})");
-        }
-    }
-}
-
-fn tensor(values: &[f32], shape: [usize; 4], device: &Device) -> Tensor<4> {
-    Tensor::<4>::from_data(TensorData::new(values.to_vec(), shape), device)
+    assert_close_to_reference(got, want, 8e-5, what);
 }
 
 /// Checks y, dL/dx and dL/dw of L = sum(conv(x, w) * g) on `device` against the references.

@@ -13,23 +13,6 @@ use ring_wgpu_core::cpu::norm::NormGeometry;
 use ring_wgpu_core::cpu::norm::kernels::{batch_norm_train_backward_reference, batch_norm_train_reference};
 use ring_wgpu_core::model::batch_norm_wgsl;
 
-/// Within `tolerance` of the f64 reference relative to its largest finite magnitude (at
-/// least 1); NaN exactly where the reference has NaN.
-fn assert_close(got: &[f32], want: &[f32], tolerance: f32, what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    let scale = want.iter().filter(|v| v.is_finite()).fold(1.0f32, |m, v| m.max(v.abs()));
-    for (i, (a, b)) in got.iter().zip(want).enumerate() {
-        assert_eq!(a.is_nan(), b.is_nan(), "{what}: element {i} is {a}, the reference {b}");
-        if b.is_finite() {
-            assert!((a - b).abs() <= tolerance * scale, "{what}: element {i} is {a}, the reference {b} (scale {scale})");
-        }
-    }
-}
-
-fn tensor<const D: usize>(values: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
-    Tensor::<D>::from_data(TensorData::new(values.to_vec(), shape), device)
-}
-
 /// One training step of a batch norm with `gamma`, `beta` on `x`, `L = sum(y * dy)`, checked
 /// against the references: f32 sums over at most a few thousand values per channel (Welford
 /// and a pairwise merge for the statistics), hence 1e-4 of the scale for the output and the
@@ -47,11 +30,11 @@ fn check(device: &Device, shape: [usize; 4], x: &[f32], gamma: &[f32], beta: &[f
     let grads = (y.clone() * tensor(dy, shape, &ad)).sum().backward();
     let want = batch_norm_train_reference(x, gamma, beta, bn.epsilon, &g);
     let back = batch_norm_train_backward_reference(x, gamma, bn.epsilon, dy, &g);
-    assert_close(&read_f32(y.without_autodiff()), &want.output, 1e-4, &format!("{what}: output"));
-    assert_close(&read_f32(xa.grad(&grads).unwrap()), &back.x, 5e-4, &format!("{what}: x gradient"));
-    assert_close(&read_f32(bn.gamma.val().grad(&grads).unwrap()), &back.gamma, 5e-4, &format!("{what}: gamma gradient"));
-    assert_close(&read_f32(bn.beta.val().grad(&grads).unwrap()), &back.beta, 5e-4, &format!("{what}: beta gradient"));
-    assert_close(&read_f32(bn.running_mean.value_sync().without_autodiff()), &want.mean, 1e-4, &format!("{what}: batch mean"));
+    assert_close_to_reference(&read_f32(y.without_autodiff()), &want.output, 1e-4, &format!("{what}: output"));
+    assert_close_to_reference(&read_f32(xa.grad(&grads).unwrap()), &back.x, 5e-4, &format!("{what}: x gradient"));
+    assert_close_to_reference(&read_f32(bn.gamma.val().grad(&grads).unwrap()), &back.gamma, 5e-4, &format!("{what}: gamma gradient"));
+    assert_close_to_reference(&read_f32(bn.beta.val().grad(&grads).unwrap()), &back.beta, 5e-4, &format!("{what}: beta gradient"));
+    assert_close_to_reference(&read_f32(bn.running_mean.value_sync().without_autodiff()), &want.mean, 1e-4, &format!("{what}: batch mean"));
     let variance = read_f32(bn.running_var.value_sync().without_autodiff());
     for (c, (got, want)) in variance.iter().zip(&want.variance).enumerate() {
         assert_eq!(got.is_nan(), want.is_nan(), "{what}: variance of channel {c} is {got}, the reference {want}");
