@@ -161,9 +161,17 @@ pub fn transposed(g: &ConvGeometry) -> Option<ConvGeometry> {
 /// 244.6 images/s; BENCHMARKS.md, "The browser package's size"): with 4-wide SIMD the GEMM
 /// took 79% of the step, so the multiplications Winograd saves count for more than natively.
 fn winograd4_pays(g: &ConvGeometry, cpu: CpuFeatures) -> bool {
+    if cpu.wasm {
+        return winograd_pays_in_wasm(g);
+    }
     let (channels, row) = (g.cin.min(g.cout), g.out_width());
-    let pays = if cpu.wasm { channels >= 16 && row >= 8 } else { channels >= 64 && row >= 16 };
-    winograd::computes(g) && pays
+    winograd::computes(g) && channels >= 64 && row >= 16
+}
+
+/// In WebAssembly both Winograd rules ([`winograd4_pays`], [`winograd_weight_grad_pays`]):
+/// from 16 channels in and out and rows of 8 outputs.
+fn winograd_pays_in_wasm(g: &ConvGeometry) -> bool {
+    winograd::computes(g) && g.cin.min(g.cout) >= 16 && g.out_width() >= 8
 }
 
 /// F(2x2, 3x3): at least 64 channels in and out with rows of at least 16 outputs, or at
@@ -185,7 +193,7 @@ fn winograd_pays(g: &ConvGeometry) -> bool {
 /// In WebAssembly: from 16 channels and rows of 8 (with [`winograd4_pays`]' measurement).
 fn winograd_weight_grad_pays(g: &ConvGeometry, cpu: CpuFeatures) -> bool {
     if cpu.wasm {
-        return winograd::computes(g) && g.cin.min(g.cout) >= 16 && g.out_width() >= 8;
+        return winograd_pays_in_wasm(g);
     }
     winograd_pays(g) && (g.cin.min(g.cout) >= 128 || g.out_width() >= 32)
 }
