@@ -17,7 +17,8 @@
 #   torch-small     scripts/torch_moco_step.py on CUDA (the CPU with --quick), same shapes
 #   ring            `bench ring`, B = 256, N = 65,536, checked against the CPU reference
 #   train-r18-gpu   `bench train --devices gpu`, ResNet-18, B = 256, queue 65,536 (the
-#                   default GPU convolution: stride 1 as burn's transposed convolution)
+#                   default GPU convolution; with burn's autotune, as gpu-pack.sh builds it,
+#                   stride 1 as burn's transposed convolution)
 #   train-r18-gpu-norm  the same with RING_WGPU_GPU_NORM=wgsl (batch norm through our WGSL
 #                   kernels instead of burn's dozen operations)
 #   train-r18-gpu-burn  the same with RING_WGPU_GPU_CONV=burn (burn's direct convolution
@@ -272,7 +273,7 @@ else
 fi
 # A check started with RING_WGPU_GPU_CONV or RING_WGPU_GPU_NORM in its environment uses that
 # form in every part that does not set its own.
-echo "${RING_WGPU_GPU_CONV:+RING_WGPU_GPU_CONV=$RING_WGPU_GPU_CONV }${RING_WGPU_GPU_NORM:+RING_WGPU_GPU_NORM=$RING_WGPU_GPU_NORM}" > "$work/conv-env.txt"
+echo "${RING_WGPU_GPU_CONV:+RING_WGPU_GPU_CONV=$RING_WGPU_GPU_CONV }${RING_WGPU_GPU_NORM:+RING_WGPU_GPU_NORM=$RING_WGPU_GPU_NORM}" > "$work/gpu-switches.txt"
 if [ $gpu_ok = 1 ]; then
   # The untrained and the final kNN monitor each embed all 75,000 images (70 s on the H200).
   part epoch 420 "$bin" train --preset paper-cifar10-mocoring --dataset synthetic --synthetic-per-class "$PER_CLASS" \

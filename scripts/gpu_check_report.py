@@ -112,7 +112,7 @@ def main():
 
     info = read(os.path.join(a.work, "info.out")) or ""
     # The GPU switches the whole check ran with ("VAR=value ..."; "" when unset: the binary's defaults).
-    conv_env = (read(os.path.join(a.work, "conv-env.txt")) or "").strip()
+    switches = (read(os.path.join(a.work, "gpu-switches.txt")) or "").strip()
     adapter = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Chosen:")), None)
 
     train_rows = []
@@ -167,7 +167,7 @@ def main():
         # Which forms the epoch used: the switches the check ran with, if any.
         epoch = {"images_per_s": ips, "loss": trained[0].get("loss"), "command_seconds": parts["epoch"]["seconds"],
                  "peak_device_mib": parts["epoch"]["peak_device_mib"],
-                 "switches": conv_env or "default"}
+                 "switches": switches or "default"}
         if images:
             epoch["train_images"] = images
             epoch["epoch_seconds"] = images / ips
@@ -176,7 +176,7 @@ def main():
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "version": a.version, "quick": bool(a.quick), "budget_s": a.budget, "seconds": a.seconds,
-        "adapter": adapter, "gpu_switches": conv_env or None, "parts": parts, "train_step": train_rows, "ring": ring, "ops": ops, "epoch": epoch,
+        "adapter": adapter, "gpu_switches": switches or None, "parts": parts, "train_step": train_rows, "ring": ring, "ops": ops, "epoch": epoch,
     }
     with open(os.path.join(a.out, "gpu-check.json"), "w") as f:
         json.dump(result, f, indent=2)
@@ -184,8 +184,8 @@ def main():
     md = []
     md.append(f"# GPU check{' (--quick: tiny shapes)' if a.quick else ''}\n")
     md.append(f"- date: {result['date']}; ring-wgpu {a.version}; {a.seconds:.0f} s of a {a.budget} s budget")
-    if conv_env:
-        md.append(f"- the check ran with {conv_env} in its environment: every part that sets no such variable of its own "
+    if switches:
+        md.append(f"- the check ran with {switches} in its environment: every part that sets no such variable of its own "
                   "ran with it, so the GPU rows' forms are not the defaults")
     md.append(f"- adapter: {adapter or 'none found'}")
     md.append("")
@@ -210,7 +210,7 @@ def main():
         expected = {label: counts for label, counts in GPU_STEP_PARTS.values()}
         for r in train_rows:
             counts = expected.get(r["runner"])
-            if counts is None or conv_env:
+            if counts is None or switches:
                 continue
             if any(bool(r.get(field)) != above_zero for field, above_zero in counts.items()):
                 md.append(f"- **warning**: {r['runner']} ({r['model']} {r['method']}) did not compute its operations in the "
