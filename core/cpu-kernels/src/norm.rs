@@ -1,8 +1,12 @@
 //! Batch normalisation in training mode on host slices (f32, NCHW): the forward pass
 //! (batch statistics, normalise, scale and shift) and its gradients, each in two passes
 //! over the data (per-channel sums, then one element-wise pass), channels and images in
-//! parallel; and the plain loops they are tested against (`*_reference`).
+//! parallel; the same with a ReLU after it (`batch_norm_relu_*`: the ReLU inside the
+//! element-wise pass, its mask inside the gradient's passes, instead of a pass and an
+//! allocation of its own each way); and the plain loops they are tested against
+//! (`*_reference`).
 
+use crate::activation::{relu, relu_gate};
 use crate::buffers::{unwritten, written};
 use crate::parallel::{map_indices, per_image};
 
@@ -86,6 +90,16 @@ fn lane_sum_pair(a: &[f32], b: &[f32], f: impl Fn(f64, f64) -> (f64, f64)) -> (f
 
 /// Training-mode batch norm of `x` with per-channel `gamma` and `beta`.
 pub fn batch_norm_train(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, g: &NormGeometry) -> NormForward {
+    forward::<false>(x, gamma, beta, epsilon, g)
+}
+
+/// [`batch_norm_train`] followed by a ReLU (`output = relu(bn(x))`; mean and variance are
+/// the batch norm's). A NaN stays NaN, as in burn's `relu`.
+pub fn batch_norm_relu_train(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, g: &NormGeometry) -> NormForward {
+    forward::<true>(x, gamma, beta, epsilon, g)
+}
+
+fn forward<const RELU: bool>(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, g: &NormGeometry) -> NormForward {
     let count = (g.batch * g.plane) as f64;
     let stats: Vec<(f64, f64)> = map_indices(g.channels, |c| {
         let mean = runs(x, g, c).map(|r| lane_sum(r, |v| v)).sum::<f64>() / count;
@@ -104,7 +118,8 @@ pub fn batch_norm_train(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, g:
         for (c, &(mean, scale, shift)) in affine.iter().enumerate() {
             let src = &x[(b * g.channels + c) * g.plane..][..g.plane];
             for (o, &v) in out[c * g.plane..][..g.plane].iter_mut().zip(src) {
-                o.write((v - mean) * scale + shift);
+                let y = (v - mean) * scale + shift;
+                o.write(if RELU { relu(y) } else { y });
             }
         }
     });
@@ -124,15 +139,61 @@ pub fn batch_norm_train_backward(
     dy: &[f32],
     g: &NormGeometry,
 ) -> NormBackward {
+    backward::<false>(x, gamma, mean, variance, epsilon, dy, dy, g)
+}
+
+/// Gradients of [`batch_norm_relu_train`] given `dy` (the gradient of its output), with the
+/// statistics and the `output` it returned: [`batch_norm_train_backward`] of `dy` where the
+/// output is positive or NaN and 0 elsewhere (burn's `relu_backward`).
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_relu_train_backward(
+    x: &[f32],
+    gamma: &[f32],
+    mean: &[f32],
+    variance: &[f32],
+    epsilon: f64,
+    output: &[f32],
+    dy: &[f32],
+    g: &NormGeometry,
+) -> NormBackward {
+    assert_eq!(output.len(), x.len(), "the batch norm's output and its input differ in length");
+    backward::<true>(x, gamma, mean, variance, epsilon, output, dy, g)
+}
+
+/// The batch norm's gradients; with `RELU`, of `dy` gated by the ReLU's `output` (read only
+/// then).
+#[allow(clippy::too_many_arguments)]
+fn backward<const RELU: bool>(
+    x: &[f32],
+    gamma: &[f32],
+    mean: &[f32],
+    variance: &[f32],
+    epsilon: f64,
+    output: &[f32],
+    dy: &[f32],
+    g: &NormGeometry,
+) -> NormBackward {
+    let gate = |d: f32, y: f32| if RELU { relu_gate(d, y) } else { d };
     let count = (g.batch * g.plane) as f64;
     let inv_std: Vec<f64> = variance.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();
     // Per channel: sum dy (dbeta) and sum dy * xhat (dgamma).
     let sums: Vec<(f64, f64)> = map_indices(g.channels, |c| {
         let (m, s) = (mean[c] as f64, inv_std[c]);
-        runs(dy, g, c).zip(runs(x, g, c)).fold((0.0, 0.0), |(a, b), (d, v)| {
-            let (da, db) = lane_sum_pair(d, v, |d, v| (d, d * (v - m) * s));
-            (a + da, b + db)
-        })
+        if RELU {
+            let mut gated = vec![0.0f32; g.plane];
+            runs(dy, g, c).zip(runs(output, g, c)).zip(runs(x, g, c)).fold((0.0, 0.0), |(a, b), ((d, y), v)| {
+                for ((o, &d), &y) in gated.iter_mut().zip(d).zip(y) {
+                    *o = relu_gate(d, y);
+                }
+                let (da, db) = lane_sum_pair(&gated, v, |d, v| (d, d * (v - m) * s));
+                (a + da, b + db)
+            })
+        } else {
+            runs(dy, g, c).zip(runs(x, g, c)).fold((0.0, 0.0), |(a, b), (d, v)| {
+                let (da, db) = lane_sum_pair(d, v, |d, v| (d, d * (v - m) * s));
+                (a + da, b + db)
+            })
+        }
     });
     // dx = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat)), xhat = (x - mean) inv_std:
     // per channel (dy - a - (x - m) q) k.
@@ -147,9 +208,9 @@ pub fn batch_norm_train_backward(
     per_image(&mut dx, g.channels * g.plane, |b, out| {
         for (c, &(k, a, m, q)) in coefficients.iter().enumerate() {
             let at = (b * g.channels + c) * g.plane;
-            let (d, v) = (&dy[at..][..g.plane], &x[at..][..g.plane]);
-            for ((o, &d), &v) in out[c * g.plane..][..g.plane].iter_mut().zip(d).zip(v) {
-                o.write((d - a - (v - m) * q) * k);
+            let (d, y, v) = (&dy[at..][..g.plane], &output[at..][..g.plane], &x[at..][..g.plane]);
+            for (((o, &d), &y), &v) in out[c * g.plane..][..g.plane].iter_mut().zip(d).zip(y).zip(v) {
+                o.write((gate(d, y) - a - (v - m) * q) * k);
             }
         }
     });
@@ -186,6 +247,26 @@ pub fn batch_norm_train_reference(x: &[f32], gamma: &[f32], beta: &[f32], epsilo
         out.variance.push(var as f32);
     }
     out
+}
+
+/// Plain loops of [`batch_norm_relu_train`]: [`batch_norm_train_reference`], then burn's ReLU.
+pub fn batch_norm_relu_train_reference(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, g: &NormGeometry) -> NormForward {
+    let mut out = batch_norm_train_reference(x, gamma, beta, epsilon, g);
+    out.output = crate::activation::add_relu_reference(&out.output, &vec![0.0; out.output.len()]);
+    out
+}
+
+/// Plain loops of [`batch_norm_relu_train_backward`]: `dy` zeroed where `output` is neither
+/// positive nor NaN, then [`batch_norm_train_backward_reference`].
+pub fn batch_norm_relu_train_backward_reference(
+    x: &[f32],
+    gamma: &[f32],
+    epsilon: f64,
+    output: &[f32],
+    dy: &[f32],
+    g: &NormGeometry,
+) -> NormBackward {
+    batch_norm_train_backward_reference(x, gamma, epsilon, &crate::activation::relu_backward_reference(output, dy), g)
 }
 
 /// Plain loops of [`batch_norm_train_backward`] (f64; statistics recomputed from x).
@@ -285,6 +366,58 @@ mod tests {
             close(&got.gamma, &want.gamma, 1e-5, "dgamma");
             close(&got.beta, &want.beta, 1e-5, "dbeta");
         }
+    }
+
+    #[test]
+    fn with_a_relu_forward_and_gradients_match_the_loops() {
+        for (i, g) in [
+            NormGeometry { batch: 3, channels: 5, plane: 7 },
+            NormGeometry { batch: 1, channels: 2, plane: 33 },
+            NormGeometry { batch: 4, channels: 3, plane: 1 },
+            NormGeometry { batch: 2, channels: 16, plane: 64 },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let n = g.batch * g.channels * g.plane;
+            let x = values(n, 50 + i as u64, -1.0);
+            // gamma in [1, 2), beta in [-0.5, 0.5): part of every channel's outputs clipped.
+            let gamma: Vec<f32> = values(g.channels, 60 + i as u64, 0.0).iter().map(|v| 1.5 + v / 4.0).collect();
+            let beta: Vec<f32> = values(g.channels, 70 + i as u64, 0.0).iter().map(|v| v / 4.0).collect();
+            let dy = values(n, 80 + i as u64, 0.0);
+            let got = batch_norm_relu_train(&x, &gamma, &beta, 1e-5, &g);
+            let want = batch_norm_relu_train_reference(&x, &gamma, &beta, 1e-5, &g);
+            close(&got.output, &want.output, 1e-5, "output");
+            close(&got.mean, &want.mean, 1e-6, "mean");
+            close(&got.variance, &want.variance, 1e-6, "variance");
+            let clipped = got.output.iter().filter(|&&v| v == 0.0).count();
+            assert!(clipped > 0 && clipped < n || n < 8, "{g:?}: {clipped} of {n} clipped");
+            // The plain batch norm's output, clipped, is the fused one, bit for bit.
+            let plain = batch_norm_train(&x, &gamma, &beta, 1e-5, &g);
+            assert!(plain.output.iter().zip(&got.output).all(|(&p, &r)| (if p > 0.0 { p } else { 0.0 }) == r), "{g:?}");
+            let back = batch_norm_relu_train_backward(&x, &gamma, &got.mean, &got.variance, 1e-5, &got.output, &dy, &g);
+            let want = batch_norm_relu_train_backward_reference(&x, &gamma, 1e-5, &got.output, &dy, &g);
+            close(&back.x, &want.x, 1e-4, &format!("{g:?} dx"));
+            close(&back.gamma, &want.gamma, 1e-5, "dgamma");
+            close(&back.beta, &want.beta, 1e-5, "dbeta");
+        }
+    }
+
+    #[test]
+    fn with_a_relu_zero_outputs_pass_no_gradient_and_nan_stays_nan() {
+        // Channel 0 constant with beta 0: every output exactly 0, so nothing flows back.
+        // Channel 1 holds a NaN: its outputs are NaN (not clipped to 0) and pass the gradient.
+        let g = NormGeometry { batch: 2, channels: 2, plane: 2 };
+        let x = [0.5, 0.5, 1.0, f32::NAN, 0.5, 0.5, 2.0, 3.0];
+        let out = batch_norm_relu_train(&x, &[2.0, 1.0], &[0.0, 0.0], 1e-5, &g);
+        assert_eq!([out.output[0], out.output[1], out.output[4], out.output[5]], [0.0; 4]);
+        assert!([2, 3, 6, 7].iter().all(|&i| out.output[i].is_nan()), "{:?}", out.output);
+        let dy = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let back = batch_norm_relu_train_backward(&x, &[2.0, 1.0], &out.mean, &out.variance, 1e-5, &out.output, &dy, &g);
+        assert_eq!((back.gamma[0], back.beta[0]), (0.0, 0.0));
+        assert_eq!([back.x[0], back.x[1], back.x[4], back.x[5]], [0.0; 4]);
+        assert_eq!(back.beta[1], 3.0 + 4.0 + 7.0 + 8.0, "a NaN output passes dy on to beta");
+        assert!(back.gamma[1].is_nan() && [2, 3, 6, 7].iter().all(|&i| back.x[i].is_nan()));
     }
 
     #[test]
