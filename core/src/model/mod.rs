@@ -12,7 +12,7 @@ mod state;
 
 pub use conv::{GpuConv, conv2d, conv2d_by_matmul, conv2d_by_transpose, matmul_calls, tracked_transposed_calls, transposed_calls};
 pub use ema::{key_encoder, momentum_update};
-pub use norm::{batch_norm, wgsl_norm_calls, wgsl_norm_enabled};
+pub use norm::{batch_norm, batch_norm_relu, wgsl_norm_calls, wgsl_norm_enabled};
 #[cfg(feature = "webgpu")]
 pub use norm_wgsl::{NormParams, batch_norm_wgsl};
 pub use resnet::{ContrastiveNet, EncoderKind, Head, ResNet, l2_normalise};

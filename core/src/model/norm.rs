@@ -1,6 +1,7 @@
-//! The encoders' batch norm, one entry point for every backend: in training on the CPU
-//! backend our fused kernels ([`crate::cpu::norm`]); on a GPU with `RING_WGPU_GPU_NORM=wgsl`
-//! our WGSL kernels (`norm_wgsl.rs`); otherwise burn's `BatchNorm::forward`.
+//! The encoders' batch norm, one entry point for every backend (and one for a batch norm
+//! followed by a ReLU): in training on the CPU backend our fused kernels
+//! ([`crate::cpu::norm`]); on a GPU with `RING_WGPU_GPU_NORM=wgsl` our WGSL kernels
+//! (`norm_wgsl.rs`); otherwise burn's `BatchNorm::forward`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -24,13 +25,31 @@ pub fn wgsl_norm_enabled() -> bool {
 
 /// `bn.forward(x)`, computed as the module's doc says.
 pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    match on_gpu(bn, &x) {
+        Some(y) => y,
+        None => crate::cpu::norm::batch_norm(bn, x),
+    }
+}
+
+/// `relu(bn.forward(x))`: on the CPU backend in training one fused operation, on a GPU
+/// [`batch_norm`] and burn's `relu`.
+pub fn batch_norm_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    match on_gpu(bn, &x) {
+        Some(y) => burn::tensor::activation::relu(y),
+        None => crate::cpu::norm::batch_norm_relu(bn, x),
+    }
+}
+
+/// The WGSL batch norm where it is switched on and applies, else `None`.
+fn on_gpu(bn: &BatchNorm, x: &Tensor<4>) -> Option<Tensor<4>> {
     #[cfg(feature = "webgpu")]
     if wgsl_norm_enabled()
         && !crate::gpu::is_cpu(&x.device())
-        && let Some(y) = super::batch_norm_wgsl(bn, &x)
+        && let Some(y) = super::batch_norm_wgsl(bn, x)
     {
         WGSL_CALLS.fetch_add(1, Ordering::Relaxed);
-        return y;
+        return Some(y);
     }
-    crate::cpu::norm::batch_norm(bn, x)
+    let _ = (bn, x);
+    None
 }

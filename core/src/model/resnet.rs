@@ -57,6 +57,11 @@ fn norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
     super::batch_norm(bn, x)
 }
 
+/// `relu(bn(x))` through [`super::batch_norm_relu`] (on the CPU backend one operation).
+fn norm_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
+    super::batch_norm_relu(bn, x)
+}
+
 /// A basic residual block: two 3x3 convolutions with batch norm, 1x1 projection shortcut
 /// when the shape changes.
 #[derive(Module, Debug)]
@@ -84,13 +89,13 @@ impl BasicBlock {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let out = relu(norm(&self.bn1, apply(&self.conv1, x.clone())));
+        let out = norm_relu(&self.bn1, apply(&self.conv1, x.clone()));
         let out = norm(&self.bn2, apply(&self.conv2, out));
         let skip = match (&self.shortcut, &self.shortcut_bn) {
             (Some(conv), Some(bn)) => norm(bn, apply(conv, x)),
             _ => x,
         };
-        relu(out + skip)
+        crate::cpu::residual::add_relu(out, skip)
     }
 }
 
@@ -125,7 +130,7 @@ impl ResNet {
 
     /// Pooled features, B x F.
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
-        let mut x = relu(norm(&self.stem_bn, apply(&self.stem, images)));
+        let mut x = norm_relu(&self.stem_bn, apply(&self.stem, images));
         for block in &self.blocks {
             x = block.forward(x);
         }

@@ -1,12 +1,14 @@
 //! The encoders' batch norm in training mode on the CPU backend (`cpu::norm`: fused
 //! kernels registered with burn's autodiff) against burn's own `BatchNorm::forward`: the
 //! output, the gradients of x, gamma and beta through `backward()`, and the running
-//! statistics after two steps; evaluation mode stays burn's. The kernels themselves are
+//! statistics after two steps; the same with a ReLU fused in against the batch norm then
+//! burn's `relu`; evaluation mode stays burn's. The kernels themselves are
 //! checked against plain loops in `cpu::norm::kernels`.
 
 use crate::common::*;
 use ring_wgpu_core::burn::module::{Module, Param};
 use ring_wgpu_core::burn::nn::{BatchNorm, BatchNormConfig};
+use ring_wgpu_core::burn::tensor::activation::relu;
 use ring_wgpu_core::burn::tensor::{Device, Distribution, Tensor};
 use ring_wgpu_core::cpu::norm as cpu_norm;
 
@@ -59,11 +61,35 @@ fn training_batch_norm_equals_burns() {
 }
 
 #[test]
+fn training_batch_norm_with_relu_equals_the_batch_norm_then_burns_relu() {
+    // Against our batch norm (held to burn's above) then burn's relu: the same batch-norm
+    // output bit for bit, so the same ReLU mask (burn's own batch norm may put a value a
+    // rounding error on the other side of 0).
+    let device = Device::flex();
+    for [b, c, h, w] in [[8, 16, 8, 8], [3, 5, 7, 3], [2, 3, 1, 1]] {
+        let xs: Vec<Tensor<4>> = (0..2).map(|i| Tensor::<4>::random([b, c, h, w], Distribution::Normal(i as f64, 2.0), &device)).collect();
+        let g = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0.0, 1.0), &device);
+        let before = cpu_norm::calls();
+        let fused = run(cpu_norm::batch_norm_relu, &xs, &g, c);
+        assert_eq!(cpu_norm::calls(), before + 2, "the fused operation did not run");
+        let composed = run(|bn, x| relu(cpu_norm::batch_norm(bn, x)), &xs, &g, c);
+        let clipped = fused[0].iter().filter(|&&v| v == 0.0).count();
+        assert!(clipped > 0 && clipped < fused[0].len(), "{clipped} of {} outputs clipped", fused[0].len());
+        let names = ["output", "dx", "dgamma", "dbeta"];
+        for (i, (a, want)) in fused.iter().zip(&composed).enumerate() {
+            let what = if i < 8 { format!("{b}x{c}x{h}x{w} step {} {}", i / 4, names[i % 4]) } else { format!("running stat {i}") };
+            assert_close(a, want, 1e-6, &what);
+        }
+    }
+}
+
+#[test]
 fn evaluation_mode_is_burns() {
     let device = Device::flex();
     let bn: BatchNorm = BatchNormConfig::new(4).init(&device);
     let x = Tensor::<4>::random([2, 4, 3, 3], Distribution::Normal(0.0, 1.0), &device);
     let before = cpu_norm::calls();
-    assert_eq!(read_f32(cpu_norm::batch_norm(&bn, x.clone())), read_f32(bn.forward(x)));
+    assert_eq!(read_f32(cpu_norm::batch_norm(&bn, x.clone())), read_f32(bn.forward(x.clone())));
+    assert_eq!(read_f32(cpu_norm::batch_norm_relu(&bn, x.clone())), read_f32(relu(bn.forward(x))));
     assert_eq!(cpu_norm::calls(), before);
 }

@@ -10,6 +10,7 @@ mod common;
 mod augment;
 mod cpu_conv;
 mod cpu_norm;
+mod cpu_residual;
 mod eval;
 mod mixing;
 mod model_conv;

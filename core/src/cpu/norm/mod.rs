@@ -8,6 +8,6 @@
 
 pub mod autodiff;
 
-pub use autodiff::{batch_norm, calls, enabled};
+pub use autodiff::{batch_norm, batch_norm_relu, calls, enabled};
 pub use ring_wgpu_cpu_kernels::norm as kernels;
 pub use ring_wgpu_cpu_kernels::norm::NormGeometry;
