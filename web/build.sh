@@ -19,6 +19,10 @@
 #                              # gzipped, in 11 minutes).
 #   PRECOMPRESS=0 web/build.sh # without the .br / .gz copies (Brotli q11 takes ~1 min); also
 #                              # skips the size check, which reads them
+#   KEEP_NAMES=1 PRECOMPRESS=0 web/build.sh  # keep the name section (function names in
+#                              # browser profiles: BENCH_PROFILE=1 web/tests/bench.mjs); larger,
+#                              # so not for shipping (no size check). Sizes by crate of cargo's
+#                              # output: scripts/wasm_crate_sizes.py
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$root"
@@ -37,7 +41,9 @@ for kind in $modules; do
   log "cargo build --profile wasm-release (wasm32, $kind build, toolchain $toolchain)"
   cargo "+$toolchain" build --locked --profile wasm-release -p ring-wgpu-web --target wasm32-unknown-unknown "${features[@]}" >&2
   log "wasm-bindgen --target web ($kind)"
-  wasm-bindgen --target web --remove-name-section --out-dir "$out.tmp/$kind" \
+  names=(--remove-name-section)
+  [ "${KEEP_NAMES:-0}" = 1 ] && names=()
+  wasm-bindgen --target web "${names[@]}" --out-dir "$out.tmp/$kind" \
     "$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/ring_wgpu_web.wasm" >&2
   rm -f "$out.tmp/$kind/.gitignore" "$out.tmp/$kind/package.json"
   bg="$out.tmp/$kind/ring_wgpu_web_bg.wasm"
@@ -57,5 +63,9 @@ if [ "${PRECOMPRESS:-1}" != 0 ]; then
     log "precompress $kind (Brotli, gzip)"
     node "$web_dir/precompress.mjs" "$out/$kind" >&2
   done
-  node "$web_dir/size-check.mjs" "$out"
+  if [ "${KEEP_NAMES:-0}" = 1 ]; then
+    log "size check skipped: KEEP_NAMES=1 keeps the name section, which is not shipped"
+  else
+    node "$web_dir/size-check.mjs" "$out"
+  fi
 fi

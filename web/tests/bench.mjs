@@ -8,6 +8,11 @@
 //   node web/tests/bench.mjs                       (after web/build.sh)
 //   BENCH_MODULE=cpu BENCH_DEVICES=cpu node web/tests/bench.mjs   (the CPU-only build)
 //   BENCH_DEVICES=cpu,gpu BENCH_BATCHES=64,128 BENCH_STEPS=3 BENCH_KNN_SECONDS=300 node web/tests/bench.mjs
+//   BENCH_PROFILE=1 ...   also a CPU profile of each timed run (Chrome DevTools Protocol, after
+//                         one untimed warm-up run): the functions with the most self time, in
+//                         bench.json and printed, and the profile as web/test-output/*.cpuprofile.
+//                         Function names need a module with its name section:
+//                         KEEP_NAMES=1 PRECOMPRESS=0 web/build.sh.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -26,6 +31,17 @@ const KNN_SECONDS = Number(process.env.BENCH_KNN_SECONDS || 300);
 const KNN_DEVICE = process.env.BENCH_KNN_DEVICE || 'cpu';
 // Which build of the module: webgpu (both devices) or cpu (the CPU-only build).
 const MODULE = process.env.BENCH_MODULE || 'webgpu';
+const PROFILE = process.env.BENCH_PROFILE === '1';
+const PROFILE_TOP = 25;
+
+/** Self time by function name from a CDP profile, largest first, as shares of all samples. */
+function selfTimeShares(profile) {
+  const nameOf = new Map(profile.nodes.map((n) => [n.id, n.callFrame.functionName || '(anonymous)']));
+  const counts = new Map();
+  for (const id of profile.samples) counts.set(nameOf.get(id), (counts.get(nameOf.get(id)) || 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP)
+    .map(([name, n]) => ({ share: n / profile.samples.length, name }));
+}
 
 const { server, url } = await serve(webDir);
 const browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
@@ -39,9 +55,26 @@ try {
   console.log(`module ready in ${report.module_ms.toFixed(0)} ms`);
   for (const device of DEVICES) {
     for (const batch of BATCHES) {
-      const r = await page.evaluate((a) => window.bench.throughput(a), { device, batch, steps: STEPS });
+      const args = { device, batch, steps: STEPS };
+      let cdp = null;
+      if (PROFILE) {
+        await page.evaluate((a) => window.bench.throughput(a), { ...args, steps: 1 });
+        cdp = await page.context().newCDPSession(page);
+        await cdp.send('Profiler.enable');
+        await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+        await cdp.send('Profiler.start');
+      }
+      const r = await page.evaluate((a) => window.bench.throughput(a), args);
+      if (cdp) {
+        const { profile } = await cdp.send('Profiler.stop');
+        await cdp.detach();
+        const file = `bench-${MODULE}-${device}-${batch}.cpuprofile`;
+        fs.writeFileSync(path.join(outDir, file), JSON.stringify(profile));
+        r.profile = { file, self_time: selfTimeShares(profile) };
+        for (const { share, name } of r.profile.self_time) console.log(`  ${(100 * share).toFixed(1).padStart(5)}%  ${name.slice(0, 140)}`);
+      }
       report.runs.push(r);
-      console.log(JSON.stringify(r));
+      console.log(JSON.stringify({ ...r, profile: r.profile && r.profile.file }));
     }
   }
   if (KNN_SECONDS > 0) {
