@@ -340,18 +340,18 @@ mod tests {
         assert!(lane_sum(&[1.0, f32::NAN, 2.0], |v| v).is_nan());
     }
 
+    /// Odd planes and channel counts, one image, a plane of one value.
+    const SHAPES: [NormGeometry; 4] = [
+        NormGeometry { batch: 3, channels: 5, plane: 7 },
+        NormGeometry { batch: 1, channels: 2, plane: 33 },
+        NormGeometry { batch: 4, channels: 3, plane: 1 },
+        NormGeometry { batch: 2, channels: 16, plane: 64 },
+    ];
+
     #[test]
     fn forward_and_gradients_match_the_loops() {
-        // Odd planes and channel counts, one image, a plane of one value, an offset mean.
-        for (i, g) in [
-            NormGeometry { batch: 3, channels: 5, plane: 7 },
-            NormGeometry { batch: 1, channels: 2, plane: 33 },
-            NormGeometry { batch: 4, channels: 3, plane: 1 },
-            NormGeometry { batch: 2, channels: 16, plane: 64 },
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        // An offset mean.
+        for (i, g) in SHAPES.into_iter().enumerate() {
             let n = g.batch * g.channels * g.plane;
             let x = values(n, 1 + i as u64, 3.0);
             let (gamma, beta) = (values(g.channels, 10 + i as u64, 1.0), values(g.channels, 20 + i as u64, 0.0));
@@ -370,15 +370,7 @@ mod tests {
 
     #[test]
     fn with_a_relu_forward_and_gradients_match_the_loops() {
-        for (i, g) in [
-            NormGeometry { batch: 3, channels: 5, plane: 7 },
-            NormGeometry { batch: 1, channels: 2, plane: 33 },
-            NormGeometry { batch: 4, channels: 3, plane: 1 },
-            NormGeometry { batch: 2, channels: 16, plane: 64 },
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (i, g) in SHAPES.into_iter().enumerate() {
             let n = g.batch * g.channels * g.plane;
             let x = values(n, 50 + i as u64, -1.0);
             // gamma in [1, 2), beta in [-0.5, 0.5): part of every channel's outputs clipped.

@@ -20,7 +20,7 @@ fn assert_close(got: &[f32], want: &[f32], tolerance: f32, what: &str) {
 }
 
 /// Two training steps' outputs and gradients, and the running statistics after them.
-fn run(norm: impl Fn(&BatchNorm, Tensor<4>) -> Tensor<4>, xs: &[Tensor<4>], g: &Tensor<4>, channels: usize) -> Vec<Vec<f32>> {
+fn run(norm: &impl Fn(&BatchNorm, Tensor<4>) -> Tensor<4>, xs: &[Tensor<4>], g: &Tensor<4>, channels: usize) -> Vec<Vec<f32>> {
     let ad = Device::flex().autodiff();
     let mut bn: BatchNorm = BatchNormConfig::new(channels).init(&ad);
     // Non-trivial gamma and beta.
@@ -42,22 +42,36 @@ fn run(norm: impl Fn(&BatchNorm, Tensor<4>) -> Tensor<4>, xs: &[Tensor<4>], g: &
     out
 }
 
-#[test]
-fn training_batch_norm_equals_burns() {
+/// `ours` (which must run our kernels) against `theirs` on three shapes, two steps each: the
+/// outputs, every gradient and the running statistics within `tolerance` of their scale.
+/// Returns the first step's output of `ours` for each shape.
+fn compare(
+    ours: impl Fn(&BatchNorm, Tensor<4>) -> Tensor<4>,
+    theirs: impl Fn(&BatchNorm, Tensor<4>) -> Tensor<4>,
+    tolerance: f32,
+) -> Vec<Vec<f32>> {
     let device = Device::flex();
+    let mut outputs = Vec::new();
     for [b, c, h, w] in [[8, 16, 8, 8], [3, 5, 7, 3], [2, 3, 1, 1]] {
         let xs: Vec<Tensor<4>> = (0..2).map(|i| Tensor::<4>::random([b, c, h, w], Distribution::Normal(i as f64, 2.0), &device)).collect();
         let g = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0.0, 1.0), &device);
         let before = cpu_norm::calls();
-        let ours = run(cpu_norm::batch_norm, &xs, &g, c);
-        assert!(cpu_norm::calls() >= before + 2, "our kernels were not used");
-        let burns = run(|bn, x| bn.forward(x), &xs, &g, c);
+        let got = run(&ours, &xs, &g, c);
+        assert_eq!(cpu_norm::calls(), before + 2, "our kernels did not run once a step");
+        let want = run(&theirs, &xs, &g, c);
         let names = ["output", "dx", "dgamma", "dbeta"];
-        for (i, (a, want)) in ours.iter().zip(&burns).enumerate() {
+        for (i, (a, want)) in got.iter().zip(&want).enumerate() {
             let what = if i < 8 { format!("{b}x{c}x{h}x{w} step {} {}", i / 4, names[i % 4]) } else { format!("running stat {i}") };
-            assert_close(a, want, 2e-4, &what);
+            assert_close(a, want, tolerance, &what);
         }
+        outputs.push(got[0].clone());
     }
+    outputs
+}
+
+#[test]
+fn training_batch_norm_equals_burns() {
+    compare(cpu_norm::batch_norm, |bn, x| bn.forward(x), 2e-4);
 }
 
 #[test]
@@ -65,21 +79,9 @@ fn training_batch_norm_with_relu_equals_the_batch_norm_then_burns_relu() {
     // Against our batch norm (held to burn's above) then burn's relu: the same batch-norm
     // output bit for bit, so the same ReLU mask (burn's own batch norm may put a value a
     // rounding error on the other side of 0).
-    let device = Device::flex();
-    for [b, c, h, w] in [[8, 16, 8, 8], [3, 5, 7, 3], [2, 3, 1, 1]] {
-        let xs: Vec<Tensor<4>> = (0..2).map(|i| Tensor::<4>::random([b, c, h, w], Distribution::Normal(i as f64, 2.0), &device)).collect();
-        let g = Tensor::<4>::random([b, c, h, w], Distribution::Normal(0.0, 1.0), &device);
-        let before = cpu_norm::calls();
-        let fused = run(cpu_norm::batch_norm_relu, &xs, &g, c);
-        assert_eq!(cpu_norm::calls(), before + 2, "the fused operation did not run");
-        let composed = run(|bn, x| relu(cpu_norm::batch_norm(bn, x)), &xs, &g, c);
-        let clipped = fused[0].iter().filter(|&&v| v == 0.0).count();
-        assert!(clipped > 0 && clipped < fused[0].len(), "{clipped} of {} outputs clipped", fused[0].len());
-        let names = ["output", "dx", "dgamma", "dbeta"];
-        for (i, (a, want)) in fused.iter().zip(&composed).enumerate() {
-            let what = if i < 8 { format!("{b}x{c}x{h}x{w} step {} {}", i / 4, names[i % 4]) } else { format!("running stat {i}") };
-            assert_close(a, want, 1e-6, &what);
-        }
+    for output in compare(cpu_norm::batch_norm_relu, |bn, x| relu(cpu_norm::batch_norm(bn, x)), 1e-6) {
+        let clipped = output.iter().filter(|&&v| v == 0.0).count();
+        assert!(clipped > 0 && clipped < output.len(), "{clipped} of {} outputs clipped", output.len());
     }
 }
 
