@@ -14,6 +14,7 @@ mod cpu_residual;
 mod eval;
 mod mixing;
 mod model_conv;
+#[cfg(feature = "webgpu")]
 mod model_norm;
 mod objective;
 mod ring_kernels;
