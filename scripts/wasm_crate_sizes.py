@@ -63,6 +63,8 @@ def read_module(data):
                         _, p = leb128(data, p)
                 elif kind == 3:  # global: type, mutability
                     p += 2
+                elif kind == 4:  # tag (exception handling): attribute, type index
+                    _, p = leb128(data, p + 1)
                 else:
                     raise ValueError(f"import kind {kind} not understood")
         elif section == 10:  # code
@@ -97,7 +99,8 @@ ESCAPES = [("$LT$", "<"), ("$GT$", ">"), ("$u20$", " "), ("$C$", ","), ("$RF$", 
 
 def demangle(name):
     """Rust's legacy mangling (`_ZN...E`) back to a path, without the hash; other names as
-    they are (the name section of current toolchains is mostly demangled already)."""
+    they are (wasm-ld writes legacy names demangled already; v0 names, `_R...`, are left
+    mangled and [`crate_of`] reads their crate)."""
     if not name.startswith("_ZN"):
         return name
     at, parts = 3, []
@@ -117,6 +120,10 @@ def demangle(name):
 
 
 def crate_of(name):
+    v0 = re.match(r"^_R[A-Za-z]*?C(?:s[0-9A-Za-z]*_)?(\d+)", name)
+    if v0:  # Rust's v0 mangling: the first crate root `C<disambiguator><len><name>`
+        length = int(v0.group(1))
+        return name[v0.end() : v0.end() + length]
     path = demangle(name)
     first = re.match(r"^<?\s*(?:&mut |&|\*const |\*mut |dyn )*([A-Za-z_][A-Za-z0-9_]*)(?:\[[0-9a-f]+\])?::", path)
     if first:

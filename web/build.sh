@@ -19,10 +19,10 @@
 #                              # gzipped, in 11 minutes).
 #   PRECOMPRESS=0 web/build.sh # without the .br / .gz copies (Brotli q11 takes ~1 min); also
 #                              # skips the size check, which reads them
-#   KEEP_NAMES=1 PRECOMPRESS=0 web/build.sh  # keep the name section (function names in
-#                              # browser profiles: BENCH_PROFILE=1 web/tests/bench.mjs); larger,
-#                              # so not for shipping (no size check). Sizes by crate of cargo's
-#                              # output: scripts/wasm_crate_sizes.py
+#   KEEP_NAMES=1 web/build.sh  # keep the name section (function names in browser profiles:
+#                              # BENCH_PROFILE=1 web/tests/bench.mjs); larger, so not for
+#                              # shipping: no .br / .gz copies, no size check. Sizes by crate of
+#                              # cargo's output: scripts/wasm_crate_sizes.py
 set -euo pipefail
 source "$(dirname "$0")/tools.sh"
 cd "$root"
@@ -58,14 +58,12 @@ done
 cp "$web_dir/npm/package.json" "$web_dir/npm/README.md" "$web_dir/npm/index.js" "$web_dir/npm/index.d.ts" \
   "$web_dir/../LICENSE-MIT" "$web_dir/../LICENSE-APACHE" "$out.tmp/"
 rm -rf "$out" && mv "$out.tmp" "$out"
-if [ "${PRECOMPRESS:-1}" != 0 ]; then
+if [ "${KEEP_NAMES:-0}" = 1 ] && [ "${PRECOMPRESS:-1}" != 0 ]; then
+  log "KEEP_NAMES=1: no .br / .gz copies and no size check (the name section is not shipped)"
+elif [ "${PRECOMPRESS:-1}" != 0 ]; then
   for kind in $modules; do
     log "precompress $kind (Brotli, gzip)"
     node "$web_dir/precompress.mjs" "$out/$kind" >&2
   done
-  if [ "${KEEP_NAMES:-0}" = 1 ]; then
-    log "size check skipped: KEEP_NAMES=1 keeps the name section, which is not shipped"
-  else
-    node "$web_dir/size-check.mjs" "$out"
-  fi
+  node "$web_dir/size-check.mjs" "$out"
 fi

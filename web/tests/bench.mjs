@@ -8,11 +8,13 @@
 //   node web/tests/bench.mjs                       (after web/build.sh)
 //   BENCH_MODULE=cpu BENCH_DEVICES=cpu node web/tests/bench.mjs   (the CPU-only build)
 //   BENCH_DEVICES=cpu,gpu BENCH_BATCHES=64,128 BENCH_STEPS=3 BENCH_KNN_SECONDS=300 node web/tests/bench.mjs
-//   BENCH_PROFILE=1 ...   also a CPU profile of each timed run (Chrome DevTools Protocol, after
-//                         one untimed warm-up run): the functions with the most self time, in
-//                         bench.json and printed, and the profile as web/test-output/*.cpuprofile.
-//                         Function names need a module with its name section:
-//                         KEEP_NAMES=1 PRECOMPRESS=0 web/build.sh.
+//   BENCH_PROFILE=1 ...   also a CPU profile of each measured run (Chrome DevTools Protocol,
+//                         after one unmeasured warm-up run; the profile covers the whole run:
+//                         Trainer.create, the first step and the timed steps): the functions
+//                         with the most self time, in bench.json and printed, and the profile
+//                         as web/test-output/*.cpuprofile. Its images/s carry the profiler's
+//                         overhead (the run is marked `profiled`). Function names need a
+//                         module with its name section: KEEP_NAMES=1 web/build.sh.
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,13 +36,19 @@ const MODULE = process.env.BENCH_MODULE || 'webgpu';
 const PROFILE = process.env.BENCH_PROFILE === '1';
 const PROFILE_TOP = 25;
 
-/** Self time by function name from a CDP profile, largest first, as shares of all samples. */
+/** Self time by function name from a CDP profile, largest first, as shares of the profiled
+ *  time (each sample weighted by the time until the next one). */
 function selfTimeShares(profile) {
   const nameOf = new Map(profile.nodes.map((n) => [n.id, n.callFrame.functionName || '(anonymous)']));
-  const counts = new Map();
-  for (const id of profile.samples) counts.set(nameOf.get(id), (counts.get(nameOf.get(id)) || 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP)
-    .map(([name, n]) => ({ share: n / profile.samples.length, name }));
+  const times = new Map();
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i + 1] ?? 0;
+    times.set(nameOf.get(id), (times.get(nameOf.get(id)) || 0) + dt);
+    total += dt;
+  });
+  return [...times].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP)
+    .map(([name, t]) => ({ share: total > 0 ? t / total : 0, name }));
 }
 
 const { server, url } = await serve(webDir);
@@ -70,6 +78,7 @@ try {
         await cdp.detach();
         const file = `bench-${MODULE}-${device}-${batch}.cpuprofile`;
         fs.writeFileSync(path.join(outDir, file), JSON.stringify(profile));
+        r.profiled = true;
         r.profile = { file, self_time: selfTimeShares(profile) };
         for (const { share, name } of r.profile.self_time) console.log(`  ${(100 * share).toFixed(1).padStart(5)}%  ${name.slice(0, 140)}`);
       }

@@ -17,9 +17,9 @@ pub fn relu(v: f32) -> f32 {
 }
 
 /// The gradient `d` through a ReLU whose output was `y`: `d` where `y` is positive or NaN,
-/// else 0 (burn's `relu_backward`).
+/// else 0 (burn's `relu_backward`, output first).
 #[inline(always)]
-pub fn relu_gate(d: f32, y: f32) -> f32 {
+pub fn relu_gate(y: f32, d: f32) -> f32 {
     if y.is_nan() || y > 0.0 { d } else { 0.0 }
 }
 
@@ -27,6 +27,7 @@ pub fn relu_gate(d: f32, y: f32) -> f32 {
 pub fn add_relu(a: &[f32], b: &[f32]) -> Vec<f32> {
     assert_eq!(a.len(), b.len(), "add_relu: operands of different lengths");
     let mut out = unwritten(a.len());
+    // Pieces of PIECE values (not images) in parallel.
     per_image(&mut out, PIECE, |i, out| {
         let (a, b) = (&a[i * PIECE..][..out.len()], &b[i * PIECE..][..out.len()]);
         for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
@@ -44,11 +45,16 @@ pub fn relu_backward(output: &[f32], dy: &[f32]) -> Vec<f32> {
     per_image(&mut out, PIECE, |i, out| {
         let (y, d) = (&output[i * PIECE..][..out.len()], &dy[i * PIECE..][..out.len()]);
         for ((o, &y), &d) in out.iter_mut().zip(y).zip(d) {
-            o.write(relu_gate(d, y));
+            o.write(relu_gate(y, d));
         }
     });
     // SAFETY: every piece was written above.
     unsafe { written(out) }
+}
+
+/// Plain loop of burn's ReLU.
+pub fn relu_reference(values: &[f32]) -> Vec<f32> {
+    values.iter().map(|&v| if v.is_nan() || v > 0.0 { v } else { 0.0 }).collect()
 }
 
 /// Plain loop of [`add_relu`] (the sum in f64, rounded once: the f32 sum's value).

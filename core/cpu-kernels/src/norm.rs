@@ -139,6 +139,7 @@ pub fn batch_norm_train_backward(
     dy: &[f32],
     g: &NormGeometry,
 ) -> NormBackward {
+    // Without the ReLU the output is never read: dy stands in for it.
     backward::<false>(x, gamma, mean, variance, epsilon, dy, dy, g)
 }
 
@@ -173,7 +174,7 @@ fn backward<const RELU: bool>(
     dy: &[f32],
     g: &NormGeometry,
 ) -> NormBackward {
-    let gate = |d: f32, y: f32| if RELU { relu_gate(d, y) } else { d };
+    let gate = |d: f32, y: f32| if RELU { relu_gate(y, d) } else { d };
     let count = (g.batch * g.plane) as f64;
     let inv_std: Vec<f64> = variance.iter().map(|&v| 1.0 / (v as f64 + epsilon).sqrt()).collect();
     // Per channel: sum dy (dbeta) and sum dy * xhat (dgamma).
@@ -183,7 +184,7 @@ fn backward<const RELU: bool>(
             let mut gated = vec![0.0f32; g.plane];
             runs(dy, g, c).zip(runs(output, g, c)).zip(runs(x, g, c)).fold((0.0, 0.0), |(a, b), ((d, y), v)| {
                 for ((o, &d), &y) in gated.iter_mut().zip(d).zip(y) {
-                    *o = relu_gate(d, y);
+                    *o = relu_gate(y, d);
                 }
                 let (da, db) = lane_sum_pair(&gated, v, |d, v| (d, d * (v - m) * s));
                 (a + da, b + db)
@@ -252,7 +253,7 @@ pub fn batch_norm_train_reference(x: &[f32], gamma: &[f32], beta: &[f32], epsilo
 /// Plain loops of [`batch_norm_relu_train`]: [`batch_norm_train_reference`], then burn's ReLU.
 pub fn batch_norm_relu_train_reference(x: &[f32], gamma: &[f32], beta: &[f32], epsilon: f64, g: &NormGeometry) -> NormForward {
     let mut out = batch_norm_train_reference(x, gamma, beta, epsilon, g);
-    out.output = crate::activation::add_relu_reference(&out.output, &vec![0.0; out.output.len()]);
+    out.output = crate::activation::relu_reference(&out.output);
     out
 }
 

@@ -1,7 +1,8 @@
 //! The residual blocks' closing `relu(a + b)` on the CPU backend (`cpu::residual`: one
 //! operation of burn's autodiff) against burn's `relu(a + b)`: the output and both operands'
 //! gradients through `backward()`, bit for bit (the same f32 sum, the same mask), with one
-//! operand untracked, NaN and values at 0; without autodiff it is burn's.
+//! or both operands untracked, a transposed operand, `x + x`, NaN and values at 0; without
+//! autodiff it is burn's.
 
 use crate::common::*;
 use ring_wgpu_core::burn::tensor::activation::relu;
@@ -41,6 +42,31 @@ fn add_relu_equals_burns_bit_for_bit() {
         }
         assert_eq!(ours[2].is_empty(), !track_b);
     }
+}
+
+#[test]
+fn transposed_repeated_and_untracked_operands_equal_burns() {
+    let device = Device::flex();
+    let a = Tensor::<4>::random([2, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+    let b = Tensor::<4>::random([2, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+    let g = Tensor::<4>::random([2, 3, 5, 5], Distribution::Normal(0.0, 1.0), &device);
+    // A transposed (non-contiguous) operand.
+    let at = a.clone().swap_dims(2, 3);
+    let ours = run(residual::add_relu, &at, &b, &g, true);
+    let burns = run(|a, b| relu(a + b), &at, &b, &g, true);
+    for (i, what) in ["output", "da", "db"].iter().enumerate() {
+        same_bits(&ours[i], &burns[i], &format!("transposed a: {what}"));
+    }
+    // x + x: both gradients land on one tensor.
+    let x = a.clone().autodiff().require_grad();
+    let grads = (residual::add_relu(x.clone(), x.clone()) * g.clone().autodiff()).sum().backward();
+    let ours = read_f32(x.grad(&grads).expect("x's gradient"));
+    let grads = (relu(x.clone() + x.clone()) * g.clone().autodiff()).sum().backward();
+    same_bits(&ours, &read_f32(x.grad(&grads).expect("x's gradient")), "x + x: dx");
+    // Neither operand tracked: burn's output, no gradient.
+    let (a_plain, b_plain) = (a.clone().autodiff(), b.clone().autodiff());
+    let y = residual::add_relu(a_plain.clone(), b_plain.clone());
+    same_bits(&read_f32(y.without_autodiff()), &read_f32(relu(a + b)), "untracked: output");
 }
 
 #[test]

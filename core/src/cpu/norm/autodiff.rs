@@ -35,7 +35,7 @@ pub fn calls() -> usize {
 /// `bn.forward(x)`: on the CPU backend in training mode through our fused kernels (the
 /// same output, gradients and running statistics), otherwise burn's own.
 pub fn batch_norm(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
-    fused(bn, &x, Activation::None).unwrap_or_else(|| bn.forward(x))
+    fused(bn, &x, Activation::Plain).unwrap_or_else(|| bn.forward(x))
 }
 
 /// `relu(bn.forward(x))`: on the CPU backend in training mode as one operation (the ReLU
@@ -47,7 +47,9 @@ pub fn batch_norm_relu(bn: &BatchNorm, x: Tensor<4>) -> Tensor<4> {
 /// What follows the batch norm inside the operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Activation {
-    None,
+    /// The batch norm alone.
+    Plain,
+    /// The batch norm, then burn's ReLU.
     Relu,
 }
 
@@ -134,7 +136,7 @@ fn tracked(
     let gamma_values = flex_values(gamma.primitive()).into_owned();
     let (x_values, beta_values) = (flex_values(x.primitive()), flex_values(beta.primitive()));
     let forward = match activation {
-        Activation::None => kernels::batch_norm_train(&x_values, &gamma_values, &beta_values, epsilon, &g),
+        Activation::Plain => kernels::batch_norm_train(&x_values, &gamma_values, &beta_values, epsilon, &g),
         Activation::Relu => kernels::batch_norm_relu_train(&x_values, &gamma_values, &beta_values, epsilon, &g),
     };
     let shape = x.primitive().layout().shape().clone();
