@@ -10,7 +10,8 @@
 # DATA_DIR: CIFAR-10 as image folders (default cifar10-jpg); OUT: default
 # results/cifar10-50ep. `compare` checkpoints every epoch: running the script again resumes
 # where it stopped. RING_WGPU names the binary (default target/release/ring-wgpu); SEEDS the
-# seeds, comma-separated (default 1; seed 1 finished on 2026-12-04, BENCHMARKS.md).
+# seeds, comma-separated (default 1; seeds 1 and 2 finished on 2026-12-04, BENCHMARKS.md;
+# SEEDS=1,2 reprints their joint report without training).
 set -euo pipefail
 data=${1:-cifar10-jpg}
 out=${2:-results/cifar10-50ep}
