@@ -26,26 +26,24 @@ pub fn relu_gate(y: f32, d: f32) -> f32 {
 /// `relu(a + b)`, element by element.
 pub fn add_relu(a: &[f32], b: &[f32]) -> Vec<f32> {
     assert_eq!(a.len(), b.len(), "add_relu: operands of different lengths");
-    let mut out = unwritten(a.len());
-    // Pieces of PIECE values (not images) in parallel.
-    per_image(&mut out, PIECE, |i, out| {
-        let (a, b) = (&a[i * PIECE..][..out.len()], &b[i * PIECE..][..out.len()]);
-        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-            o.write(relu(a + b));
-        }
-    });
-    // SAFETY: every piece was written above.
-    unsafe { written(out) }
+    map_pairs(a, b, |a, b| relu(a + b))
 }
 
 /// The gradient through a ReLU whose output was `output`: `dy` gated by [`relu_gate`].
 pub fn relu_backward(output: &[f32], dy: &[f32]) -> Vec<f32> {
     assert_eq!(output.len(), dy.len(), "relu_backward: output and gradient of different lengths");
-    let mut out = unwritten(dy.len());
+    map_pairs(output, dy, relu_gate)
+}
+
+/// `[f(a[i], b[i])]` for slices of one length, in pieces of [`PIECE`] values (not images)
+/// spread over the cores.
+#[inline(always)]
+fn map_pairs(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync + Send) -> Vec<f32> {
+    let mut out = unwritten(a.len());
     per_image(&mut out, PIECE, |i, out| {
-        let (y, d) = (&output[i * PIECE..][..out.len()], &dy[i * PIECE..][..out.len()]);
-        for ((o, &y), &d) in out.iter_mut().zip(y).zip(d) {
-            o.write(relu_gate(y, d));
+        let (a, b) = (&a[i * PIECE..][..out.len()], &b[i * PIECE..][..out.len()]);
+        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+            o.write(f(a, b));
         }
     });
     // SAFETY: every piece was written above.

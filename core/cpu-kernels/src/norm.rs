@@ -180,21 +180,20 @@ fn backward<const RELU: bool>(
     // Per channel: sum dy (dbeta) and sum dy * xhat (dgamma).
     let sums: Vec<(f64, f64)> = map_indices(g.channels, |c| {
         let (m, s) = (mean[c] as f64, inv_std[c]);
-        if RELU {
-            let mut gated = vec![0.0f32; g.plane];
-            runs(dy, g, c).zip(runs(output, g, c)).zip(runs(x, g, c)).fold((0.0, 0.0), |(a, b), ((d, y), v)| {
+        // With the ReLU, each run's dy gated into a scratch run first.
+        let mut gated = vec![0.0f32; if RELU { g.plane } else { 0 }];
+        runs(dy, g, c).zip(runs(output, g, c)).zip(runs(x, g, c)).fold((0.0, 0.0), |(a, b), ((d, y), v)| {
+            let d = if RELU {
                 for ((o, &d), &y) in gated.iter_mut().zip(d).zip(y) {
                     *o = relu_gate(y, d);
                 }
-                let (da, db) = lane_sum_pair(&gated, v, |d, v| (d, d * (v - m) * s));
-                (a + da, b + db)
-            })
-        } else {
-            runs(dy, g, c).zip(runs(x, g, c)).fold((0.0, 0.0), |(a, b), (d, v)| {
-                let (da, db) = lane_sum_pair(d, v, |d, v| (d, d * (v - m) * s));
-                (a + da, b + db)
-            })
-        }
+                &gated[..]
+            } else {
+                d
+            };
+            let (da, db) = lane_sum_pair(d, v, |d, v| (d, d * (v - m) * s));
+            (a + da, b + db)
+        })
     });
     // dx = gamma inv_std (dy - mean(dy) - xhat mean(dy xhat)), xhat = (x - mean) inv_std:
     // per channel (dy - a - (x - m) q) k.
@@ -387,7 +386,7 @@ mod tests {
             assert!(clipped > 0 && clipped < n || n < 8, "{g:?}: {clipped} of {n} clipped");
             // The plain batch norm's output, clipped, is the fused one, bit for bit.
             let plain = batch_norm_train(&x, &gamma, &beta, 1e-5, &g);
-            assert!(plain.output.iter().zip(&got.output).all(|(&p, &r)| (if p > 0.0 { p } else { 0.0 }) == r), "{g:?}");
+            assert!(plain.output.iter().zip(&got.output).all(|(&p, &r)| relu(p) == r), "{g:?}");
             let back = batch_norm_relu_train_backward(&x, &gamma, &got.mean, &got.variance, 1e-5, &got.output, &dy, &g);
             let want = batch_norm_relu_train_backward_reference(&x, &gamma, 1e-5, &got.output, &dy, &g);
             close(&back.x, &want.x, 1e-4, &format!("{g:?} dx"));
